@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+
+.PHONY: run test lint bench worker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the API on 127.0.0.1:5000 with a SQLite file, the embedded Redis, the shipped content and demo data.
+run: $(STAMP)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask content import content
+	$(BIN)/flask demo seed
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## The whole test suite: PostgreSQL/Redis from DATABASE_URL/REDIS_URL when set, else SQLite and the embedded Redis.
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests benchmarks migrations
+	$(BIN)/ruff format --check app tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+worker: $(STAMP)
+	$(BIN)/flask worker
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3 instance/redis

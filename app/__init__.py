@@ -1,0 +1,113 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_compress import Compress
+from flask_cors import CORS
+from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import db, errors
+from app.config import INSTANCE_DIR, load_settings
+from app.extensions import api, connect_redis, limiter, redis_storage_uri
+from app.logging_setup import configure_logging
+
+JSON_BODY_TYPES = ("application/json",)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment; `overrides` lets tests swap settings."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_mapping(load_settings().as_flask_config())
+    app.config.update(overrides or {})
+    configure_logging(app)
+
+    engine = app.config.get("ENGINE") or db.make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = engine
+    db.session.configure(bind=engine)
+    app.extensions["redis"] = app.config.get("REDIS_CLIENT") or connect_redis(app)
+
+    app.config["RATELIMIT_STORAGE_URI"] = redis_storage_uri(app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+    CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}})
+    Compress(app)
+    if hops := int(app.config.get("PROXY_FIX_HOPS") or 0):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    _register_blueprints(app)
+    errors.register_error_handlers(app)
+    app.before_request(_require_known_body_type)
+    _register_health(app)
+
+    @app.teardown_appcontext
+    def remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth.routes import blp as auth_blp
+    from app.gamification.routes import blp as points_blp
+    from app.learning.routes import blp as learning_blp
+    from app.me.routes import blp as me_blp
+    from app.orgs.routes import blp as admin_blp
+
+    for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp):
+        api.register_blueprint(blueprint)
+
+
+def _require_known_body_type() -> None:
+    """415 for a body the endpoint cannot read (JSON unless the view says otherwise)."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    accepted = getattr(view_class, "accepted_content_types", JSON_BODY_TYPES)
+    if request.mimetype not in accepted and not request.mimetype.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'no type'}."
+        )
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """The process is up."""
+        return app.response_class('{"status":"ok"}', mimetype="application/json")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """The database and Redis are reachable."""
+        checks: dict[str, str] = {}
+        try:
+            with app.extensions["engine"].connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            app.extensions["redis"].ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return app.response_class(
+            app.json.dumps({"status": "ready" if ready else "unavailable", "checks": checks}),
+            status=200 if ready else 503,
+            mimetype="application/json",
+        )
+
+    limiter.exempt(healthz)
+    limiter.exempt(readyz)

@@ -1,0 +1,122 @@
+"""The command line of the contract: `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app import clock, db
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(content_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(org_cli)
+
+
+db_cli = AppGroup("db", help="Database schema.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (Alembic)."""
+    from app.migrate import upgrade
+
+    upgrade(current_app.extensions["engine"], revision)
+    click.echo(f"Database upgraded to {revision}.")
+
+
+content_cli = AppGroup("content", help="Content packages.")
+
+
+@content_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--org", "org_slug", default="demo", show_default=True)
+def content_import(path: str, org_slug: str) -> None:
+    """Import the content package in PATH into one organisation (all or nothing)."""
+    from sqlalchemy import select
+
+    from app.content.service import import_package, read_package_folder
+    from app.media.storage import LocalMediaStorage
+    from app.orgs.models import Organization
+
+    session = db.session()
+    org = session.scalar(select(Organization).where(Organization.slug == org_slug))
+    if org is None:
+        if org_slug != "demo":
+            raise click.ClickException(f"No organization {org_slug!r}.")
+        from app.demo.seed import seed_demo
+
+        seed_demo(session)  # `make run` imports before seeding: the demo org must exist
+        org = session.scalar(select(Organization).where(Organization.slug == org_slug))
+        assert org is not None
+    report = import_package(
+        session,
+        org=org,
+        files=read_package_folder(path),
+        storage=LocalMediaStorage(current_app.config["MEDIA_DIR"]),
+        imported_by=None,
+        now=clock.now(),
+    )
+    if report.errors:
+        session.rollback()
+        for error in report.errors:
+            where = f"{error['file']}" + (f" {error['field']}" if error.get("field") else "")
+            click.echo(f"error: {where}: {error['message']}", err=True)
+        raise click.ClickException(f"{len(report.errors)} error(s); nothing was imported.")
+    session.commit()
+    click.echo(
+        f"Imported into {org_slug}: {len(report.created)} created, "
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged."
+    )
+
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo organisation and users (idempotent). Refused in production."""
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("Refusing to seed demo data with production config.")
+    from app.demo.seed import DEMO_PASSWORD, USERS, seed_demo
+
+    report = seed_demo(db.session())
+    db.session.commit()
+    created = ", ".join(report.users_created) or "nothing new"
+    click.echo(f"Demo organisation ready ({created}).")
+    click.echo(f"Log in to organization 'demo' with password '{DEMO_PASSWORD}' as:")
+    for username, display_name, department, roles in USERS:
+        click.echo(f"  {username:<20} {'/'.join(roles):<18} {display_name}, {department or '-'}")
+
+
+org_cli = AppGroup("org", help="Organisations.")
+
+
+@org_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--admin", "admin_username", required=True)
+@click.option("--password", required=True)
+@click.option("--timezone", default="Europe/Oslo", show_default=True)
+def org_create(slug: str, name: str, admin_username: str, password: str, timezone: str) -> None:
+    """Create an organisation with its first admin."""
+    from app.errors import AppError
+    from app.orgs.service import create_organization
+
+    try:
+        create_organization(
+            db.session(),
+            slug=slug,
+            name=name,
+            admin_username=admin_username,
+            admin_password=password,
+            timezone=timezone,
+        )
+    except AppError as error:
+        raise click.ClickException(error.detail) from None
+    db.session.commit()
+    click.echo(f"Organization {slug} created with admin {admin_username}.")

@@ -1,0 +1,121 @@
+"""Every setting comes from the environment, with defaults that work on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(os.environ.get("NANOLEARN_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed view of the configuration; `as_flask_config` turns it into `app.config`."""
+
+    env: str
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    access_token_minutes: int
+    refresh_token_days: int
+    max_body_bytes: int
+    login_limit_per_account: str
+    login_limit_per_ip: str
+    default_rate_limit: str
+    idempotency_hours: int
+    cors_origins: str
+    log_json: bool
+    pass_threshold_percent: int
+    fcm_credentials: str | None
+    media_dir: str
+    worker_queues: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def as_flask_config(self) -> dict[str, Any]:
+        return {
+            "ENV_NAME": self.env,
+            "SECRET_KEY": self.secret_key,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "ACCESS_TOKEN_MINUTES": self.access_token_minutes,
+            "REFRESH_TOKEN_DAYS": self.refresh_token_days,
+            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            "LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
+            "LOGIN_LIMIT_PER_IP": self.login_limit_per_ip,
+            "RATELIMIT_DEFAULT": self.default_rate_limit,
+            "IDEMPOTENCY_HOURS": self.idempotency_hours,
+            "CORS_ORIGINS": self.cors_origins,
+            "LOG_JSON": self.log_json,
+            "PASS_THRESHOLD_PERCENT": self.pass_threshold_percent,
+            "FCM_CREDENTIALS": self.fcm_credentials,
+            "MEDIA_DIR": self.media_dir,
+            "WORKER_QUEUES": self.worker_queues,
+            # flask-smorest / OpenAPI
+            "API_TITLE": "Nanolearn API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.1.0",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "docs",
+            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            "JSON_SORT_KEYS": False,
+        }
+
+
+def _secret_key(env: str) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if env == "production":
+        raise RuntimeError("SECRET_KEY must be set when NANOLEARN_ENV=production")
+    # A development key that survives restarts, so tokens stay valid across `make run`s.
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment."""
+    env = _env("NANOLEARN_ENV", "development")
+    return Settings(
+        env=env,
+        database_url=_env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'nanolearn.sqlite3'}"),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        secret_key=_secret_key(env),
+        access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
+        refresh_token_days=_env_int("REFRESH_TOKEN_DAYS", 30),
+        max_body_bytes=_env_int("MAX_BODY_BYTES", 2 * 1024 * 1024),
+        login_limit_per_account=_env("LOGIN_LIMIT_PER_ACCOUNT", "10/minute"),
+        login_limit_per_ip=_env("LOGIN_LIMIT_PER_IP", "300/minute"),
+        default_rate_limit=_env("RATE_LIMIT_DEFAULT", "600/minute"),
+        idempotency_hours=_env_int("IDEMPOTENCY_HOURS", 48),
+        cors_origins=_env("CORS_ORIGINS", "*"),
+        log_json=_env_bool("LOG_JSON", env == "production"),
+        pass_threshold_percent=_env_int("PASS_THRESHOLD_PERCENT", 80),
+        fcm_credentials=os.environ.get("FCM_CREDENTIALS") or None,
+        media_dir=_env("MEDIA_DIR", str(INSTANCE_DIR / "media")),
+        worker_queues=_env("WORKER_QUEUES", "default"),
+    )

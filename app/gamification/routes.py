@@ -1,0 +1,30 @@
+"""My points ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from app import db
+from app.auth.guard import authenticated, current_user
+from app.gamification.models import PointAward
+from app.gamification.schemas import PointAwardSchema
+from app.pagination import PageArgsSchema, page_schema, paginate
+
+blp = Blueprint("points", __name__, url_prefix="/api/v1/me", description="Points")
+
+PointAwardPage = page_schema(PointAwardSchema, "PointAwardPage")
+
+
+@blp.route("/points")
+class MyPoints(MethodView):
+    @authenticated(blp)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, PointAwardPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """My points ledger, newest first."""
+        stmt = select(PointAward).where(PointAward.user_id == current_user().id)
+        return paginate(db.session(), stmt, key=PointAward.id, newest_first=True, **args)

@@ -1,0 +1,208 @@
+"""The learner's endpoints: modules, attempts, answers, completion and offline sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from app import clock, db
+from app.auth.guard import authenticated, current_user
+from app.content import service as content
+from app.content.models import Module, ModuleVersion
+from app.idempotency.service import idempotent
+from app.learning import schemas, service
+from app.openapi import errors
+from app.pagination import page_schema, paginate
+
+blp = Blueprint("learning", __name__, url_prefix="/api/v1", description="Modules and attempts")
+
+SUPPORTED_LOCALES = ["nb", "nn", "en"]
+ModuleSummaryPage = page_schema(schemas.ModuleSummarySchema, "ModuleSummaryPage")
+
+
+def request_locales() -> list[str]:
+    """The caller's languages, best first: the user's own setting, then Accept-Language."""
+    accepted = request.accept_languages.best_match(SUPPORTED_LOCALES)
+    from_header = [accepted] if accepted else []
+    # "no" (Norwegian) in a phone's settings means bokmål for our content.
+    if not from_header and request.accept_languages.best_match(["no"]):
+        from_header = ["nb"]
+    return service.wanted_locales(current_user(), from_header)
+
+
+def _summary(version: ModuleVersion, locale: str, status: str) -> dict[str, Any]:
+    translation = version.content.get("translations", {}).get(locale) or {}
+    return {
+        "id": version.module_id,
+        "title": translation.get("title") or version.title,
+        "summary": translation.get("summary") or version.summary,
+        "topic": version.topic,
+        "estimated_minutes": version.estimated_minutes,
+        "locale": locale if translation or locale == version.locale else version.locale,
+        "version": version.version,
+        "status": status,
+    }
+
+
+@blp.route("/modules")
+class Modules(MethodView):
+    @authenticated(blp)
+    @blp.arguments(schemas.ModuleListArgsSchema, location="query")
+    @blp.response(200, ModuleSummaryPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The published modules of my organisation, with my progress on each."""
+        user = current_user()
+        stmt = (
+            select(ModuleVersion)
+            .join(Module, Module.current_version_id == ModuleVersion.id)
+            .where(Module.org_id == user.org_id, Module.status == "published")
+        )
+        if args.get("topic"):
+            stmt = stmt.where(ModuleVersion.topic == args["topic"])
+        page = paginate(
+            db.session(),
+            stmt,
+            key=ModuleVersion.module_id,
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        statuses = service.module_statuses(db.session(), user, [v.module_id for v in page.items])
+        locales = request_locales()
+        return {
+            "items": [
+                _summary(v, content.pick_locale(v, locales), statuses[v.module_id])
+                for v in page.items
+            ],
+            "next_cursor": page.next_cursor,
+        }
+
+
+@blp.route("/modules/<module_id>")
+class ModuleById(MethodView):
+    @authenticated(blp)
+    @blp.response(200, schemas.ModuleSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(304, description="Not modified (If-None-Match matched)")
+    @errors(blp, 404)
+    def get(self, module_id: str) -> Any:
+        """A module's newest version in my language: cards, then questions (no answer key)."""
+        user = current_user()
+        session = db.session()
+        module = content.get_published_module(session, user.org_id, module_id)
+        assert module.current_version_id is not None
+        version = content.get_version(session, module.current_version_id)
+        locale = content.pick_locale(version, request_locales())
+        # Versions never change: the ETag is known before any rendering work is done.
+        etag = f"{version.id}-{locale}"
+        if etag in request.if_none_match:
+            response = blp_response_not_modified(etag)
+            return response
+        response = content_response(content.localized_module(version, locale), etag)
+        return response
+
+
+def blp_response_not_modified(etag: str) -> Any:
+    from flask import current_app
+
+    response = current_app.response_class(status=304)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "Accept-Language, Authorization"
+    return response
+
+
+def content_response(body: dict[str, Any], etag: str) -> Any:
+    from flask import current_app
+
+    response = current_app.response_class(
+        current_app.json.dumps(schemas.ModuleSchema().dump(body)), mimetype="application/json"
+    )
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "Accept-Language, Authorization"
+    return response
+
+
+@blp.route("/modules/<module_id>/attempts")
+class Attempts(MethodView):
+    @authenticated(blp)
+    @idempotent(blp)
+    @blp.response(201, schemas.AttemptSchema)
+    @errors(blp, 404, 409, 422)
+    def post(self, module_id: str) -> Any:
+        """Start an attempt on the module's newest version. A locked module: 409 with the reason."""
+        return service.start_attempt(
+            db.session(), user=current_user(), module_id=module_id, now=clock.now()
+        )
+
+
+@blp.route("/attempts/<attempt_id>/answers")
+class Answers(MethodView):
+    @authenticated(blp)
+    @idempotent(blp)
+    @blp.arguments(schemas.AnswerInSchema)
+    @blp.response(201, schemas.FeedbackSchema)
+    @errors(blp, 404, 409)
+    def post(self, body: dict[str, Any], attempt_id: str) -> Any:
+        """Answer one question: immediate feedback, explanation and points.
+
+        The same question again in this attempt: 409. A question or choice not in the
+        attempt's module version: 422.
+        """
+        return service.answer_question(
+            db.session(),
+            user=current_user(),
+            attempt_id=attempt_id,
+            locales=request_locales(),
+            now=clock.now(),
+            **body,
+        )
+
+
+@blp.route("/attempts/<attempt_id>/complete")
+class Complete(MethodView):
+    @authenticated(blp)
+    @idempotent(blp)
+    @blp.response(200, schemas.CompletionSchema)
+    @errors(blp, 404)
+    def post(self, attempt_id: str) -> Any:
+        """Finish the attempt: score, pass, points. Calling it again returns the same result."""
+        return service.complete_attempt(
+            db.session(), user=current_user(), attempt_id=attempt_id, now=clock.now()
+        )
+
+
+_event_schema = schemas.OfflineEventSchema()
+
+
+@blp.route("/sync")
+class Sync(MethodView):
+    @authenticated(blp)
+    @idempotent(blp)
+    @blp.arguments(schemas.SyncInSchema)
+    @blp.response(200, schemas.SyncOutSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Upload attempts done offline (at most 100). Each is applied once; a bad one is
+        rejected with a reason and does not stop the others."""
+        user = current_user()
+        now = clock.now()
+        results = []
+        for raw in body["events"]:
+            client_id = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
+            try:
+                event = _event_schema.load(raw)
+            except ma.ValidationError as error:
+                field, messages = next(iter(error.normalized_messages().items()))
+                results.append(
+                    service.SyncResult(client_id, "rejected", reason=f"{field}: {messages}")
+                )
+                continue
+            event["client_id"] = str(event["client_id"])
+            results.append(
+                service.apply_offline_attempt(db.session(), user=user, event=event, now=now)
+            )
+        return {"results": results}

@@ -1,0 +1,378 @@
+"""The learner's loop: start an attempt, answer, complete; and offline attempts via /sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.content import service as content
+from app.content.models import Module, ModuleVersion
+from app.errors import Conflict, Locked, NotFound, Unprocessable
+from app.gamification import rules as points_rules
+from app.gamification import service as gamification
+from app.learning import grading
+from app.learning.models import Answer, Attempt
+from app.orgs.models import User
+
+# Clocks on phones drift; this much into the future still counts as "now".
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def wanted_locales(user: User, accept_languages: list[str]) -> list[str]:
+    """The user's own language first, then the request's, then the organisation's."""
+    wanted = [user.locale] if user.locale else []
+    return [*wanted, *accept_languages, user.organization.default_locale]
+
+
+def module_statuses(session: Session, user: User, module_ids: list[str]) -> dict[str, str]:
+    """`not_started`, `in_progress` or `completed` for each module, in one query."""
+    if not module_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Attempt.module_id,
+            func.count(Attempt.completed_at),
+            func.count(Attempt.id),
+        )
+        .where(Attempt.user_id == user.id, Attempt.module_id.in_(module_ids))
+        .group_by(Attempt.module_id)
+    )
+    statuses = dict.fromkeys(module_ids, "not_started")
+    for module_id, completed, started in rows:
+        statuses[module_id] = (
+            "completed" if completed else "in_progress" if started else statuses[module_id]
+        )
+    return statuses
+
+
+def completed_module_ids(session: Session, user_id: str, module_ids: list[str]) -> set[str]:
+    if not module_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Attempt.module_id)
+            .where(
+                Attempt.user_id == user_id,
+                Attempt.module_id.in_(module_ids),
+                Attempt.completed_at.is_not(None),
+            )
+            .distinct()
+        )
+    )
+
+
+def lock_reason(session: Session, user: User, version: ModuleVersion) -> str | None:
+    """Why the user may not start this module yet, or None."""
+    missing = set(version.prerequisites) - completed_module_ids(
+        session, user.id, list(version.prerequisites)
+    )
+    if missing:
+        titles = session.scalars(
+            select(ModuleVersion.title)
+            .join(Module, Module.current_version_id == ModuleVersion.id)
+            .where(Module.id.in_(missing))
+        )
+        return "Complete these modules first: " + ", ".join(sorted(titles))
+    return None
+
+
+def start_attempt(session: Session, *, user: User, module_id: str, now: datetime) -> Attempt:
+    """Start an attempt on the newest published version; 409 when the module is locked."""
+    module = content.get_published_module(session, user.org_id, module_id)
+    assert module.current_version_id is not None
+    version = content.get_version(session, module.current_version_id)
+    reason = lock_reason(session, user, version)
+    if reason:
+        raise Locked(reason, extra={"reason": reason})
+    attempt = Attempt(
+        org_id=user.org_id,
+        user_id=user.id,
+        module_id=module.id,
+        module_version_id=version.id,
+        module_version=version.version,
+        questions_total=len(version.content["questions"]),
+        started_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def _own_attempt(session: Session, user: User, attempt_id: str, *, lock: bool) -> Attempt:
+    # FOR UPDATE serialises answers and completion of one attempt across workers.
+    attempt = session.get(Attempt, attempt_id, with_for_update=lock, populate_existing=lock)
+    if attempt is None or attempt.user_id != user.id:
+        raise NotFound("No such attempt.")
+    return attempt
+
+
+@dataclass(frozen=True)
+class Feedback:
+    question_id: str
+    correct: bool
+    correct_choice_ids: list[str]
+    explanation: str
+    points_awarded: int
+
+
+def _record_answer(
+    session: Session,
+    *,
+    user: User,
+    attempt: Attempt,
+    version: ModuleVersion,
+    question_id: str,
+    choice_ids: list[str],
+    answered_at: datetime,
+    earned_at: datetime,
+    now: datetime,
+) -> tuple[bool, int, grading.KeyedQuestion]:
+    key = grading.answer_key(version.id, version.content)
+    question = key.questions.get(question_id)
+    problems = grading.answer_problems(question, choice_ids)
+    if problems or question is None:
+        raise Unprocessable("The answer does not fit this attempt's module.", errors=problems)
+    correct = grading.is_correct(question, choice_ids)
+    session.add(
+        Answer(
+            attempt_id=attempt.id,
+            question_id=question_id,
+            choice_ids=choice_ids,
+            correct=correct,
+            answered_at=answered_at,
+            recorded_at=now,
+        )
+    )
+    session.flush()
+    points = 0
+    if correct:
+        rules = points_rules.points_rules(user.organization.settings)
+        points = gamification.award_points(
+            session,
+            user=user,
+            points=rules["per_correct_answer"],
+            reason="Correct answer",
+            source_key=f"answer:{attempt.id}:{question_id}",
+            module_id=attempt.module_id,
+            earned_at=earned_at,
+            now=now,
+        )
+    return correct, points, question
+
+
+def answer_question(
+    session: Session,
+    *,
+    user: User,
+    attempt_id: str,
+    question_id: str,
+    choice_ids: list[str],
+    answered_at: datetime | None,
+    locales: list[str],
+    now: datetime,
+) -> Feedback:
+    """Grade one answer against the attempt's version and pay for a correct one."""
+    attempt = _own_attempt(session, user, attempt_id, lock=True)
+    if attempt.completed_at is not None:
+        raise Conflict("This attempt is already completed.")
+    answered = session.scalar(
+        select(Answer.id).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
+    )
+    if answered:
+        raise Conflict("This question is already answered in this attempt.")
+    version = content.get_version(session, attempt.module_version_id)
+    when = answered_at if answered_at and answered_at <= now + CLOCK_SKEW else now
+    correct, points, question = _record_answer(
+        session,
+        user=user,
+        attempt=attempt,
+        version=version,
+        question_id=question_id,
+        choice_ids=choice_ids,
+        answered_at=when,
+        earned_at=now,
+        now=now,
+    )
+    locale = content.pick_locale(version, locales)
+    return Feedback(
+        question_id=question_id,
+        correct=correct,
+        correct_choice_ids=list(question.correct_choice_ids),
+        explanation=content.localized_feedback(version, question_id, locale),
+        points_awarded=points,
+    )
+
+
+def complete_attempt(
+    session: Session, *, user: User, attempt_id: str, now: datetime
+) -> dict[str, Any]:
+    """Score the attempt and pay the completion bonus; a second call returns the first result."""
+    attempt = _own_attempt(session, user, attempt_id, lock=True)
+    if attempt.completion is not None:
+        return attempt.completion
+    return _complete(session, user=user, attempt=attempt, completed_at=now, earned_at=now, now=now)
+
+
+def _complete(
+    session: Session,
+    *,
+    user: User,
+    attempt: Attempt,
+    completed_at: datetime,
+    earned_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    correct = int(
+        session.scalar(
+            select(func.count()).where(Answer.attempt_id == attempt.id, Answer.correct.is_(True))
+        )
+        or 0
+    )
+    threshold = int(
+        user.organization.settings.get("pass_threshold_percent", 0) or _default_threshold()
+    )
+    passed = grading.passed(correct, attempt.questions_total, threshold)
+    rules = points_rules.points_rules(user.organization.settings)
+    # The completion bonus is paid once per module, so repeating a module is no points farm.
+    bonus = gamification.award_points(
+        session,
+        user=user,
+        points=rules["completion_bonus"],
+        reason="Module completed",
+        source_key=f"module-complete:{attempt.module_id}",
+        module_id=attempt.module_id,
+        earned_at=earned_at,
+        now=now,
+    )
+    attempt.completed_at = completed_at
+    attempt.score_correct = correct
+    attempt.passed = passed
+    session.flush()
+    summary = gamification.points_summary(session, user, now)
+    level = gamification.level_of(summary["total"])
+    result: dict[str, Any] = {
+        "attempt_id": attempt.id,
+        "score": {"correct": correct, "total": attempt.questions_total},
+        "passed": passed,
+        "points_awarded": bonus,
+        "points_total": summary["total"],
+        "level": {"number": level.number, "points_to_next": level.points_to_next},
+        "streak": gamification.streak_of(session, user, now),
+        "new_badges": [],
+    }
+    attempt.completion = result
+    session.flush()
+    return result
+
+
+def _default_threshold() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("PASS_THRESHOLD_PERCENT", 80))
+
+
+# --- offline sync ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    client_id: str
+    status: str  # applied | duplicate | rejected
+    points_awarded: int = 0
+    attempt_id: str | None = None
+    reason: str | None = None
+
+
+def apply_offline_attempt(
+    session: Session, *, user: User, event: dict[str, Any], now: datetime
+) -> SyncResult:
+    """Apply one offline attempt exactly once; a bad event is rejected with a reason."""
+    client_id = event["client_id"]
+    existing = session.scalar(
+        select(Attempt).where(Attempt.user_id == user.id, Attempt.client_id == client_id)
+    )
+    if existing is not None:
+        return SyncResult(client_id, "duplicate", attempt_id=existing.id)
+    module = session.get(Module, event["module_id"])
+    if module is None or module.org_id != user.org_id or module.current_version is None:
+        return SyncResult(client_id, "rejected", reason="unknown_module")
+    version = session.scalar(
+        select(ModuleVersion).where(
+            ModuleVersion.module_id == module.id, ModuleVersion.version == event["module_version"]
+        )
+    )
+    if version is None:
+        return SyncResult(client_id, "rejected", reason="unknown_module_version")
+    key = grading.answer_key(version.id, version.content)
+    seen: set[str] = set()
+    for index, answer in enumerate(event["answers"]):
+        if answer["question_id"] in seen:
+            return SyncResult(client_id, "rejected", reason=f"answers[{index}]: duplicate_question")
+        seen.add(answer["question_id"])
+        problems = grading.answer_problems(
+            key.questions.get(answer["question_id"]), answer["choice_ids"]
+        )
+        if problems:
+            field, messages = next(iter(problems.items()))
+            return SyncResult(
+                client_id, "rejected", reason=f"answers[{index}].{field}: {messages[0]}"
+            )
+    completed_at: datetime = event["completed_at"]
+    # Boards and streaks count when the work was done, unless that time cannot be true.
+    plausible = version.published_at - CLOCK_SKEW <= completed_at <= now + CLOCK_SKEW
+    earned_at = completed_at if plausible else now
+    started_at = min(event.get("started_at") or completed_at, completed_at)
+    try:
+        with session.begin_nested():
+            attempt = Attempt(
+                org_id=user.org_id,
+                user_id=user.id,
+                module_id=module.id,
+                module_version_id=version.id,
+                module_version=version.version,
+                questions_total=len(version.content["questions"]),
+                client_id=client_id,
+                started_at=started_at if plausible else now,
+            )
+            session.add(attempt)
+            session.flush()
+            answer_points = 0
+            for answer in event["answers"]:
+                answered_at = answer.get("answered_at") or completed_at
+                _, points, _ = _record_answer(
+                    session,
+                    user=user,
+                    attempt=attempt,
+                    version=version,
+                    question_id=answer["question_id"],
+                    choice_ids=answer["choice_ids"],
+                    answered_at=answered_at if plausible else now,
+                    earned_at=earned_at,
+                    now=now,
+                )
+                answer_points += points
+            result = _complete(
+                session,
+                user=user,
+                attempt=attempt,
+                completed_at=earned_at,
+                earned_at=earned_at,
+                now=now,
+            )
+    except IntegrityError:
+        # The same client_id applied concurrently by another request: that one won.
+        existing = session.scalar(
+            select(Attempt).where(Attempt.user_id == user.id, Attempt.client_id == client_id)
+        )
+        return SyncResult(client_id, "duplicate", attempt_id=existing.id if existing else None)
+    return SyncResult(
+        client_id,
+        "applied",
+        points_awarded=answer_points + int(result["points_awarded"]),
+        attempt_id=attempt.id,
+    )

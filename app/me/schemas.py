@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.learning.schemas import LevelSchema, StreakSchema
+from app.orgs.schemas import DepartmentRefSchema
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour.")
+
+
+class QuietHoursSchema(ma.Schema):
+    start = ma.fields.String(required=True, validate=HHMM)
+    end = ma.fields.String(required=True, validate=HHMM)
+
+
+class PointsSchema(ma.Schema):
+    total = ma.fields.Integer()
+    this_week = ma.fields.Integer()
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.String()
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    department = ma.fields.Nested(DepartmentRefSchema, allow_none=True)
+    organization = ma.fields.Dict()
+    locale = ma.fields.String(allow_none=True)
+    timezone = ma.fields.String()
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    points = ma.fields.Nested(PointsSchema)
+    level = ma.fields.Nested(LevelSchema)
+    streak = ma.fields.Nested(StreakSchema)
+
+
+class MePatchSchema(ma.Schema):
+    display_name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    locale = ma.fields.String(validate=validate.OneOf(["nb", "nn", "en"]), allow_none=True)
+    timezone = ma.fields.String(validate=validate.OneOf(sorted(available_timezones())))
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)

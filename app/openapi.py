@@ -1,0 +1,53 @@
+"""What every endpoint documents beyond its success: problem+json errors, bearer auth."""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+from flask_smorest.utils import prepare_response
+
+from app.errors import PROBLEM_MIMETYPE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = ma.fields.String(metadata={"description": "URI naming the kind of problem"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Validation messages keyed by field path or query parameter"},
+    )
+
+
+def register_problem_responses(spec: Any) -> None:
+    """Every status as a reusable problem+json response component (overrides smorest's)."""
+    for status in http.HTTPStatus:
+        response: dict[str, Any] = {"description": status.phrase}
+        if status >= 400:
+            response["schema"] = ProblemSchema
+        prepare_response(response, spec, PROBLEM_MIMETYPE)
+        spec.components.response(status.name, response, lazy=True)
+    default = {"description": "Error", "schema": ProblemSchema}
+    prepare_response(default, spec, PROBLEM_MIMETYPE)
+    spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:
+    """Document the error statuses a view can answer with."""
+
+    def decorator(view: F) -> F:
+        for code in codes:
+            view = blp.alt_response(code, response=http.HTTPStatus(code).name)(view)
+        return view
+
+    return decorator

@@ -1,0 +1,81 @@
+"""Organisations, their department tree and their users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, new_id, utcnow
+
+ROLES = ("learner", "manager", "editor", "admin")
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    default_locale: Mapped[str] = mapped_column(String(8), default="nb")
+    # Per-organisation knobs (points rules, caps); absent keys fall back to the defaults in code.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (Index("ix_departments_org_name", "org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    managers: Mapped[list[User]] = relationship(
+        secondary="department_managers", lazy="selectin", order_by="User.username"
+    )
+
+
+class DepartmentManager(Base):
+    __tablename__ = "department_managers"
+
+    department_id: Mapped[str] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("org_id", "username"),
+        Index("ix_users_department", "department_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(150))
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), default=None)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["learner"])
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5), default=None)
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_active_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)

@@ -1,0 +1,79 @@
+"""Cursor (keyset) paging shared by every list: `?limit=&cursor=` in, `{items, next_cursor}` out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import marshmallow as ma
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from app.errors import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class PageArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT)
+    )
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """`{items: [item], next_cursor}` for one item schema."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "next_cursor": ma.fields.String(allow_none=True),
+        },
+        name=name,
+    )
+
+
+@dataclass
+class Page(Generic[T]):
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+def encode_cursor(last_key: str) -> str:
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Unprocessable(
+            "The cursor is not one this API gave out.", errors={"cursor": ["Invalid cursor."]}
+        ) from None
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    key: InstrumentedAttribute[str],
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
+) -> Page[Any]:
+    """Page a select by a unique, ordered string key (our ids sort by creation time)."""
+    if cursor:
+        after = decode_cursor(cursor)
+        stmt = stmt.where(key < after if newest_first else key > after)
+    stmt = stmt.order_by(key.desc() if newest_first else key.asc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(getattr(rows[-1], key.key)) if has_more and rows else None
+    return Page(items=rows, next_cursor=next_cursor)

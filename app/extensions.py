@@ -79,7 +79,10 @@ def redis_storage_uri(url: str) -> str:
 
 def request_json_field(name: str) -> str:
     """A field of the JSON body as a string, for limits keyed by account."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except HTTPException:  # e.g. 413: the view will answer that; the limit key is moot
+        return ""
     if isinstance(body, dict):
         return str(body.get(name, ""))[:255]
     return ""

@@ -106,9 +106,12 @@ def problem(
     return response
 
 
-def flatten_validation_messages(messages: Any) -> dict[str, list[str]]:
-    """webargs nests messages by location ({"json": {"a": {"0": {"b": [...]}}}});
-    clients want one level keyed by field path (`questions[0].choices`)."""
+def flatten_validation_messages(messages: Any, *, by_location: bool = True) -> dict[str, list[str]]:
+    """Nested marshmallow messages as one level keyed by field path (`questions[0].choices`).
+
+    webargs nests them under the request location first ({"json": {...}}); `by_location`
+    drops that level.
+    """
     flat: dict[str, list[str]] = {}
 
     def walk(node: Any, path: str) -> None:
@@ -129,7 +132,7 @@ def flatten_validation_messages(messages: Any) -> dict[str, list[str]]:
         else:
             flat.setdefault(path or "_schema", []).append(str(node))
 
-    if isinstance(messages, dict):
+    if by_location and isinstance(messages, dict):
         for _location, fields in messages.items():
             walk(fields, "")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -45,14 +46,20 @@ class Page(Generic[T]):
 
 
 def encode_cursor(last_key: str) -> str:
-    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+    payload = json.dumps({"after": last_key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
+    """The key a cursor continues after; anything this API did not hand out is a 422."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        payload = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+        after = payload["after"]
+        if not isinstance(after, str):
+            raise ValueError(after)
+        return after
+    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise Unprocessable(
             "The cursor is not one this API gave out.", errors={"cursor": ["Invalid cursor."]}
         ) from None

@@ -167,7 +167,7 @@ def validate_document(
     try:
         document: dict[str, Any] = _schema.load(raw, unknown=ma.RAISE)
     except ValidationError as error:
-        return None, flatten_validation_messages(error.messages)
+        return None, flatten_validation_messages(error.messages, by_location=False)
     document["locale"] = document.get("locale") or default_locale
     missing = [
         locale

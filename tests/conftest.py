@@ -87,7 +87,7 @@ def transaction(app: Flask, engine: Engine, redis_client: redis.Redis) -> Iterat
         db.session.remove()
         outer.rollback()
         connection.close()
-        db.session.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.session.configure(bind=engine, join_transaction_mode="conditional_savepoint")
         redis_client.flushdb()
 
 

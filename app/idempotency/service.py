@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import clock, db
 from app.auth.guard import current_user
-from app.errors import Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.idempotency.models import IdempotentResponse
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,9 +65,8 @@ def _replay(record: IdempotentResponse, fingerprint: str) -> Any:
             "This Idempotency-Key was used with a different request.",
             errors={HEADER: ["Reused with a different body; use a new key."]},
         )
-    response = current_app.response_class(
-        json.dumps(record.body), status=record.status_code, mimetype="application/json"
-    )
+    response = current_app.json.response(record.body)
+    response.status_code = record.status_code
     response.headers[REPLAY_HEADER] = "true"
     return response
 
@@ -111,8 +110,9 @@ def idempotent(blp: Blueprint) -> Callable[[F], F]:
                     )
                 db.session.commit()
                 return response
-            except IntegrityError:
-                # A concurrent request with the same key won the race; answer as it did.
+            except (IntegrityError, Conflict):
+                # A concurrent request with the same key may have won the race (its change
+                # makes ours conflict); if so, answer as it did.
                 db.session.rollback()
                 record = _find(db.session(), user_id, scope, key)
                 if record is None:

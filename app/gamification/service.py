@@ -48,9 +48,11 @@ def award_points(
         insert(PointAward)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["user_id", "source_key"])
+        .returning(PointAward.id)
     )
-    inserted = session.execute(stmt).rowcount  # type: ignore[attr-defined]
-    return points if inserted else 0
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    inserted = session.execute(stmt).first()
+    return points if inserted is not None else 0
 
 
 def total_points(session: Session, user_id: str) -> int:

@@ -105,6 +105,8 @@ def after_commit(db_session: Session, callback: Any) -> None:
     Redis and push side effects go through here, so they never act on a change that was
     rolled back.
     """
+    if not db_session.in_transaction():
+        db_session.begin()  # so that a rollback, too, is seen and drops the callback
     db_session.info.setdefault("after_commit", []).append(callback)
 
 
@@ -120,6 +122,9 @@ def _run_after_commit(db_session: Session) -> None:
             logging.getLogger(__name__).exception("after-commit callback failed")
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(db_session: Session) -> None:
-    db_session.info.pop("after_commit", None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(db_session: Session, previous_transaction: Any) -> None:
+    # Every rollback of the whole unit of work, even one with no SQL sent yet, drops what
+    # was waiting for a commit; a savepoint rolled back (one bad offline event) drops nothing.
+    if not previous_transaction.nested:
+        db_session.info.pop("after_commit", None)

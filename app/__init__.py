@@ -45,6 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     errors.register_error_handlers(app)
     app.before_request(_require_known_body_type)
+    app.before_request(_refuse_nul_characters)
     _register_health(app)
 
     @app.teardown_appcontext
@@ -79,6 +80,42 @@ def _require_known_body_type() -> None:
         raise errors.UnsupportedMediaType(
             f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'no type'}."
         )
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where in a parsed JSON value a string (or key) holds a NUL character."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            found += [child] if "\x00" in str(key) else _nul_paths(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _nul_paths(item, f"{path}[{index}]")
+    return found
+
+
+def _refuse_nul_characters() -> None:
+    """PostgreSQL cannot store or even compare text holding NUL (U+0000): such input would
+    end as a 500 deep in a query, so it is refused up front, where it is still the caller's."""
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        raise errors.NotFound("No such resource.")
+    message = ["Must not contain NUL characters."]
+    bad_args = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
+    if bad_args:
+        raise errors.Unprocessable(
+            "Invalid query parameters.", errors={name: message for name in bad_args}
+        )
+    if request.content_length and (request.is_json or request.mimetype.endswith("+json")):
+        body = request.get_json(silent=True)  # malformed JSON is the view's 400 to give
+        bad_fields = _nul_paths(body)
+        if bad_fields:
+            raise errors.Unprocessable(
+                "The request has invalid fields; see errors.",
+                errors={name: message for name in bad_fields},
+            )
 
 
 def _register_health(app: Flask) -> None:

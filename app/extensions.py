@@ -14,7 +14,7 @@ from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.openapi import ProblemSchema, register_problem_responses
+from app.openapi import CommonErrorsPlugin, ProblemSchema, register_problem_responses
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Api(SmorestApi):
         return errors.handle_http_exception(error)
 
 
-api = Api()
+api = Api(spec_kwargs={"extra_plugins": [CommonErrorsPlugin()]})
 
 
 def _client_address() -> str:

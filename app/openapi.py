@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask_smorest import Blueprint
 from flask_smorest.utils import prepare_response
 
@@ -40,6 +41,31 @@ def register_problem_responses(spec: Any) -> None:
     default = {"description": "Error", "schema": ProblemSchema}
     prepare_response(default, spec, PROBLEM_MIMETYPE)
     spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+# Answered by the app itself rather than by a view, so no view documents them one by one:
+# a body that is not JSON (400), too large (413) or of the wrong type (415), and the default
+# rate limit every endpoint has (429).
+BODY_ERRORS = (400, 413, 415)
+EVERY_ENDPOINT_ERRORS = (429,)
+
+
+class CommonErrorsPlugin(BasePlugin):
+    """Adds the errors every endpoint (or every endpoint with a body) can answer."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for method, operation in (operations or {}).items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            codes = list(EVERY_ENDPOINT_ERRORS)
+            if "requestBody" in operation:
+                codes.extend(BODY_ERRORS)
+            for code in codes:
+                if code not in responses and str(code) not in responses:
+                    responses[str(code)] = http.HTTPStatus(code).name
 
 
 def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:

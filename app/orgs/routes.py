@@ -132,13 +132,16 @@ class UserImport(MethodView):
             raise Unprocessable(
                 "The roster is not UTF-8.", errors={"file": ["Save the CSV as UTF-8."]}
             ) from None
+        # All or nothing: a savepoint around the import, so a report with errors keeps nothing
+        # and undoes only the import (a plain rollback would also end the caller's own work).
+        savepoint = db.session.begin_nested()
         report = service.import_roster(
             db.session(), org_id=current_user().org_id, csv_text=text, **args
         )
         if report.errors:
-            # All or nothing: the report lists every row error and nothing is kept.
-            db.session.rollback()
+            savepoint.rollback()
             report.created = report.updated = 0
         else:
+            savepoint.commit()
             db.session.commit()
         return report

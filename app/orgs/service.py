@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,7 +103,8 @@ def _ancestors(session: Session, department_id: str) -> set[str]:
 
 
 def _set_managers(session: Session, department: Department, manager_ids: list[str]) -> None:
-    managers = [get_user(session, department.org_id, user_id) for user_id in manager_ids]
+    # dict.fromkeys: the same id twice must not insert the same (department, user) row twice.
+    managers = [get_user(session, department.org_id, uid) for uid in dict.fromkeys(manager_ids)]
     session.execute(
         delete(DepartmentManager).where(DepartmentManager.department_id == department.id)
     )
@@ -162,12 +164,14 @@ def managed_department_ids(session: Session, user: User) -> set[str]:
     return department_subtree_ids(session, user.org_id, roots)
 
 
-def _validate_roles(roles: list[str]) -> None:
+def _validate_roles(roles: list[str]) -> list[str]:
+    """The roles without repeats, in the order given; 422 for an unknown one."""
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise Unprocessable(
             "Unknown roles.", errors={"roles": [f"Unknown role: {role}" for role in unknown]}
         )
+    return list(dict.fromkeys(roles))
 
 
 def create_user(
@@ -181,7 +185,7 @@ def create_user(
     roles: list[str],
 ) -> User:
     """A new account in the organisation."""
-    _validate_roles(roles)
+    roles = _validate_roles(roles)
     if department_id:
         get_department(session, org_id, department_id)
     if session.scalar(select(User.id).where(User.org_id == org_id, User.username == username)):
@@ -207,8 +211,7 @@ def update_user(
     """Change an account; `active: false` deactivates it and ends its logins, keeping history."""
     user = get_user(session, org_id, user_id)
     if "roles" in changes:
-        _validate_roles(changes["roles"])
-        user.roles = changes["roles"]
+        user.roles = _validate_roles(changes["roles"])
     if "department_id" in changes:
         if changes["department_id"]:
             get_department(session, org_id, changes["department_id"])
@@ -245,6 +248,11 @@ class RosterReport:
 
 
 ROSTER_COLUMNS = ("username", "display_name", "department", "roles")
+# The same limits as the admin API's schemas (and the columns), so a roster cannot bring in
+# what `POST /admin/users` would refuse.
+_ROSTER_USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,150}$")
+MAX_NAME_LENGTH = 200
+MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 8, 200
 
 
 def import_roster(
@@ -273,18 +281,31 @@ def import_roster(
     seen: set[str] = set()
     planned: list[tuple[dict[str, str], list[str], str]] = []
     for line, raw in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         problems: list[tuple[str, str]] = []
+        # csv puts the surplus values of a row longer than the header under the key None.
+        if raw.pop(None, None) is not None:
+            problems.append(("_row", f"More values than the {len(header)} columns."))
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         username = row.get("username", "")
         if not username:
             problems.append(("username", "Required."))
         elif username in seen:
             problems.append(("username", "Appears more than once in the file."))
+        elif not _ROSTER_USERNAME.match(username):
+            problems.append(("username", "Letters, digits and . _ @ + - only, at most 150."))
         seen.add(username)
         if not row.get("display_name"):
             problems.append(("display_name", "Required."))
+        elif len(row["display_name"]) > MAX_NAME_LENGTH:
+            problems.append(("display_name", f"At most {MAX_NAME_LENGTH} characters."))
         roles = [r.strip() for r in row.get("roles", "").replace("|", ";").split(";") if r.strip()]
-        roles = roles or ["learner"]
+        roles = list(dict.fromkeys(roles)) or ["learner"]
+        # PostgreSQL text cannot hold NUL; the username rule above already refuses it there.
+        problems.extend(
+            (name, "Must not contain NUL characters.")
+            for name, value in row.items()
+            if "\x00" in value and name != "username"
+        )
         problems.extend(("roles", f"Unknown role: {r}") for r in roles if r not in ROLES)
         department_name = row.get("department", "")
         if (
@@ -293,6 +314,16 @@ def import_roster(
             and not create_departments
         ):
             problems.append(("department", f"No department named {department_name!r}."))
+        elif len(department_name) > MAX_NAME_LENGTH:
+            problems.append(("department", f"At most {MAX_NAME_LENGTH} characters."))
+        password = row.get("password", "")
+        if password and not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            problems.append(
+                (
+                    "password",
+                    f"Between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
+                )
+            )
         if username not in existing and row.get("password", "") == "" and "password" in header:
             problems.append(("password", "Required for a new user when the column is present."))
         report.errors.extend({"row": line, "field": f, "message": m} for f, m in problems)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -146,7 +146,7 @@ def create_path(
         onboarding_week=onboarding_week,
         audience_department_ids=department_ids,
         audience_roles=roles,
-        due_at=due_at,
+        due_at=due_at.astimezone(UTC) if due_at else None,
         sequential=sequential,
         created_by=user.id,
         created_at=now,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from app.orgs.models import Organization
 from tests import factories
 from tests.conftest import auth_headers
-from tests.paths.conftest import finish, make_modules, schedule
+from tests.paths.conftest import finish, schedule
 
 
 def statuses(body):

@@ -39,9 +39,7 @@ def test_constant_queries_whatever_the_number_of_modules(
 ):
     few = make_modules(session, org, 2)
     schedule(client, as_editor, few, sequential=True)
-    client.post(
-        "/api/v1/admin/requirements", json={"module_id": few[0].id}, headers=as_admin
-    )
+    client.post("/api/v1/admin/requirements", json={"module_id": few[0].id}, headers=as_admin)
     finish(client, session, as_learner, few[0])
     small = queries_for_current_paths(client, session, as_learner)
 

@@ -72,9 +72,7 @@ def test_requirement_validation(client, session, frozen_clock, other_org, module
         headers=as_admin,
     )
     assert bad_validity.status_code == 422 and "validity_months" in bad_validity.json["errors"]
-    assert (
-        client.post("/api/v1/admin/requirements", json={}, headers=as_admin).status_code == 422
-    )
+    assert client.post("/api/v1/admin/requirements", json={}, headers=as_admin).status_code == 422
 
 
 def test_statuses_missing_valid_expiring_expired(
@@ -113,7 +111,9 @@ def test_statuses_missing_valid_expiring_expired(
     assert my_requirements(client, as_learner)[modules[0].id]["status"] == "valid"
 
 
-def test_a_failed_attempt_does_not_satisfy(client, session, frozen_clock, modules, as_admin, as_learner):
+def test_a_failed_attempt_does_not_satisfy(
+    client, session, frozen_clock, modules, as_admin, as_learner
+):
     require(client, as_admin, modules[0])
     finish(client, session, as_learner, modules[0], correct=False)
     assert my_requirements(client, as_learner)[modules[0].id]["status"] == "missing"

@@ -39,40 +39,44 @@ def schedule_after_answer(
     now: datetime,
 ) -> None:
     """Put a wrongly answered question (or a sampled right one) on the review schedule; a
-    wrong answer to a question already there sends it back to box 1."""
-    item = session.scalar(
-        select(ReviewItem).where(
-            ReviewItem.user_id == user.id, ReviewItem.question_id == question_id
-        )
-    )
-    if item is not None:
-        if not correct:
-            card = rules.after_review(rules.Card(item.box, item.due_at), correct=False, now=now)
-            item.box, item.due_at, item.lapses = card.box, card.due_at, item.lapses + 1
-        return
+    wrong answer to a question already there sends it back to box 1.
+
+    Answering is the hottest write path: at most one statement, none for most right answers.
+    """
     settings = rules.review_settings(user.organization.settings)
     if correct and not rules.sampled(user.id, question_id, settings["sample_correct_percent"]):
         return
     card = rules.first_card(correct=correct, now=now)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Two attempts answering the same question at once: the first one schedules it.
+    stmt = insert(ReviewItem).values(
+        id=new_id(),
+        org_id=user.org_id,
+        user_id=user.id,
+        module_id=module_id,
+        module_version_id=version_id,
+        question_id=question_id,
+        box=card.box,
+        due_at=card.due_at,
+        reviews=0,
+        lapses=0 if correct else 1,
+        created_at=now,
+    )
+    conflict = ["user_id", "question_id"]
+    if correct:
+        # Already scheduled: a right answer in a module leaves the card where it is.
+        session.execute(stmt.on_conflict_do_nothing(index_elements=conflict))
+        return
+    relapse = rules.after_review(rules.Card(1, now), correct=False, now=now)
     session.execute(
-        insert(ReviewItem)
-        .values(
-            id=new_id(),
-            org_id=user.org_id,
-            user_id=user.id,
-            module_id=module_id,
-            module_version_id=version_id,
-            question_id=question_id,
-            box=card.box,
-            due_at=card.due_at,
-            reviews=0,
-            lapses=0 if correct else 1,
-            created_at=now,
+        stmt.on_conflict_do_update(
+            index_elements=conflict,
+            set_={
+                "box": relapse.box,
+                "due_at": relapse.due_at,
+                "lapses": ReviewItem.__table__.c.lapses + 1,
+            },
         )
-        .on_conflict_do_nothing(index_elements=["user_id", "question_id"])
     )
 
 

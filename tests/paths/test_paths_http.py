@@ -365,3 +365,44 @@ def test_english_titles_with_accept_language(
     schedule(client, as_editor, [module])
     body = client.get("/api/v1/paths/current", headers={**as_learner, "Accept-Language": "en"}).json
     assert body["paths"][0]["modules"][0]["title"] == "The cold chain"
+
+
+def test_every_locking_path_is_named_in_the_409(
+    client, session, frozen_clock, modules, as_editor, as_learner
+):
+    schedule(client, as_editor, [modules[0], modules[2]], title="Først A", sequential=True)
+    schedule(client, as_editor, [modules[1], modules[2]], title="Først B", sequential=True)
+    refused = client.post(f"/api/v1/modules/{modules[2].id}/attempts", headers=as_learner)
+    assert refused.status_code == 409
+    assert "Først A" in refused.json["reason"] and "Først B" in refused.json["reason"]
+    finish(client, session, as_learner, modules[0])
+    # One path still locks it, the other no longer does: it is open.
+    body = client.get("/api/v1/paths/current", headers=as_learner).json
+    assert {p["title"]: p["modules"][1]["status"] for p in body["paths"]} == {
+        "Først A": "available",
+        "Først B": "available",
+    }
+    assert (
+        client.post(f"/api/v1/modules/{modules[2].id}/attempts", headers=as_learner).status_code
+        == 201
+    )
+
+
+def test_a_required_module_is_open_even_if_a_sequential_path_locks_it(
+    client, session, frozen_clock, modules, as_admin, as_editor, as_learner
+):
+    schedule(client, as_editor, modules[:2], sequential=True)
+    required = client.post(
+        "/api/v1/admin/requirements", json={"module_id": modules[1].id}, headers=as_admin
+    )
+    assert required.status_code == 201
+    body = client.get("/api/v1/paths/current", headers=as_learner).json
+    assert {p["id"]: [m["status"] for m in p["modules"]] for p in body["paths"]}["required"] == [
+        "available"
+    ]
+    weekly = next(p for p in body["paths"] if p["id"] != "required")
+    assert [m["status"] for m in weekly["modules"]] == ["available", "available"]
+    assert (
+        client.post(f"/api/v1/modules/{modules[1].id}/attempts", headers=as_learner).status_code
+        == 201
+    )

@@ -36,6 +36,8 @@ def test_admin_manages_requirements(
     assert listed.json["next_cursor"] is None
     assert client.get("/api/v1/admin/requirements", headers=as_editor).status_code == 403
     assert client.get("/api/v1/admin/requirements").status_code == 401
+    assert client.get("/api/v1/me/requirements").status_code == 401
+    assert client.post("/api/v1/admin/requirements", json={}, headers=as_editor).status_code == 403
     theirs = client.get("/api/v1/admin/requirements", headers=as_other_org_admin).json
     assert theirs["items"] == []
     foreign = client.delete(

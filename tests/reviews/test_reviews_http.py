@@ -254,3 +254,45 @@ def test_coming_back_early_gives_back_the_unused_days(
         ).status_code
         == 422
     )
+
+
+def test_a_wrong_answer_in_a_later_attempt_resets_the_card(
+    client, session, frozen_clock, org, module, as_learner
+):
+    org.settings = {"reviews": {"sample_correct_percent": 100}}
+    session.flush()
+    finish(client, session, as_learner, module, correct=True)  # all enter box 2
+    frozen_clock.advance(hours=1)
+    finish(client, session, as_learner, module, correct=False)
+    session.expire_all()
+    items = session.scalars(select(ReviewItem)).all()
+    assert {(item.box, item.lapses) for item in items} == {(1, 1)}
+    assert {item.due_at for item in items} == {datetime(2026, 11, 26, 11, tzinfo=UTC)}
+    # Right again in a third attempt: the card stays where it is.
+    finish(client, session, as_learner, module, correct=True)
+    session.expire_all()
+    assert {item.box for item in session.scalars(select(ReviewItem))} == {1}
+
+
+def test_offline_attempts_schedule_reviews_too(client, session, frozen_clock, module, as_learner):
+    version = factories.current_version(session, module)
+    event = {
+        "client_id": "6f1c1f0e-7c0b-4a36-9d69-4a3a2b1c0d11",
+        "type": "attempt",
+        "module_id": module.id,
+        "module_version": version.version,
+        "started_at": "2026-11-25T08:00:00+00:00",
+        "completed_at": "2026-11-25T08:05:00+00:00",
+        "answers": [
+            {
+                "question_id": question_id,
+                "choice_ids": factories.wrong_choice(version, question_id),
+                "answered_at": "2026-11-25T08:01:00+00:00",
+            }
+            for question_id in factories.correct_choices(version)
+        ],
+    }
+    synced = client.post("/api/v1/sync", json={"events": [event]}, headers=as_learner)
+    assert synced.status_code == 200 and synced.json["results"][0]["status"] == "applied"
+    frozen_clock.advance(days=1)
+    assert len(reviews(client, as_learner)["items"]) == 3

@@ -68,7 +68,7 @@ class EditorPaths(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """The organisation's scheduled paths (optionally one week's), oldest first."""
         week = service.parse_week_arg(args["week"]) if args["week"] else None
-        stmt = service.scheduled_paths(db.session(), org_id=current_user().org_id, week=week)
+        stmt = service.scheduled_paths(org_id=current_user().org_id, week=week)
         return paginate(
             db.session(), stmt, key=LearningPath.id, limit=args["limit"], cursor=args["cursor"]
         )

@@ -160,7 +160,7 @@ def create_path(
     return path
 
 
-def scheduled_paths(session: Session, *, org_id: str, week: str | None) -> Select[Any]:
+def scheduled_paths(*, org_id: str, week: str | None) -> Select[Any]:
     """The organisation's paths (one week's, or all), for the editors' list."""
     stmt = select(LearningPath).where(LearningPath.org_id == org_id)
     if week is not None:
@@ -361,7 +361,7 @@ class _Entry:
     sequential: bool = False
 
 
-def _entries(loaded: _Week, *, timezone: str, now: datetime, locale: str) -> list[_Entry]:
+def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
     completed = {m for m, p in loaded.progress.items() if p.completed}
     entries: list[_Entry] = []
     required_steps = _required_steps(loaded, timezone=timezone)
@@ -457,7 +457,7 @@ def learner_week(
     week = week or current
     loaded = _load_week(session, user=user, week=week, with_requirements=week == current, now=now)
     locale = locales[0] if locales else user.organization.default_locale
-    entries = _entries(loaded, timezone=timezone, now=now, locale=locale)
+    entries = _entries(loaded, timezone=timezone, locale=locale)
     locked = _module_locks(loaded, entries)
     monday, sunday = rules.week_dates(week)
     paths = []
@@ -511,7 +511,7 @@ def path_lock_reason(session: Session, *, user: User, module_id: str, now: datet
     locale = user.locale or user.organization.default_locale
     entries = [
         entry
-        for entry in _entries(loaded, timezone=user.organization.timezone, now=now, locale=locale)
+        for entry in _entries(loaded, timezone=user.organization.timezone, locale=locale)
         if module_id in entry.locks
     ]
     if not entries or not rules.locked_by_paths(entry.locks[module_id] for entry in entries):

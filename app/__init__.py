@@ -64,8 +64,18 @@ def _register_blueprints(app: Flask) -> None:
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
     from app.orgs.routes import blp as admin_blp
+    from app.paths.routes import blp as paths_blp
+    from app.reviews.routes import blp as reviews_blp
 
-    for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp):
+    for blueprint in (
+        auth_blp,
+        me_blp,
+        points_blp,
+        learning_blp,
+        admin_blp,
+        paths_blp,
+        reviews_blp,
+    ):
         api.register_blueprint(blueprint)
 
 

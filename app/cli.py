@@ -84,9 +84,9 @@ def demo_seed() -> None:
         raise click.ClickException("Refusing to seed demo data with production config.")
     from app.demo.seed import DEMO_PASSWORD, USERS, seed_demo
 
-    report = seed_demo(db.session())
+    report = seed_demo(db.session(), clock.now())
     db.session.commit()
-    created = ", ".join(report.users_created) or "nothing new"
+    created = ", ".join(report.users_created + report.paths_created) or "nothing new"
     click.echo(f"Demo organisation ready ({created}).")
     click.echo(f"Log in to organization 'demo' with password '{DEMO_PASSWORD}' as:")
     for username, display_name, department, roles in USERS:

@@ -6,6 +6,8 @@ from app.gamification.models import PointAward
 from app.idempotency.models import IdempotentResponse
 from app.learning.models import Answer, Attempt
 from app.orgs.models import Department, DepartmentManager, Organization, User
+from app.paths.models import LearningPath, PathModule, Requirement
+from app.reviews.models import ReviewHold, ReviewItem
 
 __all__ = [
     "Answer",
@@ -13,11 +15,16 @@ __all__ = [
     "Department",
     "DepartmentManager",
     "IdempotentResponse",
+    "LearningPath",
     "LoginSession",
     "Module",
     "ModuleVersion",
     "Organization",
+    "PathModule",
     "PointAward",
     "RefreshToken",
+    "Requirement",
+    "ReviewHold",
+    "ReviewItem",
     "User",
 ]

@@ -6,13 +6,19 @@ Idempotent: running it again creates only what is missing and changes nothing el
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.auth.passwords import hash_password
+from app.content.models import Module
 from app.orgs import service as orgs
 from app.orgs.models import Department, DepartmentManager, Organization, User
+from app.paths import rules as path_rules
+from app.paths import service as paths
+from app.paths.models import LearningPath, Requirement
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -43,15 +49,31 @@ USERS = [
 ]
 MANAGES = {"leder.grunerlokka": "Grünerløkka", "leder.majorstuen": "Majorstuen"}
 
+# Module keys from the shipped content (`content/modules/<key>.yaml`): (key, mandatory).
+WEEKLY_PATH_TITLE = "Ukens læringssti"
+WEEKLY_PATH = [
+    ("hand-hygiene", True),
+    ("cold-chain-receiving", True),
+    ("date-labels", False),
+    ("customer-service-basics", False),
+]
+ONBOARDING_TITLE = "Velkommen – uke 1"
+ONBOARDING_PATH = [("hand-hygiene", True), ("incident-reporting-and-fire", True)]
+# (key, role or None for everyone, validity in months)
+REQUIREMENTS = [("hand-hygiene", None, 12), ("alcohol-sales", "learner", 24)]
+
 
 @dataclass
 class SeedReport:
     organization_created: bool = False
     users_created: list[str] = field(default_factory=list)
+    paths_created: list[str] = field(default_factory=list)
 
 
-def seed_demo(session: Session) -> SeedReport:
-    """Create the demo organisation, its departments and users where missing."""
+def seed_demo(session: Session, now: datetime | None = None) -> SeedReport:
+    """Create the demo organisation, its departments and users where missing, and (once the
+    content is imported) this week's path, an onboarding week and competence requirements."""
+    now = now or clock.now()
     report = SeedReport()
     org = session.scalar(select(Organization).where(Organization.slug == DEMO_SLUG))
     if org is None:
@@ -96,4 +118,56 @@ def seed_demo(session: Session) -> SeedReport:
                 )
             )
     session.flush()
+    _seed_paths(session, org, users["editor"], report, now)
     return report
+
+
+def _seed_paths(
+    session: Session, org: Organization, editor: User, report: SeedReport, now: datetime
+) -> None:
+    modules = {
+        module.key: module
+        for module in session.scalars(
+            select(Module).where(Module.org_id == org.id, Module.status == "published")
+        )
+    }
+    if not modules:
+        return  # `content import` has not run yet; the next `demo seed` adds the paths
+    week = path_rules.week_of(now, org.timezone)
+    existing = {
+        (path.week, path.onboarding_week, path.title)
+        for path in session.scalars(select(LearningPath).where(LearningPath.org_id == org.id))
+    }
+    plans = [
+        (week, None, WEEKLY_PATH_TITLE, WEEKLY_PATH, True),
+        (None, 1, ONBOARDING_TITLE, ONBOARDING_PATH, False),
+    ]
+    for path_week, onboarding_week, title, steps, sequential in plans:
+        chosen = [(key, mandatory) for key, mandatory in steps if key in modules]
+        if (path_week, onboarding_week, title) in existing or not chosen:
+            continue
+        paths.create_path(
+            session,
+            user=editor,
+            title=title,
+            week=path_week,
+            onboarding_week=onboarding_week,
+            modules=[{"module_id": modules[key].id, "mandatory": m} for key, m in chosen],
+            sequential=sequential,
+            now=now,
+        )
+        report.paths_created.append(f"{title} ({path_week or 'onboarding'})")
+    required = {
+        (req.module_id, req.role)
+        for req in session.scalars(select(Requirement).where(Requirement.org_id == org.id))
+    }
+    for key, role, months in REQUIREMENTS:
+        if key in modules and (modules[key].id, role) not in required:
+            paths.create_requirement(
+                session,
+                user=editor,
+                module_id=modules[key].id,
+                role=role,
+                validity_months=months,
+                now=now,
+            )

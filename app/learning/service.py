@@ -18,6 +18,8 @@ from app.gamification import service as gamification
 from app.learning import grading
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
+from app.paths import service as paths
+from app.reviews import service as reviews
 
 # Clocks on phones drift; this much into the future still counts as "now".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -66,8 +68,10 @@ def completed_module_ids(session: Session, user_id: str, module_ids: list[str]) 
     )
 
 
-def lock_reason(session: Session, user: User, version: ModuleVersion) -> str | None:
-    """Why the user may not start this module yet, or None."""
+def lock_reason(
+    session: Session, user: User, version: ModuleVersion, now: datetime | None = None
+) -> str | None:
+    """Why the user may not start this module yet (prerequisites, this week's paths), or None."""
     missing = set(version.prerequisites) - completed_module_ids(
         session, user.id, list(version.prerequisites)
     )
@@ -78,6 +82,8 @@ def lock_reason(session: Session, user: User, version: ModuleVersion) -> str | N
             .where(Module.id.in_(missing))
         )
         return "Complete these modules first: " + ", ".join(sorted(titles))
+    if now is not None:
+        return paths.path_lock_reason(session, user=user, module_id=version.module_id, now=now)
     return None
 
 
@@ -86,7 +92,7 @@ def start_attempt(session: Session, *, user: User, module_id: str, now: datetime
     module = content.get_published_module(session, user.org_id, module_id)
     assert module.current_version_id is not None
     version = content.get_version(session, module.current_version_id)
-    reason = lock_reason(session, user, version)
+    reason = lock_reason(session, user, version, now)
     if reason:
         raise Locked(reason, extra={"reason": reason})
     attempt = Attempt(
@@ -149,6 +155,15 @@ def _record_answer(
         )
     )
     session.flush()
+    reviews.schedule_after_answer(
+        session,
+        user=user,
+        module_id=attempt.module_id,
+        question_id=question_id,
+        version_id=version.id,
+        correct=correct,
+        now=now,
+    )
     points = 0
     if correct:
         rules = points_rules.points_rules(user.organization.settings)

@@ -13,6 +13,7 @@ from app.gamification import service as gamification
 from app.me import schemas
 from app.orgs import service as orgs
 from app.orgs.models import User
+from app.reviews import service as reviews
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="My profile and progress")
 
@@ -44,6 +45,7 @@ def me_view(user: User) -> dict[str, Any]:
         "points": points,
         "level": {"number": level.number, "points_to_next": level.points_to_next},
         "streak": gamification.streak_of(session, user, now),
+        "away_until": reviews.away_until(session, user=user, now=now),
     }
 
 
@@ -59,7 +61,9 @@ class Me(MethodView):
     @blp.arguments(schemas.MePatchSchema)
     @blp.response(200, schemas.MeSchema)
     def patch(self, changes: dict[str, Any]) -> Any:
-        """Change my display name, language, time zone or quiet hours."""
-        user = orgs.update_profile(db.session(), user=current_user(), changes=changes)
+        """Change my display name, language, time zone, quiet hours or away days (`away_until`)."""
+        user = orgs.update_profile(
+            db.session(), user=current_user(), changes=changes, now=clock.now()
+        )
         db.session.commit()
         return me_view(user)

@@ -34,6 +34,9 @@ class MeSchema(ma.Schema):
     points = ma.fields.Nested(PointsSchema)
     level = ma.fields.Nested(LevelSchema)
     streak = ma.fields.Nested(StreakSchema)
+    away_until = ma.fields.Date(
+        allow_none=True, metadata={"description": "Reviews paused until this day (vacation)"}
+    )
 
 
 class MePatchSchema(ma.Schema):
@@ -41,3 +44,7 @@ class MePatchSchema(ma.Schema):
     locale = ma.fields.String(validate=validate.OneOf(["nb", "nn", "en"]), allow_none=True)
     timezone = ma.fields.String(validate=validate.OneOf(sorted(available_timezones())))
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    away_until = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "Away until this day: reviews pause and resume; null ends it"},
+    )

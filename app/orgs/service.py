@@ -363,8 +363,10 @@ def import_roster(
     return report
 
 
-def update_profile(session: Session, *, user: User, changes: dict[str, Any]) -> User:
-    """The learner's own settings (`PATCH /me`)."""
+def update_profile(
+    session: Session, *, user: User, changes: dict[str, Any], now: datetime | None = None
+) -> User:
+    """The learner's own settings (`PATCH /me`); `away_until` starts or ends a review hold."""
     for name in ("display_name", "locale", "timezone"):
         if name in changes:
             setattr(user, name, changes[name])
@@ -372,5 +374,9 @@ def update_profile(session: Session, *, user: User, changes: dict[str, Any]) -> 
         quiet = changes["quiet_hours"]
         user.quiet_hours_start = quiet["start"] if quiet else None
         user.quiet_hours_end = quiet["end"] if quiet else None
+    if "away_until" in changes and now is not None:
+        from app.reviews.service import set_away  # reviews builds on orgs, not the other way
+
+        set_away(session, user=user, until=changes["away_until"], now=now)
     session.flush()
     return user

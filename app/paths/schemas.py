@@ -1,0 +1,151 @@
+"""What editors send to schedule paths, what learners get for their week, requirements."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.orgs.models import ROLES
+
+WEEK_DOC = {"description": "ISO week in the organisation's time zone", "example": "2026-W48"}
+STATUS_ENUM = ["locked", "available", "in_progress", "completed"]
+
+
+class AudienceSchema(ma.Schema):
+    department_ids = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        metadata={"description": "Departments, each with all its sub-departments"},
+    )
+    roles = ma.fields.List(ma.fields.String(), load_default=list, metadata={"enum": list(ROLES)})
+
+
+class PathStepInSchema(ma.Schema):
+    module_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    mandatory = ma.fields.Boolean(load_default=True)
+
+
+class PathInSchema(ma.Schema):
+    week = ma.fields.String(load_default=None, metadata=WEEK_DOC)
+    onboarding_week = ma.fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=52),
+        metadata={
+            "description": "Instead of `week`: a template for the n-th week of each learner's "
+            "employment (1 = the week they started)"
+        },
+    )
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    audience = ma.fields.Nested(AudienceSchema, load_default=dict)
+    modules = ma.fields.List(
+        ma.fields.Nested(PathStepInSchema), required=True, validate=validate.Length(min=1, max=50)
+    )
+    due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    sequential = ma.fields.Boolean(load_default=False)
+
+
+class AudienceOutSchema(ma.Schema):
+    department_ids = ma.fields.List(ma.fields.String(), attribute="audience_department_ids")
+    roles = ma.fields.List(ma.fields.String(), attribute="audience_roles")
+
+
+class PathStepSchema(ma.Schema):
+    module_id = ma.fields.String()
+    mandatory = ma.fields.Boolean()
+
+
+class PathSchema(ma.Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
+    week = ma.fields.String(allow_none=True)
+    onboarding_week = ma.fields.Integer(allow_none=True)
+    audience = ma.fields.Function(lambda path: AudienceOutSchema().dump(path))
+    modules = ma.fields.List(ma.fields.Nested(PathStepSchema), attribute="steps")
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    sequential = ma.fields.Boolean()
+    created_at = ma.fields.AwareDateTime()
+
+
+class EditorPathListArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+    week = ma.fields.String(load_default=None, metadata=WEEK_DOC)
+
+
+class WeekArgsSchema(ma.Schema):
+    week = ma.fields.String(required=True, metadata=WEEK_DOC)
+
+
+class LearnerModuleSchema(ma.Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
+    estimated_minutes = ma.fields.Integer()
+    mandatory = ma.fields.Boolean()
+    status = ma.fields.String(metadata={"enum": STATUS_ENUM})
+
+
+class ProgressSchema(ma.Schema):
+    completed = ma.fields.Integer()
+    total = ma.fields.Integer()
+
+
+class LearnerPathSchema(ma.Schema):
+    id = ma.fields.String(metadata={"description": "`required` for the required-training path"})
+    title = ma.fields.String()
+    mandatory = ma.fields.Boolean()
+    required = ma.fields.Boolean(
+        metadata={"description": "The competence requirements that need training now"}
+    )
+    sequential = ma.fields.Boolean()
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    progress = ma.fields.Nested(ProgressSchema)
+    modules = ma.fields.List(ma.fields.Nested(LearnerModuleSchema))
+
+
+class LearnerWeekSchema(ma.Schema):
+    week = ma.fields.String(metadata=WEEK_DOC)
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date()
+    timezone = ma.fields.String()
+    paths = ma.fields.List(ma.fields.Nested(LearnerPathSchema))
+
+
+class RequirementInSchema(ma.Schema):
+    module_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = ma.fields.String(load_default=None, allow_none=True, metadata={"enum": list(ROLES)})
+    department_id = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The department and all its sub-departments"},
+    )
+    validity_months = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=120)
+    )
+    due_within_days = ma.fields.Integer(load_default=30, validate=validate.Range(min=0, max=365))
+
+
+class RequirementSchema(ma.Schema):
+    id = ma.fields.String()
+    module_id = ma.fields.String()
+    role = ma.fields.String(allow_none=True)
+    department_id = ma.fields.String(allow_none=True)
+    validity_months = ma.fields.Integer(allow_none=True)
+    due_within_days = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+
+
+class ModuleRefSchema(ma.Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
+
+
+class MyRequirementSchema(ma.Schema):
+    module = ma.fields.Nested(ModuleRefSchema)
+    status = ma.fields.String(metadata={"enum": ["valid", "expiring", "expired", "missing"]})
+    valid_until = ma.fields.AwareDateTime(allow_none=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    validity_months = ma.fields.Integer(allow_none=True)
+
+
+class MyRequirementsSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MyRequirementSchema))

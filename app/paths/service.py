@@ -1,0 +1,614 @@
+"""Scheduling weekly paths, the learner's week (with per-module status), competence requirements.
+
+`GET /paths/current` is the hot read: it runs a fixed number of queries whatever the number of
+paths and modules (ancestors, paths, their modules, requirements, versions, attempts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.content import service as content
+from app.content.models import Module, ModuleVersion
+from app.errors import NotFound, Unprocessable
+from app.learning.models import Attempt
+from app.orgs.models import ROLES, Department, User
+from app.paths import rules
+from app.paths.models import LearningPath, PathModule, Requirement
+
+REQUIRED_PATH_ID = "required"
+REQUIRED_PATH_TITLES = {
+    "nb": "Påkrevd opplæring",
+    "nn": "Påkravd opplæring",
+    "en": "Required training",
+}
+DEFAULT_REQUIREMENT_SETTINGS: dict[str, int] = {"expiring_window_days": 30}
+
+
+def requirement_settings(org_settings: dict[str, Any]) -> dict[str, int]:
+    """The organisation's requirement settings (`settings["requirements"]`) over the defaults."""
+    return {**DEFAULT_REQUIREMENT_SETTINGS, **(org_settings.get("requirements") or {})}
+
+
+def started_on(user: User) -> date:
+    """The learner's first day, in the organisation's time zone (onboarding weeks count from it)."""
+    return rules.local_date(user.created_at, user.organization.timezone)
+
+
+def ancestor_department_ids(session: Session, department_id: str | None) -> set[str]:
+    """The department and every department above it, in one recursive query."""
+    if department_id is None:
+        return set()
+    tree = (
+        select(Department.id, Department.parent_id)
+        .where(Department.id == department_id)
+        .cte("ancestors", recursive=True)
+    )
+    parent = aliased(Department)
+    tree = tree.union_all(
+        select(parent.id, parent.parent_id).join(tree, parent.id == tree.c.parent_id)
+    )
+    return set(session.scalars(select(tree.c.id)))
+
+
+def _audience_matches(
+    department_ids: list[str], roles: list[str], user: User, ancestors: set[str]
+) -> bool:
+    # Both criteria given means both must hold: "the cashiers of region east".
+    if department_ids and not ancestors.intersection(department_ids):
+        return False
+    return not roles or user.has_role(*roles)
+
+
+# --- editors ---------------------------------------------------------------------------------
+
+
+def _validate_audience(
+    session: Session, org_id: str, department_ids: list[str], roles: list[str]
+) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    if department_ids:
+        known = set(
+            session.scalars(
+                select(Department.id).where(
+                    Department.org_id == org_id, Department.id.in_(department_ids)
+                )
+            )
+        )
+        unknown = [dep for dep in department_ids if dep not in known]
+        if unknown:
+            problems["audience.department_ids"] = [f"No such department: {d}" for d in unknown]
+    bad_roles = [role for role in roles if role not in ROLES]
+    if bad_roles:
+        problems["audience.roles"] = [f"No such role: {role}" for role in bad_roles]
+    return problems
+
+
+def _unpublished(session: Session, org_id: str, module_ids: Iterable[str]) -> list[str]:
+    wanted = list(module_ids)
+    published = set(
+        session.scalars(
+            select(Module.id).where(
+                Module.org_id == org_id, Module.id.in_(wanted), Module.status == "published"
+            )
+        )
+    )
+    return [module_id for module_id in wanted if module_id not in published]
+
+
+def create_path(
+    session: Session,
+    *,
+    user: User,
+    title: str,
+    modules: list[dict[str, Any]],
+    week: str | None = None,
+    onboarding_week: int | None = None,
+    audience: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+    sequential: bool = False,
+    now: datetime,
+) -> LearningPath:
+    """Schedule a path for a week (or the n-th week after each learner starts); 422 lists
+    every problem, including modules that are not published modules of the organisation."""
+    audience = audience or {}
+    department_ids = list(dict.fromkeys(audience.get("department_ids") or []))
+    roles = list(dict.fromkeys(audience.get("roles") or []))
+    problems = _validate_audience(session, user.org_id, department_ids, roles)
+    if (week is None) == (onboarding_week is None):
+        problems["week"] = ["Give either `week` or `onboarding_week`."]
+    elif week is not None:
+        try:
+            rules.parse_week(week)
+        except ValueError as error:
+            problems["week"] = [str(error)]
+    module_ids = [step["module_id"] for step in modules]
+    duplicates = sorted({m for m in module_ids if module_ids.count(m) > 1})
+    if duplicates:
+        problems["modules"] = [f"Listed more than once: {m}" for m in duplicates]
+    bad = _unpublished(session, user.org_id, dict.fromkeys(module_ids))
+    if bad:
+        problems.setdefault("modules", []).extend(
+            f"Not a published module of this organisation: {m}" for m in bad
+        )
+    if problems:
+        raise Unprocessable("The path cannot be scheduled.", errors=problems)
+    path = LearningPath(
+        org_id=user.org_id,
+        title=title,
+        week=week,
+        onboarding_week=onboarding_week,
+        audience_department_ids=department_ids,
+        audience_roles=roles,
+        due_at=due_at.astimezone(UTC) if due_at else None,
+        sequential=sequential,
+        created_by=user.id,
+        created_at=now,
+        steps=[
+            PathModule(position=n, module_id=step["module_id"], mandatory=step["mandatory"])
+            for n, step in enumerate(modules)
+        ],
+    )
+    session.add(path)
+    session.flush()
+    return path
+
+
+def scheduled_paths(*, org_id: str, week: str | None) -> Select[Any]:
+    """The organisation's paths (one week's, or all), for the editors' list."""
+    stmt = select(LearningPath).where(LearningPath.org_id == org_id)
+    if week is not None:
+        stmt = stmt.where(LearningPath.week == week)
+    return stmt
+
+
+def get_path(session: Session, org_id: str, path_id: str) -> LearningPath:
+    """A path of this organisation, or 404."""
+    path = session.get(LearningPath, path_id)
+    if path is None or path.org_id != org_id:
+        raise NotFound("No such path.")
+    return path
+
+
+def delete_path(session: Session, *, org_id: str, path_id: str) -> None:
+    """Unschedule a path; attempts already made keep counting."""
+    session.delete(get_path(session, org_id, path_id))
+    session.flush()
+
+
+def parse_week_arg(week: str) -> str:
+    """A `week` query parameter, or 422 keyed `week`."""
+    try:
+        rules.parse_week(week)
+    except ValueError as error:
+        raise Unprocessable("Invalid week.", errors={"week": [str(error)]}) from None
+    return week
+
+
+# --- the learner's week ----------------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    completed: bool = False
+    started: bool = False
+    open_started_at: datetime | None = None
+    last_passed_at: datetime | None = None
+
+
+@dataclass
+class _Requirement:
+    module_id: str
+    validity_months: int | None
+    due_within_days: int
+    assigned_at: datetime
+
+
+@dataclass
+class _Week:
+    week: str
+    paths: list[LearningPath]
+    requirements: list[_Requirement]
+    versions: dict[str, ModuleVersion]
+    progress: dict[str, _Progress]
+    states: dict[str, rules.RequirementState] = field(default_factory=dict)
+
+
+def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str, _Progress]:
+    """Per module: completed, started, the newest open attempt and the newest pass, in one
+    query over every version of the module (progress on an older version still counts)."""
+    found = {module_id: _Progress() for module_id in module_ids}
+    if not module_ids:
+        return found
+    rows = session.execute(
+        select(
+            Attempt.module_id,
+            func.count(Attempt.completed_at),
+            func.count(Attempt.id),
+            func.max(Attempt.started_at).filter(Attempt.completed_at.is_(None)),
+            func.max(Attempt.completed_at).filter(Attempt.passed.is_(True)),
+        )
+        .where(Attempt.user_id == user_id, Attempt.module_id.in_(module_ids))
+        .group_by(Attempt.module_id)
+    )
+    for module_id, completed, started, open_started_at, last_passed_at in rows:
+        found[module_id] = _Progress(
+            completed=bool(completed),
+            started=bool(started),
+            open_started_at=open_started_at,
+            last_passed_at=last_passed_at,
+        )
+    return found
+
+
+def _applicable_requirements(
+    session: Session, user: User, ancestors: set[str]
+) -> list[_Requirement]:
+    """The requirements that apply to the user, one per module (the strictest wins)."""
+    conditions = [Requirement.role.is_(None) & Requirement.department_id.is_(None)]
+    conditions.append(Requirement.role.in_(user.roles) & Requirement.department_id.is_(None))
+    if ancestors:
+        conditions.append(
+            Requirement.department_id.in_(ancestors)
+            & (Requirement.role.is_(None) | Requirement.role.in_(user.roles))
+        )
+    by_module: dict[str, _Requirement] = {}
+    for req in session.scalars(
+        select(Requirement)
+        .join(Module, Module.id == Requirement.module_id)
+        .where(Requirement.org_id == user.org_id, Module.status == "published", or_(*conditions))
+        .order_by(Requirement.id)
+    ):
+        assigned_at = max(req.created_at, user.created_at)
+        current = by_module.get(req.module_id)
+        if current is None:
+            by_module[req.module_id] = _Requirement(
+                req.module_id, req.validity_months, req.due_within_days, assigned_at
+            )
+            continue
+        validities = [v for v in (current.validity_months, req.validity_months) if v is not None]
+        current.validity_months = min(validities) if validities else None
+        due = assigned_at + timedelta(days=req.due_within_days)
+        if due < current.assigned_at + timedelta(days=current.due_within_days):
+            current.assigned_at, current.due_within_days = assigned_at, req.due_within_days
+    return list(by_module.values())
+
+
+def _load_week(
+    session: Session,
+    *,
+    user: User,
+    week: str,
+    with_requirements: bool,
+    now: datetime,
+    with_paths: bool = True,
+) -> _Week:
+    ancestors = ancestor_department_ids(session, user.department_id)
+    paths = _paths_for(session, user, week, ancestors) if with_paths else []
+    requirements = _applicable_requirements(session, user, ancestors) if with_requirements else []
+    module_ids = {step.module_id for path in paths for step in path.steps}
+    module_ids |= {req.module_id for req in requirements}
+    versions = _current_versions(session, user.org_id, module_ids)
+    prerequisites = {pre for version in versions.values() for pre in version.prerequisites}
+    progress = _progress(session, user.id, module_ids | prerequisites)
+    loaded = _Week(week, paths, requirements, versions, progress)
+    settings = requirement_settings(user.organization.settings)
+    for req in requirements:
+        loaded.states[req.module_id] = rules.requirement_state(
+            last_passed_at=progress[req.module_id].last_passed_at,
+            validity_months=req.validity_months,
+            assigned_at=req.assigned_at,
+            due_within_days=req.due_within_days,
+            expiring_window_days=settings["expiring_window_days"],
+            now=now,
+        )
+    return loaded
+
+
+def _paths_for(session: Session, user: User, week: str, ancestors: set[str]) -> list[LearningPath]:
+    """The week's paths whose audience includes the user, and their onboarding template for
+    this week of their employment (two queries: paths, then their modules)."""
+    onboarding = rules.onboarding_week_number(started_on(user), week)
+    which = LearningPath.week == week
+    if onboarding >= 1:
+        which = or_(which, LearningPath.onboarding_week == onboarding)
+    return [
+        path
+        for path in session.scalars(
+            select(LearningPath)
+            .where(LearningPath.org_id == user.org_id, which)
+            .order_by(LearningPath.id)
+        )
+        if _audience_matches(path.audience_department_ids, path.audience_roles, user, ancestors)
+    ]
+
+
+def _current_versions(
+    session: Session, org_id: str, module_ids: set[str]
+) -> dict[str, ModuleVersion]:
+    if not module_ids:
+        return {}
+    return {
+        version.module_id: version
+        for version in session.scalars(
+            select(ModuleVersion)
+            .join(Module, Module.current_version_id == ModuleVersion.id)
+            .where(
+                Module.org_id == org_id,
+                Module.status == "published",
+                Module.id.in_(module_ids),
+            )
+        )
+    }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One path as the learner sees it, before rendering: its published steps and locks."""
+
+    id: str
+    title: str
+    due_at: datetime | None
+    steps: list[rules.PathStep]
+    locks: dict[str, str | None]
+    required: bool = False
+    sequential: bool = False
+
+
+def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
+    completed = {m for m, p in loaded.progress.items() if p.completed}
+    entries: list[_Entry] = []
+    required_steps = _required_steps(loaded, timezone=timezone)
+    if required_steps:
+        due_dates = [
+            state.due_at
+            for module_id, state in loaded.states.items()
+            if state.due_at is not None and rules.needs_training(state)
+        ]
+        entries.append(
+            _Entry(
+                id=REQUIRED_PATH_ID,
+                title=REQUIRED_PATH_TITLES.get(locale, REQUIRED_PATH_TITLES["en"]),
+                due_at=min(due_dates) if due_dates else None,
+                steps=required_steps,
+                locks=dict.fromkeys((step.module_id for step in required_steps), None),
+                required=True,
+            )
+        )
+    for path in loaded.paths:
+        steps = [
+            rules.PathStep(step.module_id, step.mandatory)
+            for step in path.steps
+            if step.module_id in loaded.versions
+        ]
+        locks = (
+            rules.sequential_locks(steps, completed)
+            if path.sequential
+            else dict.fromkeys((step.module_id for step in steps), None)
+        )
+        due_at = path.due_at
+        if due_at is None and path.onboarding_week is not None:
+            due_at = rules.week_span_utc(loaded.week, timezone)[1]
+        entries.append(
+            _Entry(path.id, path.title, due_at, steps, locks, sequential=path.sequential)
+        )
+    return entries
+
+
+def _required_steps(loaded: _Week, *, timezone: str) -> list[rules.PathStep]:
+    """Requirements needing training, plus those renewed this week (so the learner sees them
+    done rather than vanish)."""
+    start, end = rules.week_span_utc(loaded.week, timezone)
+    steps = []
+    for req in loaded.requirements:
+        if req.module_id not in loaded.versions:
+            continue
+        state = loaded.states[req.module_id]
+        passed_at = loaded.progress[req.module_id].last_passed_at
+        renewed = passed_at is not None and start <= passed_at < end
+        if rules.needs_training(state) or renewed:
+            steps.append(rules.PathStep(req.module_id, mandatory=True))
+    return steps
+
+
+def _step_status(loaded: _Week, entry: _Entry, module_id: str, locked: bool) -> str:
+    progress = loaded.progress[module_id]
+    if entry.required:
+        # Done only once the requirement is met again; older completions do not count here.
+        state = loaded.states[module_id]
+        last_pass = progress.last_passed_at
+        started = progress.open_started_at is not None and (
+            last_pass is None or progress.open_started_at > last_pass
+        )
+        return rules.module_status(
+            completed=not rules.needs_training(state), started=started, locked=locked
+        )
+    return rules.module_status(
+        completed=progress.completed, started=progress.started, locked=locked
+    )
+
+
+def _module_locks(loaded: _Week, entries: list[_Entry]) -> dict[str, bool]:
+    completed = {m for m, p in loaded.progress.items() if p.completed}
+    path_locks: dict[str, list[str | None]] = {}
+    for entry in entries:
+        for module_id, lock in entry.locks.items():
+            path_locks.setdefault(module_id, []).append(lock)
+    return {
+        module_id: bool(set(loaded.versions[module_id].prerequisites) - completed)
+        or rules.locked_by_paths(locks)
+        for module_id, locks in path_locks.items()
+    }
+
+
+def learner_week(
+    session: Session, *, user: User, week: str | None, locales: list[str], now: datetime
+) -> dict[str, Any]:
+    """The paths assigned to the user for `week` (default: this week, which also carries the
+    required-training path), each module with its status, in a fixed number of queries."""
+    timezone = user.organization.timezone
+    current = rules.week_of(now, timezone)
+    week = week or current
+    loaded = _load_week(session, user=user, week=week, with_requirements=week == current, now=now)
+    locale = locales[0] if locales else user.organization.default_locale
+    entries = _entries(loaded, timezone=timezone, locale=locale)
+    locked = _module_locks(loaded, entries)
+    monday, sunday = rules.week_dates(week)
+    paths = []
+    for entry in entries:
+        modules = []
+        for step in entry.steps:
+            version = loaded.versions[step.module_id]
+            modules.append(
+                {
+                    "id": step.module_id,
+                    "title": _title(version, locales),
+                    "estimated_minutes": version.estimated_minutes,
+                    "mandatory": step.mandatory,
+                    "status": _step_status(loaded, entry, step.module_id, locked[step.module_id]),
+                }
+            )
+        paths.append(
+            {
+                "id": entry.id,
+                "title": entry.title,
+                "mandatory": any(step.mandatory for step in entry.steps),
+                "required": entry.required,
+                "sequential": entry.sequential,
+                "due_at": entry.due_at,
+                "progress": {
+                    "completed": sum(1 for m in modules if m["status"] == "completed"),
+                    "total": len(modules),
+                },
+                "modules": modules,
+            }
+        )
+    return {
+        "week": week,
+        "starts_on": monday,
+        "ends_on": sunday,
+        "timezone": timezone,
+        "paths": paths,
+    }
+
+
+def _title(version: ModuleVersion, locales: list[str]) -> str:
+    locale = content.pick_locale(version, locales)
+    translation = version.content.get("translations", {}).get(locale) or {}
+    return str(translation.get("title") or version.title)
+
+
+def path_lock_reason(session: Session, *, user: User, module_id: str, now: datetime) -> str | None:
+    """Why this week's paths keep the module locked (every current path with it locks it)."""
+    week = rules.week_of(now, user.organization.timezone)
+    loaded = _load_week(session, user=user, week=week, with_requirements=True, now=now)
+    locale = user.locale or user.organization.default_locale
+    entries = [
+        entry
+        for entry in _entries(loaded, timezone=user.organization.timezone, locale=locale)
+        if module_id in entry.locks
+    ]
+    if not entries or not rules.locked_by_paths(entry.locks[module_id] for entry in entries):
+        return None
+    blockers = []
+    for entry in entries:
+        blocker = entry.locks[module_id]
+        assert blocker is not None
+        blockers.append(f"“{_title(loaded.versions[blocker], [locale])}” in “{entry.title}”")
+    return "Complete these first: " + ", ".join(blockers)
+
+
+# --- competence requirements -----------------------------------------------------------------
+
+
+def create_requirement(
+    session: Session,
+    *,
+    user: User,
+    module_id: str,
+    role: str | None = None,
+    department_id: str | None = None,
+    validity_months: int | None = None,
+    due_within_days: int = 30,
+    now: datetime,
+) -> Requirement:
+    """Require a published module of a role and/or department (and below); 422 on bad refs."""
+    problems: dict[str, list[str]] = {}
+    if _unpublished(session, user.org_id, [module_id]):
+        problems["module_id"] = ["Not a published module of this organisation."]
+    problems.update(
+        {
+            key.removeprefix("audience.")
+            .replace("department_ids", "department_id")
+            .replace("roles", "role"): messages
+            for key, messages in _validate_audience(
+                session,
+                user.org_id,
+                [department_id] if department_id else [],
+                [role] if role else [],
+            ).items()
+        }
+    )
+    if problems:
+        raise Unprocessable("The requirement cannot be saved.", errors=problems)
+    requirement = Requirement(
+        org_id=user.org_id,
+        module_id=module_id,
+        role=role,
+        department_id=department_id,
+        validity_months=validity_months,
+        due_within_days=due_within_days,
+        created_by=user.id,
+        created_at=now,
+    )
+    session.add(requirement)
+    session.flush()
+    return requirement
+
+
+def requirements_of_org(org_id: str) -> Select[Any]:
+    """The organisation's requirements, for the admins' list."""
+    return select(Requirement).where(Requirement.org_id == org_id)
+
+
+def delete_requirement(session: Session, *, org_id: str, requirement_id: str) -> None:
+    """Drop a requirement; 404 across organisations."""
+    requirement = session.get(Requirement, requirement_id)
+    if requirement is None or requirement.org_id != org_id:
+        raise NotFound("No such requirement.")
+    session.delete(requirement)
+    session.flush()
+
+
+def my_requirements(
+    session: Session, *, user: User, locales: list[str], now: datetime
+) -> list[dict[str, Any]]:
+    """Each requirement that applies to the user, with status, valid_until and due_at."""
+    week = rules.week_of(now, user.organization.timezone)
+    loaded = _load_week(
+        session, user=user, week=week, with_requirements=True, with_paths=False, now=now
+    )
+    items: list[dict[str, Any]] = []
+    for req in loaded.requirements:
+        version = loaded.versions.get(req.module_id)
+        if version is None:
+            continue
+        state = loaded.states[req.module_id]
+        items.append(
+            {
+                "module": {"id": req.module_id, "title": _title(version, locales)},
+                "status": state.status,
+                "valid_until": state.valid_until,
+                "due_at": state.due_at,
+                "validity_months": req.validity_months,
+            }
+        )
+    order = {"expired": 0, "missing": 1, "expiring": 2, "valid": 3}
+    items.sort(key=lambda item: (order[item["status"]], item["module"]["title"]))
+    return items

@@ -1,0 +1,282 @@
+"""Spaced review: questions enter the schedule from answers, come back when due, and pause while
+the learner is away. The scheduling itself is pure (`rules.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.content import service as content
+from app.content.models import Module, ModuleVersion
+from app.db import new_id
+from app.errors import Conflict, NotFound, Unprocessable
+from app.gamification import service as gamification
+from app.learning import grading
+from app.orgs.models import User
+from app.pagination import decode_cursor, encode_cursor
+from app.paths.rules import local_date, local_midnight
+from app.reviews import rules
+from app.reviews.models import ReviewHold, ReviewItem
+
+
+def _timezone(user: User) -> str:
+    return user.timezone or user.organization.timezone
+
+
+def schedule_after_answer(
+    session: Session,
+    *,
+    user: User,
+    module_id: str,
+    question_id: str,
+    version_id: str,
+    correct: bool,
+    now: datetime,
+) -> None:
+    """Put a wrongly answered question (or a sampled right one) on the review schedule; a
+    wrong answer to a question already there sends it back to box 1.
+
+    Answering is the hottest write path: at most one statement, none for most right answers.
+    """
+    settings = rules.review_settings(user.organization.settings)
+    if correct and not rules.sampled(user.id, question_id, settings["sample_correct_percent"]):
+        return
+    card = rules.first_card(correct=correct, now=now)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(ReviewItem).values(
+        id=new_id(),
+        org_id=user.org_id,
+        user_id=user.id,
+        module_id=module_id,
+        module_version_id=version_id,
+        question_id=question_id,
+        box=card.box,
+        due_at=card.due_at,
+        reviews=0,
+        lapses=0 if correct else 1,
+        created_at=now,
+    )
+    conflict = ["user_id", "question_id"]
+    if correct:
+        # Already scheduled: a right answer in a module leaves the card where it is.
+        session.execute(stmt.on_conflict_do_nothing(index_elements=conflict))
+        return
+    relapse = rules.after_review(rules.Card(1, now), correct=False, now=now)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=conflict,
+            set_={
+                "box": relapse.box,
+                "due_at": relapse.due_at,
+                "lapses": ReviewItem.__table__.c.lapses + 1,
+            },
+        )
+    )
+
+
+def _active_hold(session: Session, user: User, now: datetime) -> ReviewHold | None:
+    hold = session.get(ReviewHold, user.id)
+    return hold if hold is not None and hold.away_until > now else None
+
+
+def away_until(session: Session, *, user: User, now: datetime) -> date | None:
+    """The day the learner comes back, while a vacation hold is on."""
+    hold = _active_hold(session, user, now)
+    return local_date(hold.away_until, _timezone(user)) if hold else None
+
+
+def set_away(session: Session, *, user: User, until: date | None, now: datetime) -> None:
+    """Start, move or end a vacation hold: reviews pause until `until` (00:00 in the learner's
+    time zone) and every due date moves on by the time away, so nobody returns to a pile."""
+    target = local_midnight(until, _timezone(user)) if until is not None else None
+    hold = session.get(ReviewHold, user.id)
+    active = hold if hold is not None and hold.away_until > now else None
+    shift = rules.hold_shift(
+        now=now, current_until=active.away_until if active else None, new_until=target
+    )
+    if shift:
+        items = list(session.scalars(select(ReviewItem).where(ReviewItem.user_id == user.id)))
+        for item, due_at in zip(
+            items, rules.shift_all((item.due_at for item in items), shift), strict=True
+        ):
+            item.due_at = due_at
+    if target is not None and target > now:
+        if hold is None:
+            session.add(ReviewHold(user_id=user.id, away_from=now, away_until=target))
+        else:
+            hold.away_from = active.away_from if active else now
+            hold.away_until = target
+    elif hold is not None:
+        session.delete(hold)
+    session.flush()
+
+
+def _reviewed_today(session: Session, user: User, now: datetime) -> int:
+    since = local_midnight(local_date(now, _timezone(user)), _timezone(user))
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                ReviewItem.user_id == user.id, ReviewItem.last_reviewed_at >= since
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    remaining_today: int
+    paused_until: date | None
+
+
+def due_reviews(
+    session: Session,
+    *,
+    user: User,
+    limit: int,
+    cursor: str | None,
+    locales: list[str],
+    now: datetime,
+) -> ReviewPage:
+    """Today's review session: the most overdue questions first, capped at the organisation's
+    daily limit, paged. Never the answer key. Empty while the learner is away."""
+    hold = _active_hold(session, user, now)
+    if hold is not None:
+        return ReviewPage([], None, 0, local_date(hold.away_until, _timezone(user)))
+    settings = rules.review_settings(user.organization.settings)
+    remaining = max(settings["daily_limit"] - _reviewed_today(session, user, now), 0)
+    if remaining == 0:
+        return ReviewPage([], None, 0, None)
+    session_ids = (
+        select(ReviewItem.id)
+        .join(Module, Module.id == ReviewItem.module_id)
+        .where(ReviewItem.user_id == user.id, ReviewItem.due_at <= now)
+        .where(Module.status == "published")
+        .order_by(ReviewItem.due_at, ReviewItem.id)
+        .limit(remaining)
+    )
+    stmt = select(ReviewItem).where(ReviewItem.id.in_(session_ids.scalar_subquery()))
+    if cursor:
+        stmt = stmt.where(ReviewItem.id > decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(ReviewItem.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    versions = {
+        version.id: version
+        for version in session.scalars(
+            select(ModuleVersion).where(
+                ModuleVersion.id.in_({row.module_version_id for row in rows})
+            )
+        )
+    }
+    items = [
+        _review_item(row, versions[row.module_version_id], locales)
+        for row in rows
+        if row.module_version_id in versions
+    ]
+    return ReviewPage(items, encode_cursor(rows[-1].id) if more and rows else None, remaining, None)
+
+
+def _question_view(version: ModuleVersion, question_id: str, locale: str) -> dict[str, Any]:
+    translation = (
+        version.content.get("translations", {}).get(locale) if locale != version.locale else None
+    )
+    for index, question in enumerate(version.content["questions"]):
+        if question["id"] != question_id:
+            continue
+        tq = translation["questions"][index] if translation else None
+        return {
+            "kind": question["kind"],
+            "prompt": tq["prompt"] if tq else question["prompt"],
+            "choices": [
+                {"id": choice["id"], "text": tq["choices"][n]["text"] if tq else choice["text"]}
+                for n, choice in enumerate(question["choices"])
+            ],
+            "module_title": (translation or {}).get("title") or version.title,
+        }
+    raise NotFound("No such question.")
+
+
+def _review_item(item: ReviewItem, version: ModuleVersion, locales: list[str]) -> dict[str, Any]:
+    view = _question_view(version, item.question_id, content.pick_locale(version, locales))
+    return {
+        "question_id": item.question_id,
+        "module_id": item.module_id,
+        "module_version": version.version,
+        "due_at": item.due_at,
+        "box": item.box,
+        **view,
+    }
+
+
+def answer_review(
+    session: Session,
+    *,
+    user: User,
+    question_id: str,
+    choice_ids: list[str],
+    locales: list[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """Grade a due review question, move its card up (right) or back to box 1 (wrong), and pay
+    for a right answer once per due date."""
+    item = session.scalar(
+        select(ReviewItem)
+        .where(ReviewItem.user_id == user.id, ReviewItem.question_id == question_id)
+        .with_for_update()
+    )
+    module = session.get(Module, item.module_id) if item is not None else None
+    if item is None or module is None or module.status != "published":
+        raise NotFound("This question is not on your review schedule.")
+    hold = _active_hold(session, user, now)
+    if hold is not None:
+        raise Conflict("Reviews are paused while you are away.")
+    if item.due_at > now:
+        raise Conflict(
+            "This question is not due for review yet.",
+            extra={"next_due_at": item.due_at.isoformat()},
+        )
+    version = content.get_version(session, item.module_version_id)
+    keyed = grading.answer_key(version.id, version.content).questions.get(question_id)
+    problems = grading.answer_problems(keyed, choice_ids)
+    if problems or keyed is None:
+        raise Unprocessable("The answer does not fit this question.", errors=problems)
+    correct = grading.is_correct(keyed, choice_ids)
+    due_date = item.due_at.date().isoformat()
+    card = rules.after_review(rules.Card(item.box, item.due_at), correct=correct, now=now)
+    item.box, item.due_at = card.box, card.due_at
+    item.reviews += 1
+    item.lapses += 0 if correct else 1
+    item.last_reviewed_at = now
+    points = 0
+    if correct:
+        settings = rules.review_settings(user.organization.settings)
+        points = gamification.award_points(
+            session,
+            user=user,
+            points=settings["points_per_correct"],
+            reason="Review answered",
+            source_key=f"review:{question_id}:{due_date}",
+            module_id=item.module_id,
+            earned_at=now,
+            now=now,
+        )
+    session.flush()
+    locale = content.pick_locale(version, locales)
+    return {
+        "question_id": question_id,
+        "correct": correct,
+        "correct_choice_ids": list(keyed.correct_choice_ids),
+        "explanation": content.localized_feedback(version, question_id, locale),
+        "points_awarded": points,
+        "next_due_at": card.due_at,
+        "box": card.box,
+    }

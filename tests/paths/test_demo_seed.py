@@ -1,0 +1,43 @@
+"""`content import` then `demo seed` give the demo organisation this week's path, idempotently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.orgs.models import Organization, User
+from app.paths.models import LearningPath, Requirement
+from tests.conftest import auth_headers
+
+CONTENT = str(Path(__file__).resolve().parents[2] / "content")
+
+
+def test_demo_seed_schedules_this_weeks_path_once(app, client, session, frozen_clock):
+    runner = app.test_cli_runner()
+    imported = runner.invoke(args=["content", "import", CONTENT])
+    assert imported.exit_code == 0, imported.output
+    for _ in range(2):
+        seeded = runner.invoke(args=["demo", "seed"])
+        assert seeded.exit_code == 0, seeded.output
+    org = session.scalar(select(Organization).where(Organization.slug == "demo"))
+    assert org is not None
+    count = session.scalar(
+        select(func.count()).select_from(LearningPath).where(LearningPath.org_id == org.id)
+    )
+    assert count == 2  # this week's path and the onboarding week, once each
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Requirement).where(Requirement.org_id == org.id)
+        )
+        == 2
+    )
+    kari = session.scalar(select(User).where(User.org_id == org.id, User.username == "kari"))
+    body = client.get("/api/v1/paths/current", headers=auth_headers(session, kari)).json
+    assert body["week"] == "2026-W48"
+    titles = [path["title"] for path in body["paths"]]
+    assert "Ukens læringssti" in titles
+    weekly = next(path for path in body["paths"] if path["title"] == "Ukens læringssti")
+    assert weekly["progress"] == {"completed": 0, "total": 4}
+    assert [m["status"] for m in weekly["modules"]] == ["available", "locked", "locked", "locked"]
+    assert "required" in [path["id"] for path in body["paths"]]

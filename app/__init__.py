@@ -59,13 +59,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import blp as auth_blp
+    from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
+    from app.media.routes import blp as media_blp
     from app.orgs.routes import blp as admin_blp
 
     for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(editor_blp)
+    app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
 
 
 def _require_known_body_type() -> None:

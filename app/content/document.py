@@ -187,7 +187,8 @@ def validate_document(
     try:
         document = _schema.load(raw, unknown=ma.RAISE)
     except ValidationError as error:
-        errors = flatten_validation_messages(error.messages)
+        # flatten_validation_messages expects messages under a location, as webargs nests them.
+        errors = flatten_validation_messages({"body": error.messages})
     # The checks below read the raw body so they report alongside the schema's errors.
     own_locale = raw.get("locale") if raw.get("locale") in LOCALES else default_locale
     translations = raw.get("translations")

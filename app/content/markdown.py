@@ -18,8 +18,13 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}}
 
 def render_html(markdown: str) -> str:
     """Markdown to HTML that is safe to put in a web view."""
+    return sanitise_html(_renderer.render(markdown))
+
+
+def sanitise_html(html: str) -> str:
+    """Only the allowed tags and attributes, links to https/http/mailto only."""
     return nh3.clean(
-        _renderer.render(markdown),
+        html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"https", "http", "mailto"},

@@ -428,7 +428,7 @@ class MediaUpload(MethodView):
     @blp.response(201, schemas.MediaSchema)
     @errors(blp, 413, 415, 422)
     def post(self) -> Any:
-        """Upload an image (PNG, JPEG or WebP, judged by its content; at most 5 MiB).
+        """Upload an image (PNG, JPEG or WebP, judged by its content; MEDIA_MAX_BYTES, 5 MiB).
 
         Image cards name it by `media_id`; learners get `url`, which never changes content.
         """
@@ -436,10 +436,12 @@ class MediaUpload(MethodView):
         if upload is None:
             raise Unprocessable("No file.", errors={"file": ["Upload the image as `file`."]})
         user = current_user()
+        limit = int(current_app.config.get("MEDIA_MAX_BYTES") or media_service.MAX_IMAGE_BYTES)
         media = media_service.store_image(
             db.session(),
             org_id=user.org_id,
-            data=upload.read(media_service.MAX_IMAGE_BYTES + 1),
+            data=upload.read(limit + 1),
+            max_bytes=limit,
             storage=get_storage(),
             uploaded_by=user.id,
             now=clock.now(),

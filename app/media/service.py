@@ -42,7 +42,7 @@ def inspect_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> ImageInfo
     if len(data) > max_bytes:
         raise Unprocessable(
             "The image is too large.",
-            errors={"file": [f"Images may be at most {max_bytes // 1024} KiB."]},
+            errors={"file": [f"Images may be at most {max_bytes} bytes."]},
         )
     try:
         with warnings.catch_warnings():

@@ -30,9 +30,9 @@ class DocumentCardSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=validate.OneOf(CARD_KINDS))
     body = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000))
     media_id = ma.fields.String(load_default=None, allow_none=True)
-    media = ma.fields.String(
-        load_default=None, allow_none=True, metadata={"description": "Package only: a path"}
-    )
+    # No default: drafts never carry it (import turns a path into media_id), so a document
+    # looks the same whether it was typed in or imported, and hashes the same.
+    media = ma.fields.String(allow_none=True, metadata={"description": "Package only: a path"})
     url = ma.fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
 
     @validates_schema

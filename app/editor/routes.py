@@ -393,17 +393,18 @@ class Packages(MethodView):
             package = packages.read_zip(request.get_data())
         else:  # pragma: no cover - the 415 check before the view refuses other types
             raise UnsupportedMediaType("Send a zip or JSON.")
+        session = db.session()
+        # All or nothing: the import runs in a savepoint that is dropped on any error (image
+        # files it stored stay behind as harmless, content-addressed orphans).
+        savepoint = session.begin_nested()
         result = service.import_upload(
-            db.session(),
-            user=current_user(),
-            package=package,
-            storage=get_storage(),
-            now=clock.now(),
+            session, user=current_user(), package=package, storage=get_storage(), now=clock.now()
         )
         if result.errors:
-            db.session.rollback()  # all or nothing (stored media files are harmless orphans)
+            savepoint.rollback()
         else:
-            db.session.commit()
+            savepoint.commit()
+        session.commit()
         return result
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.content.models import ModuleVersion
 from tests import factories
 from tests.editor.conftest import API, create
 
@@ -133,9 +136,6 @@ def test_publish_makes_immutable_versions(client, session, as_editor, editor, dr
     )
     second = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
     assert second.json["version"] == 2
-    from app.content.models import ModuleVersion
-    from sqlalchemy import select
-
     titles = session.scalars(
         select(ModuleVersion.title)
         .where(ModuleVersion.module_id == draft["id"])
@@ -197,9 +197,6 @@ def test_learner_keeps_grading_against_the_version_they_started(
         headers={**as_editor, "If-Match": etag},
     )
     client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
-    from app.content.models import ModuleVersion
-    from sqlalchemy import select
-
     v1 = session.scalar(
         select(ModuleVersion).where(
             ModuleVersion.module_id == draft["id"], ModuleVersion.version == 1
@@ -294,3 +291,11 @@ def test_keys_stay_unique_within_the_organisation(client, as_editor):
         client.get(f"{API}/modules/{i}", headers=as_editor).json["key"] for i in (first, second)
     ]
     assert keys == ["kjolekjeden", "kjolekjeden-2"]
+
+
+def test_draft_right_after_publish_has_no_unpublished_changes(client, as_editor, draft):
+    client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    got = client.get(f"{API}/modules/{draft['id']}", headers=as_editor).json
+    assert got["status"] == "published" and got["version"] == 1
+    assert got["has_unpublished_changes"] is False
+    assert got["published_at"]

@@ -16,7 +16,7 @@ HOSTILE = [
     '<iframe src="https://evil.example"></iframe>',
     "<svg onload=alert(1)>",
     '<p style="background:url(javascript:alert(1))">x</p>',
-    "[lenke](https://example.com \"tittel\") og **fet**",
+    '[lenke](https://example.com "tittel") og **fet**',
 ]
 
 
@@ -82,9 +82,10 @@ def test_preview_in_a_translation(client, as_editor, draft):
         f"{API}/modules/{draft['id']}/preview", headers={**as_editor, "Accept-Language": "en"}
     )
     assert header.json["title"] == "The cold chain"
-    assert client.get(
-        f"{API}/modules/{draft['id']}/preview?locale=xx", headers=as_editor
-    ).status_code == 422
+    assert (
+        client.get(f"{API}/modules/{draft['id']}/preview?locale=xx", headers=as_editor).status_code
+        == 422
+    )
 
 
 def test_preview_shows_unpublished_edits(client, as_editor, draft):

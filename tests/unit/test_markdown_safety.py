@@ -12,7 +12,11 @@ from app.content.markdown import link_targets, neutralise_markdown, render_html,
     ("html", "kept", "gone"),
     [
         ("<p>a<script>alert(1)</script></p>", "<p>a</p>", "script"),
-        ('<img src="https://x.no/a.png" onerror="alert(1)">', 'src="https://x.no/a.png"', "onerror"),
+        (
+            '<img src="https://x.no/a.png" onerror="alert(1)">',
+            'src="https://x.no/a.png"',
+            "onerror",
+        ),
         ('<a href="javascript:alert(1)">x</a>', ">x</a>", "javascript"),
         ('<img src="data:image/png;base64,AAAA">', "<img>", "data:"),
         ('<p onclick="x()" style="color:red">t</p>', "<p>t</p>", "onclick"),

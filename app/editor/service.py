@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, String, cast, func, select, update
+from sqlalchemy import Float, Select, String, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from app.content import service as content
@@ -570,6 +570,11 @@ def module_stats(
     }
 
 
+def _as_number(flag: Any) -> Any:
+    """1 for true, 0 for false (PostgreSQL has no boolean-to-float cast)."""
+    return case((flag.is_(True), 1.0), else_=0.0)
+
+
 def _no_attempts() -> dict[str, Any]:
     return {"attempts": 0, "completions": 0, "average_score": None, "pass_rate": None}
 
@@ -582,9 +587,10 @@ def _attempt_totals(session: Session, version_ids: list[str]) -> dict[str, dict[
             func.count(),
             func.count(Attempt.completed_at),
             func.avg(
-                cast(Attempt.score_correct, Float) / func.nullif(Attempt.questions_total, 0)
+                cast(Attempt.score_correct, Float)
+                / cast(func.nullif(Attempt.questions_total, 0), Float)
             ).filter(completed),
-            func.avg(cast(Attempt.passed, Float)).filter(completed),
+            func.avg(_as_number(Attempt.passed)).filter(completed),
         )
         .where(Attempt.module_version_id.in_(version_ids))
         .group_by(Attempt.module_version_id)
@@ -607,7 +613,7 @@ def _question_stats(session: Session, version: ModuleVersion) -> list[dict[str, 
     counts = {
         question_id: (answers, int(correct or 0))
         for question_id, answers, correct in session.execute(
-            select(Answer.question_id, func.count(), func.sum(cast(Answer.correct, Float)))
+            select(Answer.question_id, func.count(), func.sum(_as_number(Answer.correct)))
             .where(in_version)
             .group_by(Answer.question_id)
         )

@@ -17,6 +17,7 @@ from app.content.models import Module, ModuleVersion
 from app.editor import packages, schemas, service
 from app.editor.models import ModuleEvent
 from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
+from app.idempotency.service import idempotent
 from app.learning.routes import request_locales
 from app.media import service as media_service
 from app.media.storage import get_storage
@@ -166,6 +167,7 @@ class ModuleDraft(MethodView):
 @blp.route("/modules/<module_id>/publish")
 class Publish(MethodView):
     @authenticated(blp, *EDITORS)
+    @idempotent(blp)
     @blp.doc(parameters=[{**_IF_MATCH, "required": False}])
     @blp.response(200, schemas.PublishedSchema)
     @errors(blp, 404, 412, 422)
@@ -173,7 +175,8 @@ class Publish(MethodView):
         """Validate the draft again and publish it as a new immutable version.
 
         Learners who started an attempt keep being graded on their version. With If-Match,
-        only the draft you saw is published.
+        only the draft you saw is published; with an Idempotency-Key, a retried request
+        replays the first answer instead of publishing twice.
         """
         version = service.publish(
             db.session(),
@@ -182,7 +185,6 @@ class Publish(MethodView):
             if_match=_if_match(required=False),
             now=clock.now(),
         )
-        db.session.commit()
         return {
             "id": version.module_id,
             "version": version.version,

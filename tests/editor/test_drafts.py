@@ -299,3 +299,13 @@ def test_draft_right_after_publish_has_no_unpublished_changes(client, as_editor,
     assert got["status"] == "published" and got["version"] == 1
     assert got["has_unpublished_changes"] is False
     assert got["published_at"]
+
+
+def test_a_retried_publish_with_the_same_idempotency_key_publishes_once(client, as_editor, draft):
+    headers = {**as_editor, "Idempotency-Key": "publish-1"}
+    first = client.post(f"{API}/modules/{draft['id']}/publish", headers=headers)
+    again = client.post(f"{API}/modules/{draft['id']}/publish", headers=headers)
+    assert first.json == again.json and again.json["version"] == 1
+    assert again.headers["Idempotent-Replayed"] == "true"
+    third = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert third.json["version"] == 2  # without a key, each publish is a new version

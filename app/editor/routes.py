@@ -14,7 +14,7 @@ from app import clock, db
 from app.auth.guard import authenticated, current_user
 from app.content.document import ModuleDocumentSchema
 from app.content.models import Module, ModuleVersion
-from app.editor import packages, schemas, service
+from app.editor import packages, queries, schemas, service
 from app.editor.models import ModuleEvent
 from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
 from app.idempotency.service import idempotent
@@ -466,7 +466,7 @@ class Stats(MethodView):
         Question ids are minted per version, so figures are per version; `versions` lists
         every version's totals side by side.
         """
-        return service.module_stats(
+        return queries.module_stats(
             db.session(),
             org_id=current_user().org_id,
             module_id=module_id,

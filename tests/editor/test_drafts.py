@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime
 
-from app.content.models import ModuleVersion
+import pytest
+from sqlalchemy import select, update
+
+from app.content.models import Module, ModuleVersion
+from app.editor import service
+from app.errors import PreconditionFailed
 from tests import factories
 from tests.editor.conftest import API, create
 
@@ -309,3 +314,25 @@ def test_a_retried_publish_with_the_same_idempotency_key_publishes_once(client, 
     assert again.headers["Idempotent-Replayed"] == "true"
     third = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
     assert third.json["version"] == 2  # without a key, each publish is a new version
+
+
+def test_a_save_racing_another_save_gets_412(session, editor, draft):
+    # The module is in the session at revision 1; "another request" saves behind its back.
+    # The If-Match check passes on the stale copy; the compare-and-set must still refuse.
+    stale = session.get(Module, draft["id"])  # held: the identity map only keeps weak refs
+    session.execute(
+        update(Module)
+        .where(Module.id == draft["id"])
+        .values(draft_revision=Module.draft_revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    assert stale.draft_revision == 1
+    with pytest.raises(PreconditionFailed, match="same moment"):
+        service.replace_draft(
+            session,
+            user=editor,
+            module_id=draft["id"],
+            raw=factories.module_document(title="Tapt?"),
+            if_match=[f"{draft['id']}.1"],
+            now=datetime.now(UTC),
+        )

@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     api.register_blueprint(editor_blp)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
+    limiter.exempt(media_blp)  # immutable images: a store's staff share one IP address
 
 
 def _require_known_body_type() -> None:

@@ -24,7 +24,18 @@ from app.media.storage import get_storage
 from app.openapi import errors
 from app.pagination import page_schema, paginate
 
-blp = Blueprint("editor", __name__, url_prefix="/api/v1/editor", description="Content editors")
+blp = Blueprint(
+    "editor",
+    __name__,
+    url_prefix="/api/v1/editor",
+    description=(
+        "Content editors (role `editor`; `admin` too). Drafts are validated on every save and "
+        "again on publish; a 422 lists every problem keyed by field path. `GET` of a draft gives "
+        "an ETag, `PUT` needs it back in `If-Match` (stale: 412, missing: 428). Packages use "
+        "the `content/` format: `modules/<key>.yaml` plus the images their cards name "
+        "(`media: media/<file>`); as JSON, `{modules: [...], files?: {path: base64}}`."
+    ),
+)
 
 EDITORS = ("editor", "admin")
 ModuleListPage = page_schema(schemas.ModuleListItemSchema, "EditorModulePage")
@@ -84,7 +95,7 @@ class Modules(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """The organisation's modules in every status (drafts, published, archived)."""
         stmt = service.list_modules(org_id=current_user().org_id, status=args["status"])
-        page = paginate(
+        return paginate(
             db.session(),
             stmt,
             key=Module.id,
@@ -92,21 +103,6 @@ class Modules(MethodView):
             cursor=args["cursor"],
             newest_first=True,
         )
-        items = [
-            {
-                "id": m.id,
-                "key": m.key,
-                "title": m.draft.get("title"),
-                "topic": m.draft.get("topic"),
-                "status": m.status,
-                "version": m.current_version,
-                "revision": m.draft_revision,
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
-            }
-            for m in page.items
-        ]
-        return {"items": items, "next_cursor": page.next_cursor}
 
     @authenticated(blp, *EDITORS)
     @blp.doc(requestBody=_MODULE_BODY)

@@ -45,13 +45,15 @@ class ModuleListArgsSchema(ma.Schema):
 
 
 class ModuleListItemSchema(ma.Schema):
+    """A module in the editor's list (dumped from the Module row and its draft)."""
+
     id = ma.fields.String()
     key = ma.fields.String(allow_none=True)
-    title = ma.fields.String()
-    topic = ma.fields.String(allow_none=True)
-    status = ma.fields.String()
-    version = ma.fields.Integer(allow_none=True)
-    revision = ma.fields.Integer()
+    title = ma.fields.Function(lambda module: module.draft.get("title"))
+    topic = ma.fields.Function(lambda module: module.draft.get("topic"), allow_none=True)
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    version = ma.fields.Integer(attribute="current_version", allow_none=True)
+    revision = ma.fields.Integer(attribute="draft_revision")
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 

@@ -425,3 +425,17 @@ def test_export_of_a_never_published_draft(client, as_editor, draft):
 def test_export_json_round_trips_through_json_text(client, as_editor, rich_module):
     exported = client.get(f"{API}/modules/{rich_module}/export?format=json", headers=as_editor)
     assert json.loads(exported.data) == exported.json
+
+
+def test_multipart_without_a_file_is_422(client, as_editor):
+    response = client.post(
+        f"{API}/packages", data={"x": "y"}, headers=as_editor, content_type="multipart/form-data"
+    )
+    assert response.status_code == 422
+    assert response.json["errors"] == {"file": ["Upload the zip as `file`."]}
+
+
+def test_package_over_the_body_limit_is_413(client, app, as_editor):
+    response = post_zip(client, as_editor, b"PK" + b"\0" * app.config["MAX_CONTENT_LENGTH"])
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"

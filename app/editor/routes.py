@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from app import clock, db
@@ -20,6 +21,7 @@ from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
 from app.idempotency.service import idempotent
 from app.learning.routes import request_locales
 from app.media import service as media_service
+from app.media.models import Media
 from app.media.storage import get_storage
 from app.openapi import errors
 from app.pagination import page_schema, paginate
@@ -41,6 +43,7 @@ EDITORS = ("editor", "admin")
 ModuleListPage = page_schema(schemas.ModuleListItemSchema, "EditorModulePage")
 VersionPage = page_schema(schemas.VersionSchema, "ModuleVersionPage")
 EventPage = page_schema(schemas.EventSchema, "ModuleEventPage")
+MediaPage = page_schema(schemas.MediaSchema, "MediaPage")
 _ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "Send it back as If-Match"}}
 _MODULE_BODY = {"required": True, "content": {"application/json": {"schema": ModuleDocumentSchema}}}
 _IF_MATCH = {
@@ -409,6 +412,14 @@ class Packages(MethodView):
 @blp.route("/media")
 class MediaUpload(MethodView):
     accepted_content_types = ("multipart/form-data",)
+
+    @authenticated(blp, *EDITORS)
+    @blp.arguments(schemas.ModuleListArgsSchema(only=("limit", "cursor")), location="query")
+    @blp.response(200, MediaPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The organisation's uploaded images, newest first (to pick one for an image card)."""
+        stmt = select(Media).where(Media.org_id == current_user().org_id)
+        return paginate(db.session(), stmt, key=Media.id, newest_first=True, **args)
 
     @authenticated(blp, *EDITORS)
     @blp.doc(

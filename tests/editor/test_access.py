@@ -25,6 +25,7 @@ ALL_ENDPOINTS = [
     ("post", "/modules"),
     ("post", "/packages"),
     ("post", "/media"),
+    ("get", "/media"),
     *MODULE_ENDPOINTS,
 ]
 

@@ -120,3 +120,14 @@ def test_image_card_publishes_with_the_media_url(client, as_editor, as_learner):
     learner = client.get(f"/api/v1/modules/{created}", headers=as_learner).json
     assert learner["cards"][0]["media_url"] == media["url"]
     assert learner["cards"][0]["kind"] == "image"
+
+
+def test_list_the_organisations_images(client, as_editor, as_other_org_admin):
+    first = upload(client, as_editor, image_bytes("PNG")).json["id"]
+    second = upload(client, as_editor, image_bytes("JPEG")).json["id"]
+    upload(client, as_other_org_admin, image_bytes("WEBP"))
+    listed = client.get(f"{API}/media?limit=1", headers=as_editor)
+    assert listed.status_code == 200
+    assert [m["id"] for m in listed.json["items"]] == [second]
+    rest = client.get(f"{API}/media?cursor={listed.json['next_cursor']}", headers=as_editor)
+    assert [m["id"] for m in rest.json["items"]] == [first]

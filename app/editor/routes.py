@@ -376,7 +376,7 @@ class Packages(MethodView):
         }
     )
     @blp.response(200, schemas.PackageReportSchema)
-    @errors(blp, 400, 413, 415)
+    @errors(blp, 400, 413, 415, 422)
     def post(self) -> Any:
         """Import a content package (zip of the `content/` format, or JSON), all or nothing.
 

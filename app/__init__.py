@@ -60,9 +60,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import blp as auth_blp
+    from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
+    from app.media.routes import blp as media_blp
     from app.orgs.routes import blp as admin_blp
     from app.paths.routes import blp as paths_blp
     from app.reviews.routes import blp as reviews_blp
@@ -77,6 +79,9 @@ def _register_blueprints(app: Flask) -> None:
         reviews_blp,
     ):
         api.register_blueprint(blueprint)
+    api.register_blueprint(editor_blp)
+    app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
+    limiter.exempt(media_blp)  # immutable images: a store's staff share one IP address
 
 
 def _require_known_body_type() -> None:

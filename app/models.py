@@ -2,9 +2,11 @@
 
 from app.auth.models import LoginSession, RefreshToken
 from app.content.models import Module, ModuleVersion
+from app.editor.models import ModuleEvent
 from app.gamification.models import PointAward
 from app.idempotency.models import IdempotentResponse
 from app.learning.models import Answer, Attempt
+from app.media.models import Media
 from app.orgs.models import Department, DepartmentManager, Organization, User
 from app.paths.models import LearningPath, PathModule, Requirement
 from app.reviews.models import ReviewHold, ReviewItem
@@ -17,7 +19,9 @@ __all__ = [
     "IdempotentResponse",
     "LearningPath",
     "LoginSession",
+    "Media",
     "Module",
+    "ModuleEvent",
     "ModuleVersion",
     "Organization",
     "PathModule",

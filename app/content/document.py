@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate, validates_schema
 
+from app.content.markdown import link_targets
 from app.errors import flatten_validation_messages
 
 CARD_KINDS = ("text", "image", "video")
 QUESTION_KINDS = ("single_choice", "multiple_choice", "true_false")
 LOCALES = ("nb", "nn", "en")
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+# Links and images in card bodies; anything else (javascript:, data:, file:) is refused on save.
+SAFE_LINK_SCHEMES = ("", "https", "http", "mailto")
 
 
-class CardSchema(ma.Schema):
+class DocumentCardSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=validate.OneOf(CARD_KINDS))
     body = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000))
     media_id = ma.fields.String(load_default=None, allow_none=True)
-    media = ma.fields.String(
-        load_default=None, allow_none=True, metadata={"description": "Package only: a path"}
-    )
+    # No default: drafts never carry it (import turns a path into media_id), so a document
+    # looks the same whether it was typed in or imported, and hashes the same.
+    media = ma.fields.String(allow_none=True, metadata={"description": "Package only: a path"})
     url = ma.fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
 
     @validates_schema
@@ -41,17 +46,19 @@ class CardSchema(ma.Schema):
             raise ValidationError("A video card needs a url.", field_name="url")
 
 
-class ChoiceSchema(ma.Schema):
+class DocumentChoiceSchema(ma.Schema):
     text = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
     correct = ma.fields.Boolean(required=True)
 
 
-class QuestionSchema(ma.Schema):
+class DocumentQuestionSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=validate.OneOf(QUESTION_KINDS))
     prompt = ma.fields.String(required=True, validate=validate.Length(min=1, max=1000))
     explanation = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
     choices = ma.fields.List(
-        ma.fields.Nested(ChoiceSchema), required=True, validate=validate.Length(min=2, max=8)
+        ma.fields.Nested(DocumentChoiceSchema),
+        required=True,
+        validate=validate.Length(min=2, max=8, error="A question needs 2 to 8 choices."),
     )
 
     @validates_schema
@@ -110,10 +117,14 @@ class ModuleDocumentSchema(ma.Schema):
     estimated_minutes = ma.fields.Integer(load_default=3, validate=validate.Range(min=1, max=15))
     prerequisites = ma.fields.List(ma.fields.String(), load_default=list)
     cards = ma.fields.List(
-        ma.fields.Nested(CardSchema), required=True, validate=validate.Length(min=1, max=20)
+        ma.fields.Nested(DocumentCardSchema),
+        required=True,
+        validate=validate.Length(min=1, max=20, error="A module needs 1 to 20 cards."),
     )
     questions = ma.fields.List(
-        ma.fields.Nested(QuestionSchema), required=True, validate=validate.Length(min=1, max=20)
+        ma.fields.Nested(DocumentQuestionSchema),
+        required=True,
+        validate=validate.Length(min=1, max=20, error="A module needs 1 to 20 questions."),
     )
     translations = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.OneOf(LOCALES)),
@@ -159,26 +170,82 @@ _schema = ModuleDocumentSchema()
 
 
 def validate_document(
-    raw: Any, *, default_locale: str, required_locales: tuple[str, ...] = ()
+    raw: Any,
+    *,
+    default_locale: str,
+    required_locales: tuple[str, ...] = (),
+    media_ids: Collection[str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """The cleaned document, or every error keyed by field path."""
+    """The cleaned document, or every error keyed by field path.
+
+    `media_ids`, when given, are the uploaded images an image card's `media_id` may name.
+    """
     if not isinstance(raw, dict):
         return None, {"_schema": ["A module must be an object."]}
+    errors: dict[str, list[str]] = {}
+    document: dict[str, Any] | None = None
     try:
-        document: dict[str, Any] = _schema.load(raw, unknown=ma.RAISE)
+        document = _schema.load(raw, unknown=ma.RAISE)
     except ValidationError as error:
-        return None, flatten_validation_messages(error.messages, by_location=False)
+        errors = flatten_validation_messages(error.messages, by_location=False)
+    # The checks below read the raw body so they report alongside the schema's errors.
+    own_locale = raw.get("locale") if raw.get("locale") in LOCALES else default_locale
+    translations = raw.get("translations")
+    translations = translations if isinstance(translations, dict) else {}
+    for locale in required_locales:
+        if locale != own_locale and locale not in translations:
+            errors.setdefault("translations", []).append(
+                f"Your organisation requires every module in {locale!r}; add translations.{locale}."
+            )
+    for path, body in _card_bodies(raw):
+        for problem in unsafe_links(body):
+            errors.setdefault(path, []).append(problem)
+    if media_ids is not None:
+        for index, card in enumerate(_as_list(raw.get("cards"))):
+            media_id = card.get("media_id") if isinstance(card, dict) else None
+            if isinstance(media_id, str) and media_id not in media_ids:
+                errors.setdefault(f"cards[{index}].media_id", []).append(
+                    "No uploaded image with this id in your organisation; "
+                    "upload it with POST /editor/media first."
+                )
+    if errors or document is None:
+        return None, errors
     document["locale"] = document.get("locale") or default_locale
-    missing = [
-        locale
-        for locale in required_locales
-        if locale != document["locale"] and locale not in document["translations"]
-    ]
-    if missing:
-        return None, {
-            "translations": [f"Missing the required translation: {locale}" for locale in missing]
-        }
     return document, {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _card_bodies(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field path, Markdown) of every card body, translations included."""
+    bodies = [
+        (f"cards[{index}].body", card["body"])
+        for index, card in enumerate(_as_list(raw.get("cards")))
+        if isinstance(card, dict) and isinstance(card.get("body"), str)
+    ]
+    translations = raw.get("translations")
+    for locale, translation in (translations if isinstance(translations, dict) else {}).items():
+        if not isinstance(translation, dict):
+            continue
+        for index, card in enumerate(_as_list(translation.get("cards"))):
+            if isinstance(card, dict) and isinstance(card.get("body"), str):
+                bodies.append((f"translations.{locale}.cards[{index}].body", card["body"]))
+    return bodies
+
+
+def unsafe_links(markdown: str) -> list[str]:
+    """Why the links and images of a card body are refused (empty when they are safe)."""
+    problems = []
+    for target in link_targets(markdown):
+        scheme = urlsplit(target.strip()).scheme.lower()
+        if scheme not in SAFE_LINK_SCHEMES:
+            problems.append(
+                f"Links and images may only use https, http or mailto addresses, not {scheme}:"
+                " (show pictures with an image card)."
+            )
+    return problems
 
 
 def document_hash(document: dict[str, Any]) -> str:

@@ -18,8 +18,13 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}}
 
 def render_html(markdown: str) -> str:
     """Markdown to HTML that is safe to put in a web view."""
+    return sanitise_html(_renderer.render(markdown))
+
+
+def sanitise_html(html: str) -> str:
+    """Only the allowed tags and attributes, links to https/http/mailto only."""
     return nh3.clean(
-        _renderer.render(markdown),
+        html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"https", "http", "mailto"},
@@ -31,3 +36,24 @@ def neutralise_markdown(markdown: str) -> str:
     """The Markdown source with raw HTML made inert, for clients that render Markdown
     themselves: `<` becomes `&lt;`, which every Markdown renderer shows as a literal `<`."""
     return markdown.replace("<", "&lt;")
+
+
+# A parser that accepts every link, so validation sees what an editor wrote (the renderer
+# above silently drops unsafe links; editors should be told instead).
+_link_finder = MarkdownIt("commonmark", {"html": False, "linkify": False})
+_link_finder.validateLink = lambda url: True  # type: ignore[method-assign]
+
+
+def link_targets(markdown: str) -> list[str]:
+    """Every link and image address in a Markdown text, entities decoded."""
+    targets: list[str] = []
+    stack = list(_link_finder.parse(markdown))
+    while stack:
+        token = stack.pop()
+        if token.children:
+            stack.extend(token.children)
+        if token.type == "link_open":
+            targets.append(str(token.attrGet("href") or ""))
+        elif token.type == "image":
+            targets.append(str(token.attrGet("src") or ""))
+    return targets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,8 @@ from app.content.document import document_hash, validate_document
 from app.content.markdown import neutralise_markdown, render_html
 from app.content.models import Module, ModuleVersion
 from app.db import new_id
-from app.errors import NotFound
+from app.errors import NotFound, Unprocessable
+from app.media import service as media_service
 from app.media.storage import MediaStorage
 from app.orgs.models import Organization
 
@@ -182,6 +184,20 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    modules: dict[str, Module] = field(default_factory=dict)  # key -> module, when imported
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few aliases can expand into billions of nodes
+    (the "billion laughs"), and module files never need them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in module files", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -208,7 +224,7 @@ def read_package_files(files: dict[str, bytes]) -> tuple[dict[str, Any], list[di
             errors.append({"file": path, "field": None, "message": "The file is not UTF-8."})
             continue
         try:
-            raw = yaml.safe_load(io.StringIO(text))
+            raw = yaml.load(io.StringIO(text), Loader=_NoAliasLoader)
         except yaml.YAMLError as error:
             errors.append({"file": path, "field": None, "message": f"Not valid YAML: {error}"})
             continue
@@ -243,10 +259,18 @@ def import_package(
             {"file": None, "field": None, "message": "No module files under modules/."}
         )
     required = tuple(org.settings.get("required_locales", ()))
+    raw_media_ids = {
+        card["media_id"]
+        for raw in raw_documents.values()
+        if isinstance(raw, dict) and isinstance(raw.get("cards"), list)
+        for card in raw["cards"]
+        if isinstance(card, dict) and isinstance(card.get("media_id"), str)
+    }
+    own_media = media_service.media_by_id(session, org.id, raw_media_ids)
     documents: dict[str, dict[str, Any]] = {}
     for path, raw in raw_documents.items():
         document, problems = validate_document(
-            raw, default_locale=org.default_locale, required_locales=required
+            raw, default_locale=org.default_locale, required_locales=required, media_ids=own_media
         )
         for field_path, messages in problems.items():
             report.errors.extend(
@@ -273,58 +297,82 @@ def import_package(
                 )
         for index, card in enumerate(document["cards"]):
             media = card.get("media")
-            if media and media not in files:
+            if not media:
+                continue
+            if media not in files:
                 report.errors.append(
                     {"file": path, "field": f"cards[{index}].media", "message": "No such file."}
                 )
-            elif media and sniff_image(files[media]) is None:
-                report.errors.append(
-                    {
-                        "file": path,
-                        "field": f"cards[{index}].media",
-                        "message": "Not a PNG, JPEG or WebP image.",
-                    }
-                )
+                continue
+            try:
+                media_service.inspect_image(files[media])
+            except Unprocessable as problem:
+                for message in (problem.errors or {}).get("file", [problem.detail]):
+                    report.errors.append(
+                        {"file": path, "field": f"cards[{index}].media", "message": message}
+                    )
     if report.errors:
         return report
 
-    media_urls: dict[str, str] = {}
     modules_by_key: dict[str, Module] = {k: m for k, m in existing.items() if k}
     for document in documents.values():
         if document["key"] not in modules_by_key:
             module = Module(
-                org_id=org.id, key=document["key"], draft=document, created_by=imported_by
+                org_id=org.id,
+                key=document["key"],
+                draft=copy.deepcopy(document),
+                created_by=imported_by,
+                created_at=now,
+                updated_at=now,
             )
             session.add(module)
             modules_by_key[document["key"]] = module
     session.flush()
-    for path, document in documents.items():
+    stored: dict[str, str] = {}  # package path -> media id
+    for document in documents.values():
         module = modules_by_key[document["key"]]
+        # Drafts name images by media id and prerequisites by module id, as editors write them.
+        for card in document["cards"]:
+            path = card.pop("media", None)
+            if path:
+                if path not in stored:
+                    stored[path] = media_service.store_image(
+                        session,
+                        org_id=org.id,
+                        data=files[path],
+                        storage=storage,
+                        uploaded_by=imported_by,
+                        now=now,
+                    ).id
+                card["media_id"] = stored[path]
+        document["prerequisites"] = [modules_by_key[k].id for k in document["prerequisites"]]
+        media_ids = {card["media_id"] for card in document["cards"] if card.get("media_id")}
+        media_urls = {
+            media_id: media.url
+            for media_id, media in media_service.media_by_id(session, org.id, media_ids).items()
+        }
         current = (
             session.get(ModuleVersion, module.current_version_id)
             if module.current_version_id
             else None
         )
+        report.modules[document["key"]] = module
         if current is not None and current.source_hash == document_hash(document):
             report.unchanged.append(document["key"])
             continue
-        for card in document["cards"]:
-            if card.get("media") and card["media"] not in media_urls:
-                data = files[card["media"]]
-                media_urls[card["media"]] = storage.put(data, sniff_image(data) or "bin").url
-        prerequisite_ids = [modules_by_key[key].id for key in document["prerequisites"]]
         (report.updated if current else report.created).append(document["key"])
-        module.draft = document
+        module.draft = copy.deepcopy(document)
+        if document["key"] in existing:
+            module.draft_revision += 1  # an open editor's ETag is stale now
         publish_version(
             session,
             module=module,
             document=document,
-            prerequisite_ids=prerequisite_ids,
+            prerequisite_ids=document["prerequisites"],
             media_urls=media_urls,
             published_by=imported_by,
             now=now,
         )
-        del path
     session.flush()
     return report
 

@@ -1,0 +1,1 @@
+"""The content editors' API: drafts, validation, publishing, packages, media, item analysis."""

@@ -120,8 +120,7 @@ def test_markdown_is_served_safe(client, session, org, as_learner):
         cards=[
             {
                 "kind": "text",
-                "body": "Hei <script>alert(1)</script> "
-                '<img src=x onerror="alert(1)">',
+                "body": 'Hei <script>alert(1)</script> <img src=x onerror="alert(1)">',
             }
         ],
         translations={},

@@ -62,9 +62,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.gamification.routes import blp as points_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
+    from app.notifications.routes import blp as notifications_blp
     from app.orgs.routes import blp as admin_blp
 
-    for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp):
+    for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp, notifications_blp):
         api.register_blueprint(blueprint)
 
 

@@ -5,6 +5,7 @@ from app.content.models import Module, ModuleVersion
 from app.gamification.models import PointAward
 from app.idempotency.models import IdempotentResponse
 from app.learning.models import Answer, Attempt
+from app.notifications.models import Device, Notification, NotificationOptOut
 from app.orgs.models import Department, DepartmentManager, Organization, User
 
 __all__ = [
@@ -12,10 +13,13 @@ __all__ = [
     "Attempt",
     "Department",
     "DepartmentManager",
+    "Device",
     "IdempotentResponse",
     "LoginSession",
     "Module",
     "ModuleVersion",
+    "Notification",
+    "NotificationOptOut",
     "Organization",
     "PointAward",
     "RefreshToken",

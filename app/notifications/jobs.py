@@ -71,7 +71,7 @@ def deliver_batch(
         from app.notifications.push import SendResult
 
         results = [SendResult(m.token, "retry", error="SENDER_ERROR") for _, m in claim.messages]
-    report = service.record_results(session, claim=claim, results=results, now=clock.now())
+    report = service.record_results(session, claim=claim, results=results, now=now)
     session.commit()
     return report
 

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,11 @@ class FcmPushSender:
         import firebase_admin
         from firebase_admin import credentials, messaging
 
+        # firebase-admin 7 prefers installation ids (`fid`); the app registers FCM registration
+        # tokens, which the HTTP v1 API still takes as `token`.
+        warnings.filterwarnings(
+            "ignore", message="Message.token is deprecated", category=DeprecationWarning
+        )
         info = credentials_json
         if isinstance(info, str):
             info = json.loads(info) if info.lstrip().startswith("{") else _read_json(info)

@@ -277,17 +277,22 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 def _queue_delivery_after_commit(session: Session, times: list[datetime]) -> None:
-    """Collect this transaction's delivery times; one enqueue runs after the commit."""
-    queued: list[datetime] | None = session.info.get("notifications_due")
-    if queued is None:
-        queued = session.info["notifications_due"] = []
+    """Collect this transaction's delivery times; one enqueue runs after it commits."""
+    transaction = session.get_transaction()
+    state = session.info.get("notifications_due")
+    if state is None or state[0] is not transaction:  # a rolled-back transaction's is stale
+        due: list[datetime] = []
+        session.info["notifications_due"] = (transaction, due)
         from app.notifications import jobs
 
         def enqueue() -> None:
-            jobs.enqueue_delivery(session.info.pop("notifications_due", []))
+            session.info.pop("notifications_due", None)
+            jobs.enqueue_delivery(due)
 
         after_commit(session, enqueue)
-    queued.extend(times)
+    else:
+        due = state[1]
+    due.extend(times)
 
 
 # --- delivery (used by the worker's jobs) ------------------------------------------------------

@@ -62,7 +62,7 @@ def deliver_batch(
     """
     claim = service.claim_due(session, now=now, limit=batch_size)
     session.commit()
-    if not claim.notifications and not claim.messages:
+    if not claim.claimed:
         return None
     try:
         results = sender.send([message for _, message in claim.messages])

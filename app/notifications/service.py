@@ -303,7 +303,8 @@ class Claim:
     """Notifications one worker took for sending, and the pushes to send for them."""
 
     token: str
-    notifications: list[Notification]
+    claimed: int  # rows taken, including those then skipped (cap) or put back (quiet hours)
+    notifications: list[Notification]  # the ones to push now
     messages: list[tuple[str, PushMessage]]  # (notification id, push)
 
 
@@ -341,7 +342,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = CHUNK) -> Claim:
         )
     )
     if not claimed:
-        return Claim(token, [], [])
+        return Claim(token, 0, [], [])
     user_ids = sorted({n.user_id for n in claimed})
     # Serialises workers per user for the cap; NO KEY UPDATE leaves inserts referencing them be.
     people = {
@@ -386,7 +387,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = CHUNK) -> Claim:
             notification.push_day = days[user.id]
             to_send.append(notification)
     session.flush()
-    return Claim(token, to_send, _messages(session, to_send, now))
+    return Claim(token, len(claimed), to_send, _messages(session, to_send, now))
 
 
 def _release(notification: Notification, at: datetime) -> None:

@@ -327,9 +327,16 @@ def claim_due(session: Session, *, now: datetime, limit: int = CHUNK) -> Claim:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock first, then update: as an IN (subquery) PostgreSQL may run the locking
+        # subquery more than once and take more than `limit` rows.
+        ids: Any = list(session.scalars(candidates))
+    else:
+        # SQLite: one statement, so the write lock is taken before anything is read.
+        ids = candidates.scalar_subquery()
     session.execute(
         update(Notification)
-        .where(Notification.id.in_(candidates.scalar_subquery()), claimable)
+        .where(Notification.id.in_(ids), claimable)
         .values(status="sending", claim_token=token, claimed_until=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     )

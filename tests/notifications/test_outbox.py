@@ -1,4 +1,4 @@
-"""The outbox: written with the change, enqueued only after commit, delivered by a real RQ worker."""
+"""The outbox: written with the change, enqueued after commit, delivered by a real RQ worker."""
 
 from __future__ import annotations
 

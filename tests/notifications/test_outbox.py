@@ -308,3 +308,31 @@ def test_recurring_jobs_are_registered_with_rq_cron(redis_client: Any) -> None:
         "send_competition_end",
         "prune_devices",
     }
+
+
+def test_redis_down_at_commit_loses_nothing(
+    app: Any,
+    client: Any,
+    session: Any,
+    manager: Any,
+    learner: Any,
+    push: FakePushSender,
+    frozen_clock: Any,
+    monkeypatch: Any,
+) -> None:
+    import redis
+
+    register(session, learner, "tok")
+    headers = auth_headers(session, manager)
+    alive = app.extensions["redis"]
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setitem(app.extensions, "redis", dead)  # a real outage: nothing listens there
+
+    answer = client.post(
+        "/api/v1/nudges", json={"user_ids": [learner.id], "message": "x"}, headers=headers
+    )
+    assert answer.status_code == 202  # the enqueue failed after the commit; the change stands
+
+    monkeypatch.setitem(app.extensions, "redis", alive)  # Redis is back, the job was lost
+    assert jobs.sweep_outbox() == 1
+    assert [m.token for m in push.sent] == ["tok"]

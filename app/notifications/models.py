@@ -79,6 +79,9 @@ class Notification(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # In the inbox from this moment (a scheduled one appears when it is due; retries and
+    # quiet hours only delay the push, not the inbox).
+    visible_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Not before this moment (already moved out of the user's quiet hours).
     deliver_after: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()

@@ -238,6 +238,7 @@ def notify(
                     if dedupe_key
                     else None,
                     "created_at": now,
+                    "visible_at": start,
                     "deliver_after": deliver_at if status == "pending" else now,
                     "expires_at": expiry,
                     "status": status,
@@ -668,7 +669,7 @@ def inbox(
 ) -> Page[Notification]:
     """My notifications, newest first: every one, pushed or not, once it is due."""
     stmt = select(Notification).where(
-        Notification.user_id == user.id, Notification.deliver_after <= now
+        Notification.user_id == user.id, Notification.visible_at <= now
     )
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))

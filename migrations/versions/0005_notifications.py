@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('urgent', sa.Boolean(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('visible_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deliver_after', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),

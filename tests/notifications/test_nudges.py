@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.notifications.models import Notification
 from tests import factories
+from tests.conftest import auth_headers
 
 
 def test_manager_nudges_members_of_a_managed_department_and_below(
@@ -128,5 +129,8 @@ def test_nudge_late_in_the_evening_waits_for_the_morning(
     )
 
     row = session.scalars(select(Notification)).one()
-    # No quiet hours of their own: the default 22:00-07:00 applies.
+    # No quiet hours of their own: the default 22:00-07:00 applies to the push ...
     assert row.deliver_after == datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    # ... while someone still awake finds it in the app at once.
+    inbox = client.get("/api/v1/me/notifications", headers=auth_headers(session, learner))
+    assert [item["body"] for item in inbox.json["items"]] == ["x"]

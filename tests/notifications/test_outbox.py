@@ -156,7 +156,7 @@ def test_worker_down_loses_nothing_and_expired_pushes_stay_in_the_inbox(
 
 
 def test_fcm_down_retries_with_backoff(
-    session: Any, learner: Any, push: FakePushSender, frozen_clock: Any
+    client: Any, session: Any, learner: Any, push: FakePushSender, frozen_clock: Any
 ) -> None:
     register(session, learner, "tok")
     nudge(session, learner)
@@ -167,6 +167,8 @@ def test_fcm_down_retries_with_backoff(
     row = session.scalars(select(Notification)).one()
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.deliver_after == clock.now() + timedelta(seconds=30)
+    inbox = client.get("/api/v1/me/notifications", headers=auth_headers(session, learner))
+    assert len(inbox.json["items"]) == 1  # a retry delays the push, never the inbox
 
     push.down = False
     jobs.deliver_due()  # not yet due

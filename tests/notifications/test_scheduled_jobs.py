@@ -14,6 +14,7 @@ from app.notifications.models import Notification
 from app.notifications.providers import Recipients
 from app.notifications.push import FakePushSender
 from tests import factories
+from tests.conftest import auth_headers
 
 WEDNESDAY_EVENING = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 19:30 in Oslo
 
@@ -106,6 +107,7 @@ def test_streak_reminder_in_the_users_own_time_zone(
 
 
 def test_weekly_path_start_goes_out_on_monday_morning_local_time(
+    client: Any,
     session: Any,
     learner: Any,
     colleague: Any,
@@ -131,6 +133,11 @@ def test_weekly_path_start_goes_out_on_monday_morning_local_time(
     assert by_user[colleague.id].deliver_after == datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
     assert by_user[learner.id].title == "Ukens læringssti er klar"
     assert by_user[learner.id].data == {"path_id": "P48"}
+    # Not in the inbox before it is out.
+    headers = auth_headers(session, learner)
+    assert client.get("/api/v1/me/notifications", headers=headers).json["items"] == []
+    frozen_clock.set(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    assert len(client.get("/api/v1/me/notifications", headers=headers).json["items"]) == 1
 
 
 def test_due_reminder_a_day_before_and_never_after_the_due_time(

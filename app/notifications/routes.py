@@ -31,7 +31,7 @@ class DeviceByInstallation(MethodView):
         device, created = service.register_device(
             db.session(),
             user=current_user(),
-            installation_id=installation_id[:128],
+            installation_id=installation_id,
             now=clock.now(),
             **body,
         )

@@ -50,6 +50,11 @@ def register_device(
     now: datetime,
 ) -> tuple[Device, bool]:
     """Register (or refresh) an installation's token; the newest registration of a token wins."""
+    if not 1 <= len(installation_id) <= 128:
+        raise Unprocessable(
+            "The installation id is too long.",
+            errors={"installation_id": ["At most 128 characters."]},
+        )
     # The token, or this installation under another login (a shared store phone), moves here.
     session.execute(
         delete(Device).where(

@@ -197,3 +197,10 @@ def test_inbox_uses_the_users_language(
     assert items[0]["body"] == "“Julekampen” has ended. See how it went!"
     row = session.scalars(select(Notification)).one()
     assert service.push_data(row)["deep_link"] == "nanolearn://competitions/C1"
+
+
+def test_installation_id_too_long_is_422(client: Any, as_learner: dict[str, str]) -> None:
+    answer = client.put(f"/api/v1/me/devices/{'x' * 129}", json=PHONE, headers=as_learner)
+
+    assert answer.status_code == 422
+    assert "installation_id" in answer.json["errors"]

@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
     from app.media.routes import blp as media_blp
+    from app.notifications.routes import blp as notifications_blp
     from app.orgs.routes import blp as admin_blp
     from app.paths.routes import blp as paths_blp
     from app.reviews.routes import blp as reviews_blp
@@ -74,12 +75,13 @@ def _register_blueprints(app: Flask) -> None:
         me_blp,
         points_blp,
         learning_blp,
-        admin_blp,
         paths_blp,
         reviews_blp,
+        notifications_blp,
+        editor_blp,
+        admin_blp,
     ):
         api.register_blueprint(blueprint)
-    api.register_blueprint(editor_blp)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
     limiter.exempt(media_blp)  # immutable images: a store's staff share one IP address
 

@@ -15,6 +15,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(org_cli)
 
+    from app.notifications.worker import worker_command
+
+    app.cli.add_command(worker_command)
+
 
 db_cli = AppGroup("db", help="Database schema.")
 

@@ -7,6 +7,7 @@ from app.gamification.models import PointAward
 from app.idempotency.models import IdempotentResponse
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
+from app.notifications.models import Device, Notification, NotificationOptOut
 from app.orgs.models import Department, DepartmentManager, Organization, User
 from app.paths.models import LearningPath, PathModule, Requirement
 from app.reviews.models import ReviewHold, ReviewItem
@@ -16,6 +17,7 @@ __all__ = [
     "Attempt",
     "Department",
     "DepartmentManager",
+    "Device",
     "IdempotentResponse",
     "LearningPath",
     "LoginSession",
@@ -23,6 +25,8 @@ __all__ = [
     "Module",
     "ModuleEvent",
     "ModuleVersion",
+    "Notification",
+    "NotificationOptOut",
     "Organization",
     "PathModule",
     "PointAward",

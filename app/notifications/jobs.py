@@ -1,0 +1,237 @@
+"""RQ jobs: outbox delivery, the sweeper, scheduled reminders and device pruning.
+
+Every job opens its own app context when the worker has none, commits its own work and is
+safe to run twice (claims and dedupe keys make a second run a no-op).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+from rq import Queue
+from sqlalchemy.orm import Session
+
+from app import clock, db
+from app.notifications import providers, rules, service
+from app.notifications.push import PushSender, get_push_sender
+
+log = logging.getLogger(__name__)
+
+QUEUE = "default"
+MAX_BATCHES_PER_JOB = 20  # a job ends after 10 000 pushes; the next job or the sweeper goes on
+MAX_PARALLEL_JOBS = 8
+MAX_SCHEDULED_JOBS = 50
+DEVICE_UNUSED_DAYS = 90
+
+
+@contextmanager
+def _app_context() -> Iterator[None]:
+    if has_app_context():
+        with nullcontext():
+            yield
+        return
+    from app import create_app
+
+    with create_app().app_context():
+        yield
+
+
+def queue(connection: Any = None) -> Queue:
+    from app.extensions import get_redis
+
+    name = current_app.config.get("WORKER_QUEUES", QUEUE).split(",")[0]
+    return Queue(name, connection=connection or get_redis())
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def deliver_batch(
+    session: Session, *, sender: PushSender, now: datetime, batch_size: int = service.CHUNK
+) -> service.DeliveryReport | None:
+    """Claim, push and record one batch; None when nothing was due. Commits twice.
+
+    The claim commits before anything is sent, so a second worker cannot take the same rows;
+    the push happens outside any transaction.
+    """
+    claim = service.claim_due(session, now=now, limit=batch_size)
+    session.commit()
+    if not claim.claimed:
+        return None
+    try:
+        results = sender.send([message for _, message in claim.messages])
+    except Exception:  # a sender bug or FCM outage: every message is retried later
+        log.exception("push sender failed")
+        from app.notifications.push import SendResult
+
+        results = [SendResult(m.token, "retry", error="SENDER_ERROR") for _, m in claim.messages]
+    report = service.record_results(session, claim=claim, results=results, now=now)
+    session.commit()
+    return report
+
+
+def deliver_due(max_batches: int = MAX_BATCHES_PER_JOB) -> int:
+    """Job: deliver due notifications until none are left (or `max_batches`)."""
+    delivered = 0
+    with _app_context():
+        session = db.session()
+        sender = get_push_sender()
+        for _ in range(max_batches):
+            report = deliver_batch(session, sender=sender, now=clock.now())
+            if report is None:
+                break
+            delivered += report.delivered
+    return delivered
+
+
+def enqueue_delivery(times: list[datetime]) -> None:
+    """After a commit: a job now for what is due, and scheduled jobs for deferred pushes.
+
+    Losing this enqueue (Redis down) loses nothing: the sweeper finds the rows.
+    """
+    if not times:
+        return
+    now = clock.now()
+    due = sum(1 for t in times if t <= now)
+    q = queue()
+    for _ in range(min(-(-due // service.CHUNK), MAX_PARALLEL_JOBS)):
+        q.enqueue(deliver_due)
+    later = sorted({_next_minute(t) for t in times if t > now})
+    for moment in later[:MAX_SCHEDULED_JOBS]:  # the rest waits for the minutely sweeper
+        q.enqueue_at(moment, deliver_due)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)
+
+
+def sweep_outbox() -> int:
+    """Job (every minute): expire stale pushes and deliver anything a lost enqueue left behind."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        expired = service.expire_stale(session, now=now)
+        session.commit()
+        if expired:
+            log.info("expired %d undelivered pushes", expired)
+        if service.has_due(session, now=now):
+            return deliver_due()
+    return 0
+
+
+def prune_devices() -> int:
+    """Job (daily): forget devices whose app has not registered for a long time."""
+    with _app_context():
+        session = db.session()
+        configured = current_app.config.get("DEVICE_UNUSED_DAYS") or os.environ.get(
+            "DEVICE_UNUSED_DAYS"
+        )
+        days = int(configured or DEVICE_UNUSED_DAYS)
+        pruned = service.prune_devices(session, now=clock.now(), unused_days=days)
+        session.commit()
+        return pruned
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+def send_streak_reminders() -> int:
+    """Job (every 15 min): streak-at-risk pushes for those whose evening it is."""
+    with _app_context():
+        session = db.session()
+        result = service.notify_streaks_at_risk(session, now=clock.now())
+        session.commit()
+        return len(result.created)
+
+
+def send_weekly_path_start() -> int:
+    """Job (hourly): "this week's path is out", Monday morning in each user's time zone."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        created = 0
+        for group in providers.weekly_path_recipients(session, now=now):
+            created += len(
+                service.notify_group(
+                    session,
+                    type="path_start",
+                    user_ids=group.user_ids,
+                    payload=group.payload,
+                    key=group.key,
+                    now=now,
+                    not_before=lambda tz: rules.week_start_push_at(now, tz),
+                ).created
+            )
+        session.commit()
+        return created
+
+
+def send_due_reminders() -> int:
+    """Job (hourly): a reminder the day before mandatory work is due (never after it is due)."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        created = 0
+        for group in providers.due_reminder_recipients(session, now=now):
+            if group.due_at is None or group.due_at <= now:
+                continue
+            due_at = group.due_at
+            created += len(
+                service.notify_group(
+                    session,
+                    type="due_reminder",
+                    user_ids=group.user_ids,
+                    payload={"due": _short_time(due_at, group.payload), **group.payload},
+                    key=group.key,
+                    now=now,
+                    not_before=due_at - timedelta(hours=24),
+                    expires_at=due_at,
+                ).created
+            )
+        session.commit()
+        return created
+
+
+def _short_time(due_at: datetime, payload: dict[str, Any]) -> str:
+    tz = ZoneInfo(payload.get("timezone") or "Europe/Oslo")
+    return due_at.astimezone(tz).strftime("%d.%m. %H:%M")
+
+
+def send_competition_end() -> int:
+    """Job (every 15 min): "the competition is over" to its departments' members."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        created = 0
+        for group in providers.competition_end_recipients(session, now=now):
+            created += len(
+                service.notify_group(
+                    session,
+                    type="competition_end",
+                    user_ids=group.user_ids,
+                    payload=group.payload,
+                    key=group.key,
+                    now=now,
+                ).created
+            )
+        session.commit()
+        return created
+
+
+# The recurring schedule (rq.cron); times are checked per user's time zone inside each job.
+SCHEDULE: list[tuple[Any, dict[str, Any]]] = [
+    (sweep_outbox, {"interval": 60}),
+    (send_streak_reminders, {"cron": "*/15 * * * *"}),
+    (send_weekly_path_start, {"cron": "5 * * * *"}),
+    (send_due_reminders, {"cron": "10 * * * *"}),
+    (send_competition_end, {"cron": "*/15 * * * *"}),
+    (prune_devices, {"cron": "30 3 * * *"}),
+]

@@ -1,0 +1,91 @@
+"""The message catalogue: a title and body per notification type and language (nb, en)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+FALLBACK_LOCALE = "nb"
+
+
+@dataclass(frozen=True)
+class NotificationType:
+    name: str
+    texts: dict[str, tuple[str, str]]  # locale -> (title template, body template)
+    lifetime: timedelta  # how long an undelivered push is still worth sending
+    description: str
+
+
+TYPES: dict[str, NotificationType] = {
+    t.name: t
+    for t in (
+        NotificationType(
+            "path_start",
+            {
+                "nb": ("Ukens læringssti er klar", "{title} – ta første modul i en pause."),
+                "en": ("This week's path is ready", "{title} – do the first module in a break."),
+            },
+            timedelta(days=2),
+            "This week's learning path is out (Monday morning).",
+        ),
+        NotificationType(
+            "streak_at_risk",
+            {
+                "nb": ("Ikke mist rekka di", "Du har {streak} dager på rad. Ta en modul i dag!"),
+                "en": ("Keep your streak", "You have {streak} days in a row. Do a module today!"),
+            },
+            timedelta(hours=6),
+            "In the evening, when you learned yesterday but not yet today.",
+        ),
+        NotificationType(
+            "due_reminder",
+            {
+                "nb": ("Snart frist", "«{title}» skal være fullført innen {due}."),
+                "en": ("Due soon", "“{title}” is due by {due}."),
+            },
+            timedelta(days=1),
+            "A mandatory module or path is nearly due.",
+        ),
+        NotificationType(
+            "competition_end",
+            {
+                "nb": ("Konkurransen er over", "«{title}» er avsluttet. Se hvordan det gikk!"),
+                "en": ("The competition is over", "“{title}” has ended. See how it went!"),
+            },
+            timedelta(days=2),
+            "A competition your department took part in has ended.",
+        ),
+        NotificationType(
+            "nudge",
+            {
+                "nb": ("Hilsen fra {sender}", "{message}"),
+                "en": ("A message from {sender}", "{message}"),
+            },
+            timedelta(days=1),
+            "Your manager sends a reminder.",
+        ),
+    )
+}
+
+
+def pick_locale(locale: str | None) -> str:
+    """nb and nn read the Norwegian text; anything else English; no preference Norwegian."""
+    if not locale:
+        return FALLBACK_LOCALE
+    return "nb" if locale in ("nb", "nn", "no") else "en"
+
+
+def render(type_name: str, locale: str | None, params: dict[str, Any]) -> tuple[str, str, str]:
+    """(locale used, title, body) of a notification type in the user's language."""
+    kind = TYPES[type_name]
+    chosen = pick_locale(locale)
+    title, body = kind.texts.get(chosen) or kind.texts[FALLBACK_LOCALE]
+    values = _Defaults(params)
+    return chosen, title.format_map(values)[:200], body.format_map(values)
+
+
+class _Defaults(dict[str, Any]):
+    # A missing parameter renders as empty text rather than failing a whole fan-out.
+    def __missing__(self, key: str) -> str:
+        return ""

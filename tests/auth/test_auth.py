@@ -232,7 +232,8 @@ def test_the_eleventh_login_for_one_account_in_a_minute_is_429(client, learner):
     for _ in range(10):
         assert login(client, password="wrong").status_code == 401
     response = login(client)  # even with the right password
-    assert_problem(response, 429)
+    body = assert_problem(response, 429)
+    assert body["type"].endswith("/rate-limited")
     assert int(response.headers["Retry-After"]) > 0
     # Another account from the same address is not affected.
     assert login(client, "editor", password="wrong").status_code == 401

@@ -291,3 +291,13 @@ def test_the_default_limit_counts_per_user_not_per_shared_address(
     assert int(other_anonymous.headers["X-RateLimit-Remaining"]) == (
         int(anonymous.headers["X-RateLimit-Remaining"]) - 1
     )
+
+
+def test_the_account_limit_does_not_reset_at_a_minute_boundary(app, client, learner):
+    # A moving window: 10 attempts in the last 60 s are the limit, wherever the clock is.
+    assert app.config["RATELIMIT_STRATEGY"] == "moving-window"
+    for _ in range(10):
+        login(client, password="wrong")
+    response = login(client)
+    assert_problem(response, 429)
+    assert 0 < int(response.headers["Retry-After"]) <= 60

@@ -17,6 +17,7 @@ CONTRACT: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/auth/logout"): set(),
     ("get", "/api/v1/me"): {401},
     ("patch", "/api/v1/me"): {401, 422},
+    ("get", "/api/v1/me/points"): {401, 422},
     ("get", "/api/v1/modules"): {401, 422},
     ("get", "/api/v1/modules/{module_id}"): {401, 404},
     ("post", "/api/v1/modules/{module_id}/attempts"): {401, 404, 409},

@@ -50,7 +50,8 @@ def content_import(path: str, org_slug: str) -> None:
     session = db.session()
     org = session.scalar(select(Organization).where(Organization.slug == org_slug))
     if org is None:
-        if org_slug != "demo":
+        # Seeding would create users with the published demo password: never in production.
+        if org_slug != "demo" or current_app.config["ENV_NAME"] == "production":
             raise click.ClickException(f"No organization {org_slug!r}.")
         from app.demo.seed import seed_demo
 
@@ -121,6 +122,7 @@ def org_create(slug: str, name: str, admin_username: str, password: str, timezon
             timezone=timezone,
         )
     except AppError as error:
-        raise click.ClickException(error.detail) from None
+        problems = [f"{name}: {m}" for name, ms in (error.errors or {}).items() for m in ms]
+        raise click.ClickException("; ".join([error.detail, *problems])) from None
     db.session.commit()
     click.echo(f"Organization {slug} created with admin {admin_username}.")

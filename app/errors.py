@@ -78,6 +78,22 @@ class TooManyRequests(AppError):
     status, title, kind = 429, "Too many requests", "rate-limited"
 
 
+_APP_ERRORS_BY_STATUS: dict[int, type[AppError]] = {
+    kind.status: kind
+    for kind in (
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        PreconditionRequired,
+        UnsupportedMediaType,
+        Unprocessable,
+        TooManyRequests,
+    )
+}
+
+
 def problem(
     status: int,
     title: str,
@@ -167,8 +183,12 @@ def handle_http_exception(error: HTTPException) -> Response:
         allowed = getattr(error, "valid_methods", None)
         if allowed:
             headers["Allow"] = ", ".join(allowed)
-    kind = error.name.lower().replace(" ", "-")
-    return problem(status, error.name, detail, kind=kind, errors=errors, headers=headers)
+    # The same status gets the same `type` and `title` whether the framework or a service
+    # answered it (a client keys on `type`: a 422 is always "validation-failed").
+    known = _APP_ERRORS_BY_STATUS.get(status)
+    kind = known.kind if known else error.name.lower().replace(" ", "-")
+    title = known.title if known else error.name
+    return problem(status, title, detail, kind=kind, errors=errors, headers=headers)
 
 
 def handle_app_error(error: AppError) -> Response:

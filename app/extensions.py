@@ -14,6 +14,7 @@ from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from app import errors
+from app.auth.tokens import decode_access_token
 from app.openapi import CommonErrorsPlugin, ProblemSchema, register_problem_responses
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,23 @@ class Api(SmorestApi):
 api = Api(spec_kwargs={"extra_plugins": [CommonErrorsPlugin()]})
 
 
-def _client_address() -> str:
+def client_address() -> str:
     return get_remote_address() or "unknown"
 
 
+def _caller_key() -> str:
+    """Default limits count per user when the access token is valid, else per address:
+    a store's whole staff may share one address, and must not share one budget."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        claims = decode_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
+        if claims is not None:
+            return f"user:{claims.user_id}"
+    return f"ip:{client_address()}"
+
+
 limiter = Limiter(
-    key_func=_client_address,
+    key_func=_caller_key,
     headers_enabled=True,
     swallow_errors=True,  # Redis down must not take logins down with it
     in_memory_fallback_enabled=True,

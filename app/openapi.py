@@ -45,7 +45,7 @@ def register_problem_responses(spec: Any) -> None:
 
 # Answered by the app itself rather than by a view, so no view documents them one by one:
 # a body that is not JSON (400), too large (413) or of the wrong type (415), and the default
-# rate limit every endpoint has (429).
+# rate limit every endpoint has (429); 422 for a bad or reused `Idempotency-Key`.
 BODY_ERRORS = (400, 413, 415)
 EVERY_ENDPOINT_ERRORS = (429,)
 
@@ -63,6 +63,11 @@ class CommonErrorsPlugin(BasePlugin):
             codes = list(EVERY_ENDPOINT_ERRORS)
             if "requestBody" in operation:
                 codes.extend(BODY_ERRORS)
+            if any(
+                isinstance(p, dict) and p.get("name") == "Idempotency-Key"
+                for p in operation.get("parameters", [])
+            ):
+                codes.append(422)  # a bad key, or a key reused with another request
             for code in codes:
                 if code not in responses and str(code) not in responses:
                     responses[str(code)] = http.HTTPStatus(code).name

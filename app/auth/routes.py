@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth import schemas, service
-from app.extensions import limiter, request_json_field
+from app.extensions import client_address, limiter, request_json_field
 from app.openapi import errors
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and out")
@@ -40,7 +40,7 @@ def _account_key() -> str:
 
 @blp.route("/login")
 class Login(MethodView):
-    @limiter.limit(_per_ip_limit, scope="login-ip")
+    @limiter.limit(_per_ip_limit, key_func=client_address, scope="login-ip")
     @limiter.limit(_per_account_limit, key_func=_account_key, scope="login-account")
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.TokenPairSchema)
@@ -54,7 +54,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @limiter.limit(_per_ip_limit, scope="refresh-ip")
+    @limiter.limit(_per_ip_limit, key_func=client_address, scope="refresh-ip")
     @blp.arguments(schemas.RefreshTokenSchema)
     @blp.response(200, schemas.TokenPairSchema)
     @errors(blp, 401, 429)

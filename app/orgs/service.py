@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from app.auth.service import revoke_all_logins
 from app.errors import Conflict, NotFound, Unprocessable
 from app.orgs.models import ROLES, Department, DepartmentManager, Organization, User
 
+_SLUG = re.compile(r"^(?=.{1,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 UNUSABLE_PASSWORD = "!"  # never matches: an imported user without a password cannot log in yet
 
 
@@ -32,6 +34,21 @@ def create_organization(
     default_locale: str = "nb",
 ) -> Organization:
     """A new organisation with its first admin."""
+    problems: dict[str, list[str]] = {}
+    if not _SLUG.match(slug):
+        problems["slug"] = ["Lowercase letters, digits and single hyphens, at most 63."]
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        problems["name"] = [f"Between 1 and {MAX_NAME_LENGTH} characters."]
+    if not _ROSTER_USERNAME.match(admin_username):
+        problems["admin"] = ["Letters, digits and . _ @ + - only, at most 150."]
+    if not MIN_PASSWORD_LENGTH <= len(admin_password) <= MAX_PASSWORD_LENGTH:
+        problems["password"] = [
+            f"Between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters."
+        ]
+    if timezone not in available_timezones():
+        problems["timezone"] = [f"Unknown time zone {timezone!r}."]
+    if problems:
+        raise Unprocessable("The organization cannot be created.", errors=problems)
     if session.scalar(select(Organization).where(Organization.slug == slug)):
         raise Conflict(f"An organization with slug {slug!r} already exists.")
     org = Organization(slug=slug, name=name, timezone=timezone, default_locale=default_locale)

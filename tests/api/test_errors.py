@@ -298,3 +298,26 @@ def test_a_nul_character_in_an_id_is_404(client, as_admin):
     assert_problem(client.get("/api/v1/modules/ab%00cd", headers=as_admin), 404)
     response = client.patch("/api/v1/admin/users/%00", json={"active": False}, headers=as_admin)
     assert_problem(response, 404)
+
+
+def test_a_status_has_one_problem_type_whoever_answers_it(client, as_admin, learner):
+    """A 422 from schema validation and one from a service carry the same type and title."""
+    from_schema = assert_problem(
+        client.post("/api/v1/admin/departments", json={}, headers=as_admin), 422
+    )
+    from_service = assert_problem(
+        client.patch(
+            f"/api/v1/admin/users/{learner.id}",
+            json={"roles": ["learner", "boss"]},
+            headers=as_admin,
+        ),
+        422,
+    )
+    assert from_schema["type"] == from_service["type"]
+    assert from_schema["title"] == from_service["title"]
+    from_router = assert_problem(client.get("/api/v1/nothing"), 404)
+    from_service = assert_problem(
+        client.patch("/api/v1/admin/users/nobody", json={"active": False}, headers=as_admin), 404
+    )
+    assert from_router["type"] == from_service["type"]
+    assert from_router["title"] == from_service["title"]

@@ -17,6 +17,7 @@ CONTRACT: dict[tuple[str, str], set[int]] = {
     ("post", "/api/v1/auth/logout"): set(),
     ("get", "/api/v1/me"): {401},
     ("patch", "/api/v1/me"): {401, 422},
+    ("get", "/api/v1/me/points"): {401, 422},
     ("get", "/api/v1/modules"): {401, 422},
     ("get", "/api/v1/modules/{module_id}"): {401, 404},
     ("post", "/api/v1/modules/{module_id}/attempts"): {401, 404, 409},
@@ -87,6 +88,19 @@ def test_openapi_lists_every_contract_path_with_its_errors(spec):
         assert 429 in documented, (method, path)  # every endpoint has a rate limit
         if "requestBody" in operation:
             assert {400, 413, 415, 422} <= documented, (method, path, documented)
+
+
+def test_operations_taking_an_idempotency_key_document_422(spec):
+    found = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # path-level parameters, not an operation
+                continue
+            names = {p.get("name") for p in operation.get("parameters", [])}
+            if "Idempotency-Key" in names:
+                found += 1
+                assert "422" in operation["responses"], (method, path)
+    assert found >= 4  # attempts, answers, complete, sync
 
 
 def test_protected_operations_document_401_and_bearer_auth(spec):

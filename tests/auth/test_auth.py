@@ -232,7 +232,8 @@ def test_the_eleventh_login_for_one_account_in_a_minute_is_429(client, learner):
     for _ in range(10):
         assert login(client, password="wrong").status_code == 401
     response = login(client)  # even with the right password
-    assert_problem(response, 429)
+    body = assert_problem(response, 429)
+    assert body["type"].endswith("/rate-limited")
     assert int(response.headers["Retry-After"]) > 0
     # Another account from the same address is not affected.
     assert login(client, "editor", password="wrong").status_code == 401
@@ -265,3 +266,38 @@ def test_the_default_per_ip_limit_lets_a_store_share_an_address(app, client):
     assert int(amount) >= 100 and period in ("minute", "1 minute")
     amount, _, period = app.config["LOGIN_LIMIT_PER_ACCOUNT"].partition("/")
     assert int(amount) >= 10 and period in ("minute", "1 minute")
+
+
+def test_the_default_limit_counts_per_user_not_per_shared_address(
+    client, session, learner, colleague
+):
+    """A store's staff share one address; each has their own request budget."""
+    from tests.conftest import auth_headers
+
+    store = {"REMOTE_ADDR": "10.1.1.1"}
+    mine, theirs = auth_headers(session, learner), auth_headers(session, colleague)
+
+    def remaining(headers: dict[str, str]) -> int:
+        response = client.get("/api/v1/me", headers=headers, environ_base=store)
+        assert response.status_code == 200
+        return int(response.headers["X-RateLimit-Remaining"])
+
+    first = remaining(mine)
+    assert remaining(theirs) == first
+    assert remaining(mine) == first - 1
+    # Without a valid token the address is the key.
+    anonymous = client.get("/api/v1/me", environ_base=store)
+    other_anonymous = client.get("/api/v1/me", environ_base=store)
+    assert int(other_anonymous.headers["X-RateLimit-Remaining"]) == (
+        int(anonymous.headers["X-RateLimit-Remaining"]) - 1
+    )
+
+
+def test_the_account_limit_does_not_reset_at_a_minute_boundary(app, client, learner):
+    # A moving window: 10 attempts in the last 60 s are the limit, wherever the clock is.
+    assert app.config["RATELIMIT_STRATEGY"] == "moving-window"
+    for _ in range(10):
+        login(client, password="wrong")
+    response = login(client)
+    assert_problem(response, 429)
+    assert 0 < int(response.headers["Retry-After"]) <= 60

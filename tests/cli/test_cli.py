@@ -126,6 +126,39 @@ def test_org_create_with_a_taken_slug_fails_cleanly(runner, session, org):
     assert org.name == "Acme Dagligvare"
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["Bad Slug!", "--name", "X", "--admin", "boss", "--password", "long enough"], "slug"),
+        (["x" * 64, "--name", "X", "--admin", "boss", "--password", "long enough"], "slug"),
+        (["ok-slug", "--name", "X", "--admin", "has space", "--password", "long enough"], "admin"),
+        (["ok-slug", "--name", "X", "--admin", "boss", "--password", "short"], "password"),
+        (["ok-slug", "--name", "", "--admin", "boss", "--password", "long enough"], "name"),
+        (
+            [
+                "ok-slug",
+                "--name",
+                "X",
+                "--admin",
+                "boss",
+                "--password",
+                "long enough",
+                "--timezone",
+                "Mars/Olympus",
+            ],
+            "timezone",
+        ),
+    ],
+)
+def test_org_create_refuses_bad_values_cleanly(runner, session, args, field):
+    result = runner.invoke(args=["org", "create", *args])
+    assert result.exit_code != 0
+    assert f"{field}:" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert count(session, Organization) == 0
+
+
 def test_org_create_needs_its_options(runner):
     result = runner.invoke(args=["org", "create", "x"])
     assert result.exit_code != 0
@@ -156,6 +189,16 @@ def test_content_import_into_a_named_org(runner, session, org):
     assert result.exit_code == 0, result.output
     assert count(session, Module, Module.org_id == org.id) == SHIPPED
     assert demo_org(session) is None
+
+
+def test_content_import_never_seeds_the_demo_in_production(app, runner, session, monkeypatch):
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    result = runner.invoke(args=["content", "import", str(CONTENT)])
+    assert result.exit_code != 0
+    assert "demo" in result.output
+    assert demo_org(session) is None
+    assert count(session, User) == 0
+    assert count(session, Module) == 0
 
 
 def test_content_import_into_an_unknown_org_fails(runner):

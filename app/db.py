@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +25,22 @@ NAMING_CONVENTION = {
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_id_lock = threading.Lock()
+_last_id = 0
+
+
 def new_id() -> str:
-    """A 26-character ULID: sortable by creation time, opaque to clients."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    """A 26-character ULID: sortable by creation time, opaque to clients.
+
+    Monotonic within a process: ids made in the same millisecond increase, so keyset paging
+    by id follows creation order.
+    """
+    global _last_id
+    with _id_lock:
+        value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        if value <= _last_id:
+            value = _last_id + 1
+        _last_id = value
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

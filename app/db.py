@@ -88,6 +88,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _make_sqlite_transactional(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # An unreachable database host must fail fast (readiness checks, requests), not hang.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     return create_engine(url, **kwargs)

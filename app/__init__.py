@@ -59,12 +59,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import blp as auth_blp
+    from app.competitions.routes import blp as competitions_blp
     from app.gamification.routes import blp as points_blp
+    from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
     from app.orgs.routes import blp as admin_blp
 
     for blueprint in (auth_blp, me_blp, points_blp, learning_blp, admin_blp):
+        api.register_blueprint(blueprint)
+    for blueprint in (leaderboards_blp, competitions_blp):
         api.register_blueprint(blueprint)
 
 

@@ -44,6 +44,7 @@ def me_view(user: User) -> dict[str, Any]:
         "points": points,
         "level": {"number": level.number, "points_to_next": level.points_to_next},
         "streak": gamification.streak_of(session, user, now),
+        "leaderboard_visibility": gamification.leaderboard_visibility(session, user.id),
     }
 
 
@@ -60,6 +61,9 @@ class Me(MethodView):
     @blp.response(200, schemas.MeSchema)
     def patch(self, changes: dict[str, Any]) -> Any:
         """Change my display name, language, time zone or quiet hours."""
+        visibility = changes.pop("leaderboard_visibility", None)
         user = orgs.update_profile(db.session(), user=current_user(), changes=changes)
+        if visibility:
+            gamification.set_leaderboard_visibility(db.session(), user=user, visibility=visibility)
         db.session.commit()
         return me_view(user)

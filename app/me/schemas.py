@@ -34,6 +34,7 @@ class MeSchema(ma.Schema):
     points = ma.fields.Nested(PointsSchema)
     level = ma.fields.Nested(LevelSchema)
     streak = ma.fields.Nested(StreakSchema)
+    leaderboard_visibility = ma.fields.String(metadata={"enum": ["everyone", "department"]})
 
 
 class MePatchSchema(ma.Schema):
@@ -41,3 +42,7 @@ class MePatchSchema(ma.Schema):
     locale = ma.fields.String(validate=validate.OneOf(["nb", "nn", "en"]), allow_none=True)
     timezone = ma.fields.String(validate=validate.OneOf(sorted(available_timezones())))
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
+    leaderboard_visibility = ma.fields.String(
+        validate=validate.OneOf(["everyone", "department"]),
+        metadata={"description": "department: outside my department I show as 'A colleague'"},
+    )

@@ -20,8 +20,10 @@ def test_learner_answers_and_completes(client, session, module, as_learner):
         )
         assert answered.status_code == 201, answered.json
         assert answered.json["correct"] is True
-        assert answered.json["points_awarded"] == 10
+        # 10 per correct answer + 5 first-try bonus (docs/game-rules.md)
+        assert answered.json["points_awarded"] == 15
     done = client.post(f"/api/v1/attempts/{attempt_id}/complete", headers=as_learner)
     assert done.status_code == 200, done.json
     assert done.json["score"] == {"correct": 3, "total": 3}
-    assert done.json["points_total"] == 50
+    # 3 x 15 + completion bonus 20 + perfect-score bonus 15
+    assert done.json["points_total"] == 80

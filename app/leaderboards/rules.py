@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 WINDOWS = ("week", "month", "all_time")
 ALL = "all"
-# The all-time "period" ends here; ticks are hours so they fit the factor (about 1.6M of them).
+# The all-time "period" runs 1970..2200 in ticks of an hour, so they fit the factor (about 2.0M).
 END_OF_ALL_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 TICK_SECONDS = {"week": 1, "month": 1, "all_time": 3600}
-# 2^20 s > 169 h (a week with a DST hour); 2^22 s > 31 days + 1 h; 2^21 h > 2026..2200.
+# 2^20 s > 169 h (a week with a DST hour); 2^22 s > 31 days + 1 h; 2^21 h > 1970..2200.
 FACTOR = {"week": 2**20, "month": 2**22, "all_time": 2**21}
 MAX_POINTS = {window: 2**53 // factor - 1 for window, factor in FACTOR.items()}
 
@@ -99,9 +99,11 @@ def parse_period(window: str, text: str, timezone: str) -> Period:
 
 def ticks_left(period: Period, reached_at: datetime) -> int:
     """Whole ticks from `reached_at` to the end of the period (more = earlier)."""
-    seconds = (period.end - reached_at).total_seconds()
-    left = int(seconds // TICK_SECONDS[period.window])
-    return max(0, min(left, FACTOR[period.window] - 1))
+    tick = TICK_SECONDS[period.window]
+    # Whole ticks elapsed since the start (floored), so one tick is one clock hour or second.
+    total = int((period.end - period.start).total_seconds() // tick)
+    elapsed = int((reached_at - period.start).total_seconds() // tick)
+    return max(0, min(total - elapsed, FACTOR[period.window] - 1))
 
 
 def composite(window: str, points: int, ticks: int) -> int:

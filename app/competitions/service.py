@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -31,6 +31,7 @@ def create_competition(
     now: datetime,
 ) -> Competition:
     """A competition between departments the creator may act for (all of them when omitted)."""
+    starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise Unprocessable(
             "The competition must end after it starts.",

@@ -71,13 +71,14 @@ def award_points(
         "earned_at": earned_at,
         "created_at": now,
     }
+    # RETURNING tells whether the row went in; rowcount is not reliable for ORM inserts.
     stmt = (
         _insert(session)(PointAward)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["user_id", "source_key"])
+        .returning(PointAward.id)
     )
-    inserted = session.execute(stmt).rowcount  # type: ignore[attr-defined]
-    if not inserted:
+    if session.execute(stmt).scalar() is None:
         return 0
     leaderboards.queue_award(
         session,
@@ -316,8 +317,9 @@ def grant_badges(
                 earned_at=now,
             )
             .on_conflict_do_nothing(index_elements=["user_id", "code", "period"])
-        ).rowcount  # type: ignore[attr-defined]
-        if inserted:
+            .returning(EarnedBadge.id)
+        ).scalar()
+        if inserted is not None:
             new.append(user.id)
     return new
 

@@ -198,3 +198,12 @@ def expire_period(client: redis.Redis, org_id: str, window: str, period: str) ->
 
 def forget_built(client: redis.Redis, org_id: str) -> None:
     client.delete(built_key(org_id))
+
+
+def acquire_rebuild_lock(client: redis.Redis, org_id: str, seconds: int = 120) -> bool:
+    """At most one repair per organisation at a time (it expires if its holder dies)."""
+    return bool(client.set(f"nl:{{{org_id}}}:rebuilding", "1", nx=True, ex=seconds))
+
+
+def release_rebuild_lock(client: redis.Redis, org_id: str) -> None:
+    client.delete(f"nl:{{{org_id}}}:rebuilding")

@@ -199,3 +199,38 @@ def test_updates_reach_redis_after_the_commit(
     assert redis_client.ttl(store.key(org.id, "users:org", "all_time", "all")) == -1
     board = client.get(USERS, headers=as_learner).json
     assert board["me"] == {"rank": 1, "score": 80}
+
+
+def test_reading_a_board_is_a_few_queries(client, session, played, as_learner):
+    """One query authenticates; then the repair marker and the names (Redis does the rest)."""
+    from sqlalchemy import event
+
+    client.get(USERS, headers=as_learner)  # boards built
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for url in (USERS, USERS + "?scope=organization&window=all_time", DEPTS):
+            statements.clear()
+            assert client.get(url, headers=as_learner).status_code == 200
+            assert len(statements) == 3, statements
+            assert "leaderboard_repairs" in statements[1]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_api_documents_the_boards(client):
+    spec = client.get("/api/v1/openapi.json").json
+    for path in (
+        "/api/v1/leaderboards/users",
+        "/api/v1/leaderboards/departments",
+        "/api/v1/competitions",
+        "/api/v1/competitions/{competition_id}/standings",
+        "/api/v1/me/badges",
+    ):
+        assert path in spec["paths"], path

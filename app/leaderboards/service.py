@@ -406,14 +406,14 @@ def _read_redis(
 ) -> store.BoardRead:
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
     read = store.read_board(client, limit=limit, me=me, **args)
-    if not read.built or session.get(BoardRepair, org.id) is not None:
-        # One reader repairs; the others serve what Redis has until it is done.
-        if store.acquire_rebuild_lock(client, org.id):
-            try:
-                rebuild_org(session, client, org, now)
-            finally:
-                store.release_rebuild_lock(client, org.id)
-            read = store.read_board(client, limit=limit, me=me, **args)
+    stale = not read.built or session.get(BoardRepair, org.id) is not None
+    # One reader repairs; the others serve what Redis has until it is done.
+    if stale and store.acquire_rebuild_lock(client, org.id):
+        try:
+            rebuild_org(session, client, org, now)
+        finally:
+            store.release_rebuild_lock(client, org.id)
+        read = store.read_board(client, limit=limit, me=me, **args)
     return read
 
 

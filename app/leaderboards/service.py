@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 import redis
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ ANONYMOUS_NAME = "A colleague"
 @dataclass
 class _Pending:
     increments: list[store.Increment]
+    bind: Engine | Connection
     callback: Any = None
 
 
@@ -71,9 +72,9 @@ def _pending(session: Session) -> _Pending:
     # A rollback drops the registered callback; start afresh then.
     if pending is not None and pending.callback in session.info.get("after_commit", []):
         return pending
-    pending = _Pending(increments=[])
     client = get_redis()
     bind = session.get_bind()
+    pending = _Pending(increments=[], bind=bind)
 
     def flush() -> None:
         increments, pending.increments = pending.increments, []
@@ -86,6 +87,25 @@ def _pending(session: Session) -> _Pending:
 
     after_commit(session, flush)
     return pending
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_savepoint_rollback(session: Session, previous_transaction: Any) -> None:
+    # Rolling back a savepoint drops every after-commit callback of the session, including
+    # the board updates of work before the savepoint that may still commit. We cannot tell
+    # which increments survive, so the organisations are repaired from the ledger instead.
+    pending: _Pending | None = session.info.get("leaderboard_pending")
+    if pending is None or not pending.increments:
+        return
+    if pending.callback in session.info.get("after_commit", []):
+        return
+    org_ids = sorted({inc.org_id for inc in pending.increments})
+    pending.increments = []
+    if previous_transaction.nested and session.in_transaction():
+        from app.db import after_commit
+
+        bind = pending.bind
+        after_commit(session, lambda: _mark_dirty(bind, org_ids))
 
 
 def apply_or_mark_dirty(

@@ -196,3 +196,41 @@ def test_finished_periods_are_archived_and_stay_readable(
         ("Learner", 80),
     ]
     assert session.get(ArchivedPeriod, (org.id, "week", "2026-W48")).stale is False
+
+
+def test_a_rolled_back_savepoint_marks_the_boards_for_repair(session, org, learner, frozen_clock):
+    from app.gamification import service as gamification
+
+    now = frozen_clock.current
+    gamification.award_points(
+        session, user=learner, points=5, reason="Test", source_key="a", earned_at=now, now=now
+    )
+    try:
+        with session.begin_nested():
+            gamification.award_points(
+                session,
+                user=learner,
+                points=7,
+                reason="Test",
+                source_key="b",
+                earned_at=now,
+                now=now,
+            )
+            raise RuntimeError("one offline event fails")
+    except RuntimeError:
+        pass
+    session.commit()
+    # The first award committed, but its board update was dropped with the savepoint.
+    assert session.get(BoardRepair, org.id) is not None
+
+
+def test_a_clean_commit_needs_no_repair(session, org, learner, frozen_clock, redis_client):
+    from app.gamification import service as gamification
+
+    now = frozen_clock.current
+    gamification.award_points(
+        session, user=learner, points=5, reason="Test", source_key="a", earned_at=now, now=now
+    )
+    session.commit()
+    assert session.get(BoardRepair, org.id) is None
+    assert redis_client.zscore(store.key(org.id, "users:org", "all_time", "all"), learner.id)

@@ -1,4 +1,5 @@
-"""gamification
+"""Gamification: learning days, badges, player profiles, leaderboard repairs and archive,
+competitions, and a (user_id, earned_at) index on the ledger.
 
 Revision ID: 0002
 Revises: 0001

@@ -194,3 +194,35 @@ def test_me_shows_level_and_streak(client, session, module, as_learner, frozen_c
     assert me["points"]["total"] == 80
     assert me["level"] == {"number": 1, "points_to_next": 20}
     assert me["streak"]["current"] == 1
+
+
+def test_a_review_day_counts_for_the_streak(
+    client, session, module, learner, as_learner, frozen_clock
+):
+    """The reviews domain calls `record_learning_day` after a review; twice a day is one day."""
+    from app.gamification import service as gamification
+
+    yesterday = frozen_clock.current - timedelta(days=1)
+    gamification.record_learning_day(session, user=learner, at=yesterday)
+    gamification.record_learning_day(session, user=learner, at=yesterday + timedelta(minutes=5))
+    assert gamification.learning_days(session, learner.id) == [yesterday.date()]
+    done = play(client, session, module, as_learner)
+    assert done["streak"] == {"current": 2, "longest": 2, "freezes": 0}
+
+
+def test_rest_days_come_from_the_organisation(
+    client, session, org, module, learner, as_learner, frozen_clock
+):
+    from app.gamification import service as gamification
+
+    # Learned Monday 16 and Tuesday 17 November, then nothing until Wednesday 25.
+    for day in (16, 17):
+        gamification.record_learning_day(
+            session, user=learner, at=datetime(2026, 11, day, 12, tzinfo=UTC)
+        )
+    assert client.get("/api/v1/me", headers=as_learner).json["streak"]["current"] == 0
+    org.settings = {"streak": {"rest_days_per_week": 5}}
+    flag_modified(org, "settings")
+    session.flush()
+    # 18–22 November are five rest days of week 47; 23 and 24 two of week 48.
+    assert client.get("/api/v1/me", headers=as_learner).json["streak"]["current"] == 2

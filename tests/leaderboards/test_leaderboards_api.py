@@ -234,3 +234,10 @@ def test_the_api_documents_the_boards(client):
         "/api/v1/me/badges",
     ):
         assert path in spec["paths"], path
+
+
+def test_no_department_means_an_empty_department_board(client, played, as_admin):
+    board = client.get(USERS, headers=as_admin)
+    assert board.status_code == 200
+    assert board.json["entries"] == [] and board.json["me"] is None
+    assert len(client.get(f"{USERS}?scope=organization", headers=as_admin).json["entries"]) == 3

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 WINDOWS = ("week", "month", "all_time")
@@ -138,29 +139,54 @@ def board_keys(award: Award, org_tz: str) -> list[tuple[Period, str, str]]:
     return keys
 
 
-@dataclass(frozen=True)
-class Standing:
+class Standing(NamedTuple):
     member: str
     points: int
     reached_at: datetime
 
 
 def tally(awards: Iterable[Award], org_tz: str) -> dict[tuple[str, str, str], dict[str, Standing]]:
-    """Every board from scratch: {(window, period key, board): {member: Standing}}."""
-    boards: dict[tuple[str, str, str], dict[str, Standing]] = {}
+    """Every board from scratch: {(window, period key, board): {member: Standing}}.
+
+    The hot loop of a rebuild (a million ledger rows): period keys are cached per local day and
+    totals kept in plain lists until the end.
+    """
+    zone = ZoneInfo(org_tz)
+    keys_by_day: dict[date, tuple[tuple[str, str], ...]] = {}
+    totals: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
     for award in awards:
         if award.points <= 0:
             continue
-        for period, board, member in board_keys(award, org_tz):
-            members = boards.setdefault((period.window, period.key, board), {})
-            old = members.get(member)
-            if old is None:
-                members[member] = Standing(member, award.points, award.earned_at)
-            else:
-                members[member] = Standing(
-                    member, old.points + award.points, max(old.reached_at, award.earned_at)
-                )
-    return boards
+        day = award.earned_at.astimezone(zone).date()
+        periods = keys_by_day.get(day)
+        if periods is None:
+            iso = day.isocalendar()
+            periods = (
+                ("week", f"{iso.year}-W{iso.week:02d}"),
+                ("month", f"{day.year}-{day.month:02d}"),
+                ("all_time", ALL),
+            )
+            keys_by_day[day] = periods
+        members = [("users:org", award.user_id)]
+        if award.department_id:
+            members.append((f"users:dept:{award.department_id}", award.user_id))
+            members.append(("depts", award.department_id))
+        for window, period_key in periods:
+            for board, member in members:
+                board_totals = totals.get((window, period_key, board))
+                if board_totals is None:
+                    board_totals = totals[(window, period_key, board)] = {}
+                slot = board_totals.get(member)
+                if slot is None:
+                    board_totals[member] = [award.points, award.earned_at]
+                else:
+                    slot[0] += award.points
+                    if award.earned_at > slot[1]:
+                        slot[1] = award.earned_at
+    return {
+        board: {member: Standing(member, slot[0], slot[1]) for member, slot in members_.items()}
+        for board, members_ in totals.items()
+    }
 
 
 def ranked(window: str, period: Period, standings: Iterable[Standing]) -> list[tuple[str, int]]:

@@ -22,6 +22,7 @@ from app.gamification import rules
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.gamification.rules import Level, level_for
 from app.leaderboards import service as leaderboards
+from app.learning.models import Answer, Attempt
 from app.orgs.models import User
 
 
@@ -129,8 +130,6 @@ def pay_for_answer(
     """
     if not correct:
         return 0
-    from app.learning.models import Answer, Attempt
-
     nth_correct, completed_before = session.execute(
         select(
             select(func.count())
@@ -326,8 +325,6 @@ def grant_badges(
 
 def badge_facts(session: Session, user: User, streak_days: int) -> badge_defs.Facts:
     """The counters the badge criteria look at, in one query."""
-    from app.learning.models import Answer, Attempt
-
     done = and_(Attempt.user_id == user.id, Attempt.completed_at.is_not(None))
     modules, perfect, correct = session.execute(
         select(
@@ -398,8 +395,6 @@ def check_path_badges(
     active member of the user's department once all of them have. The paths domain owns what
     "this week's mandatory modules" are; this function only judges completion.
     """
-    from app.learning.models import Attempt
-
     if not path_module_ids:
         return []
     week = week_key(now, user.organization.timezone)

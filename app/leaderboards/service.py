@@ -555,12 +555,12 @@ def department_board(
     if metric == "total":
         view = _board(session, org, resolved, "depts", limit=limit, me=mine_id, now=now)
         ids = [row.member for _, row in view.entries]
-        info = _department_info(session, org.id, [*ids, *([mine_id] if mine_id else [])])
+        info = department_info(session, org.id, [*ids, *([mine_id] if mine_id else [])])
         rows = [(rank, row, Fraction(row.points)) for rank, row in view.entries]
         mine = (view.mine[0], view.mine[1], Fraction(view.mine[1].points)) if view.mine else None
     else:
         everything = _board(session, org, resolved, "depts", limit=0, me=None, now=now)
-        info = _department_info(session, org.id, [row.member for _, row in everything.entries])
+        info = department_info(session, org.id, [row.member for _, row in everything.entries])
         scored = sorted(
             (
                 (Fraction(row.points, max(info.get(row.member, ("", 0))[1], 1)), row)
@@ -596,10 +596,10 @@ def _number(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else round(float(value), 2)
 
 
-def _department_info(
+def department_info(
     session: Session, org_id: str, department_ids: list[str]
 ) -> dict[str, tuple[str, int]]:
-    """{id: (name, active members)} in one query."""
+    """{department id: (name, active members now)} in one query."""
     if not department_ids:
         return {}
     rows = session.execute(
@@ -639,10 +639,3 @@ def department_totals(
             last = datetime.fromisoformat(last).replace(tzinfo=UTC)
         totals[dep_id] = (int(points), last)
     return totals
-
-
-def department_info(
-    session: Session, org_id: str, department_ids: list[str]
-) -> dict[str, tuple[str, int]]:
-    """{department id: (name, active members)} for the competitions domain."""
-    return _department_info(session, org_id, department_ids)

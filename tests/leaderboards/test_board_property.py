@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -83,6 +84,16 @@ def brute_force(rows: list[tuple[str, str | None, int, datetime]], tz: str):
     return expected
 
 
+def in_period(at: datetime, window: str, period_key: str, tz: str) -> bool:
+    local = at.astimezone(ZoneInfo(tz))
+    iso = local.isocalendar()
+    return {
+        "week": f"{iso.year}-W{iso.week:02d}",
+        "month": f"{local.year}-{local.month:02d}",
+        "all_time": "all",
+    }[window] == period_key
+
+
 def redis_boards(client, org_id: str) -> dict:
     found = {}
     prefix = f"nl:{{{org_id}}}:"
@@ -113,6 +124,8 @@ def test_boards_equal_the_ledger(session, tz, events):
         factories.make_user(session, org, f"u{i}", department=dept)
         for i, dept in enumerate([north, north, south, south, None])
     ]
+    factories.make_user(session, org, "quiet", department=south)  # 3 members, 2 who score
+    members = {north.id: 2, south.id: 3}
     now = datetime.now(UTC)
     paid_keys: list[tuple[int, str]] = []
     for index, (who, points, anchor, offset, replay) in enumerate(events):
@@ -153,3 +166,35 @@ def test_boards_equal_the_ledger(session, tz, events):
         period = rules.parse_period(window, period_key, tz)
         from_ledger = service._ranked_from_ledger(session, org, period, board)
         assert [(r.member, r.points) for r in from_ledger] == entries  # the Redis-down path
+
+    # Departments per active member: the same board re-ranked by points / members.
+    for (window, period_key, board), entries in expected.items():
+        if board != "depts":
+            continue
+        body = service.department_board(
+            session,
+            viewer=users[4],
+            window=window,
+            period=period_key,
+            metric="per_member",
+            limit=100,
+            now=now,
+        )
+        got = [(e["department"]["id"], e["points"], e["members"]) for e in body["entries"]]
+        reached = {
+            dept: max(
+                at for _, d, _, at in rows if d == dept and in_period(at, window, period_key, tz)
+            )
+            for dept, _ in entries
+        }
+        resolution = 3600 if window == "all_time" else 1
+        want = sorted(
+            entries,
+            key=lambda item: (
+                Fraction(item[1], members[item[0]]),
+                -(int(reached[item[0]].timestamp()) // resolution),
+                item[0],
+            ),
+            reverse=True,
+        )
+        assert got == [(dept, points, members[dept]) for dept, points in want]

@@ -63,8 +63,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import blp as auth_blp
+    from app.competitions.routes import blp as competitions_blp
     from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
+    from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
     from app.media.routes import blp as media_blp
@@ -80,6 +82,8 @@ def _register_blueprints(app: Flask) -> None:
         learning_blp,
         paths_blp,
         reviews_blp,
+        leaderboards_blp,
+        competitions_blp,
         notifications_blp,
         editor_blp,
         admin_blp,

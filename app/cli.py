@@ -14,6 +14,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(content_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(org_cli)
+    app.cli.add_command(leaderboards_cli)
+    app.cli.add_command(competitions_cli)
 
     from app.notifications.worker import worker_command
 
@@ -126,3 +128,39 @@ def org_create(slug: str, name: str, admin_username: str, password: str, timezon
         raise click.ClickException("; ".join([error.detail, *problems])) from None
     db.session.commit()
     click.echo(f"Organization {slug} created with admin {admin_username}.")
+
+
+leaderboards_cli = AppGroup("leaderboards", help="Leaderboards.")
+
+
+@leaderboards_cli.command("rebuild")
+def leaderboards_rebuild() -> None:
+    """Recompute every Redis board from the points ledger and swap them in atomically."""
+    from app.leaderboards.service import rebuild_all
+
+    written = rebuild_all(db.session(), now=clock.now())
+    db.session.commit()
+    click.echo(f"Rebuilt {written} board(s) from the ledger.")
+
+
+@leaderboards_cli.command("archive")
+def leaderboards_archive() -> None:
+    """Archive finished weeks and months to the database (their Redis keys then expire)."""
+    from app.leaderboards.service import archive_finished_periods
+
+    count = archive_finished_periods(db.session(), now=clock.now())
+    db.session.commit()
+    click.echo(f"Archived {count} period(s).")
+
+
+competitions_cli = AppGroup("competitions", help="Competitions.")
+
+
+@competitions_cli.command("finish-due")
+def competitions_finish_due() -> None:
+    """Finish competitions that have ended: freeze standings, record winners, give badges."""
+    from app.competitions.service import finish_due_competitions
+
+    finished = finish_due_competitions(db.session(), now=clock.now())
+    db.session.commit()
+    click.echo(f"Finished {len(finished)} competition(s).")

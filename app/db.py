@@ -119,17 +119,24 @@ def after_commit(db_session: Session, callback: Any) -> None:
     """Run `callback()` once the session's transaction has committed (never on rollback).
 
     Redis and push side effects go through here, so they never act on a change that was
-    rolled back.
+    rolled back. A callback registered inside a savepoint is dropped if that savepoint is
+    rolled back (one bad offline event), and kept otherwise.
     """
     if not db_session.in_transaction():
         db_session.begin()  # so that a rollback, too, is seen and drops the callback
-    db_session.info.setdefault("after_commit", []).append(callback)
+    transaction = db_session.get_nested_transaction() or db_session.get_transaction()
+    db_session.info.setdefault("after_commit", []).append((transaction, callback))
+
+
+def pending_after_commit(db_session: Session) -> list[Any]:
+    """The callbacks still waiting for this session's commit."""
+    return [callback for _, callback in db_session.info.get("after_commit", [])]
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(db_session: Session) -> None:
     callbacks = db_session.info.pop("after_commit", [])
-    for callback in callbacks:
+    for _, callback in callbacks:
         try:
             callback()
         except Exception:  # a side effect failing must not turn a committed change into an error
@@ -138,9 +145,24 @@ def _run_after_commit(db_session: Session) -> None:
             logging.getLogger(__name__).exception("after-commit callback failed")
 
 
+def _registered_within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(db_session: Session, previous_transaction: Any) -> None:
-    # Every rollback of the whole unit of work, even one with no SQL sent yet, drops what
-    # was waiting for a commit; a savepoint rolled back (one bad offline event) drops nothing.
+    # Rolling back the whole unit of work drops everything that waited for its commit;
+    # rolling back a savepoint drops only what was registered inside that savepoint.
     if not previous_transaction.nested:
         db_session.info.pop("after_commit", None)
+        return
+    waiting = db_session.info.get("after_commit", [])
+    db_session.info["after_commit"] = [
+        (transaction, callback)
+        for transaction, callback in waiting
+        if not _registered_within(transaction, previous_transaction)
+    ]

@@ -1,10 +1,12 @@
 """Imports every domain's models so Alembic and the tests see all tables."""
 
 from app.auth.models import LoginSession, RefreshToken
+from app.competitions.models import Competition
 from app.content.models import Module, ModuleVersion
 from app.editor.models import ModuleEvent
-from app.gamification.models import PointAward
+from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.idempotency.models import IdempotentResponse
+from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
 from app.notifications.models import Device, Notification, NotificationOptOut
@@ -14,11 +16,17 @@ from app.reviews.models import ReviewHold, ReviewItem
 
 __all__ = [
     "Answer",
+    "ArchivedPeriod",
+    "ArchivedStanding",
     "Attempt",
+    "BoardRepair",
+    "Competition",
     "Department",
     "DepartmentManager",
     "Device",
+    "EarnedBadge",
     "IdempotentResponse",
+    "LearningDay",
     "LearningPath",
     "LoginSession",
     "Media",
@@ -29,6 +37,7 @@ __all__ = [
     "NotificationOptOut",
     "Organization",
     "PathModule",
+    "PlayerProfile",
     "PointAward",
     "RefreshToken",
     "Requirement",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, new_id, utcnow
@@ -17,6 +17,8 @@ class PointAward(Base):
         UniqueConstraint("user_id", "source_key"),
         Index("ix_point_awards_user_id", "user_id", "id"),
         Index("ix_point_awards_org_earned", "org_id", "earned_at"),
+        # Totals by user and day (daily cap, streak facts) without touching other users' rows.
+        Index("ix_point_awards_user_earned", "user_id", "earned_at"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
@@ -31,3 +33,47 @@ class PointAward(Base):
     # When the learning happened (an offline attempt's completed_at); boards count this.
     earned_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LearningDay(Base):
+    """A local calendar day on which the user learned (completed a module or a review).
+
+    The day is fixed in the user's time zone when it happens, so DST and travel never move it.
+    """
+
+    __tablename__ = "learning_days"
+    __table_args__ = (UniqueConstraint("user_id", "day"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EarnedBadge(Base):
+    """A badge a user earned; `period` is "" for once-ever badges, else a week or competition."""
+
+    __tablename__ = "earned_badges"
+    __table_args__ = (
+        UniqueConstraint("user_id", "code", "period"),
+        Index("ix_earned_badges_user_earned", "user_id", "earned_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(40), default="")
+    earned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlayerProfile(Base):
+    """A learner's game settings; no row means the defaults."""
+
+    __tablename__ = "player_profiles"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "everyone": my name on every board; "department": outside my department I am "a colleague".
+    leaderboard_visibility: Mapped[str] = mapped_column(String(16), default="everyone")

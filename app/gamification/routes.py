@@ -1,4 +1,4 @@
-"""My points ledger."""
+"""My points ledger and my badges."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from app import db
+from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.gamification import service
 from app.gamification.models import PointAward
-from app.gamification.schemas import PointAwardSchema
+from app.gamification.schemas import MyBadgesSchema, PointAwardSchema
 from app.pagination import PageArgsSchema, page_schema, paginate
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1/me", description="Points")
@@ -28,3 +29,12 @@ class MyPoints(MethodView):
         """My points ledger, newest first."""
         stmt = select(PointAward).where(PointAward.user_id == current_user().id)
         return paginate(db.session(), stmt, key=PointAward.id, newest_first=True, **args)
+
+
+@blp.route("/badges")
+class MyBadges(MethodView):
+    @authenticated(blp)
+    @blp.response(200, MyBadgesSchema)
+    def get(self) -> Any:
+        """Badges I have earned, and those I can still earn."""
+        return service.my_badges(db.session(), current_user(), clock.now())

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-DEFAULT_POINTS_RULES: dict[str, int] = {
+# Every knob an organisation may override in `Organization.settings["points"]`
+# (docs/game-rules.md has the table). `daily_cap` None means no cap.
+DEFAULT_POINTS_RULES: dict[str, Any] = {
     "per_correct_answer": 10,
+    "first_try_bonus": 5,
     "completion_bonus": 20,
+    "perfect_score_bonus": 15,
+    "daily_cap": None,
 }
 
 # Points needed to reach level n+1 (level 1 needs nothing). Gentle at first, then steady.
 LEVEL_THRESHOLDS = (0, 100, 250, 500, 900, 1400, 2000, 2800, 3800, 5000, 6500, 8500, 11000)
+
+DEFAULT_STREAK_RULES: dict[str, int] = {
+    "rest_days_per_week": 2,
+    "freeze_every": 7,
+    "max_freezes": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -22,9 +34,16 @@ class Level:
     points_to_next: int | None  # None at the top level
 
 
-def points_rules(org_settings: dict[str, Any]) -> dict[str, int]:
-    """The organisation's points rules over the defaults."""
-    return {**DEFAULT_POINTS_RULES, **(org_settings.get("points") or {})}
+def points_rules(org_settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The organisation's points rules over the defaults (unknown keys ignored)."""
+    custom = (org_settings or {}).get("points") or {}
+    return {key: custom.get(key, default) for key, default in DEFAULT_POINTS_RULES.items()}
+
+
+def streak_rules(org_settings: dict[str, Any] | None) -> dict[str, int]:
+    """The organisation's streak rules over the defaults."""
+    custom = (org_settings or {}).get("streak") or {}
+    return {key: int(custom.get(key, default)) for key, default in DEFAULT_STREAK_RULES.items()}
 
 
 def level_for(total_points: int) -> Level:
@@ -34,17 +53,118 @@ def level_for(total_points: int) -> Level:
     return Level(number=number, points_to_next=LEVEL_THRESHOLDS[number] - total_points)
 
 
-def streak_from_days(days: set[date], today: date) -> tuple[int, int]:
-    """(current, longest) runs of consecutive days. Today not done yet does not break it."""
-    longest = run = 0
-    previous: date | None = None
-    for day in sorted(days):
-        run = run + 1 if previous is not None and day - previous == timedelta(days=1) else 1
-        longest = max(longest, run)
-        previous = day
-    current = 0
-    cursor = today if today in days else today - timedelta(days=1)
-    while cursor in days:
-        current += 1
-        cursor -= timedelta(days=1)
-    return current, longest
+def capped(points: int, *, earned_today: int, daily_cap: int | None) -> int:
+    """What may still be paid today under the organisation's daily cap."""
+    if daily_cap is None:
+        return max(points, 0)
+    return max(0, min(points, int(daily_cap) - earned_today))
+
+
+@dataclass(frozen=True)
+class AnswerPay:
+    """One ledger row to write for an answer: points, reason, source key suffix."""
+
+    points: int
+    reason: str
+    source: str
+
+
+def answer_payments(
+    rules: dict[str, Any], *, module_id: str, question_id: str, nth_correct: int, first_try: bool
+) -> list[AnswerPay]:
+    """The rows a correct answer may pay. The ledger's unique source keys do the no-farming:
+
+    the n-th correct answer on a module pays once ever, so a repeat attempt only pays for the
+    answers beyond your best; the first-try bonus is paid once per question.
+    """
+    pays = [
+        AnswerPay(
+            int(rules["per_correct_answer"]),
+            "Correct answer",
+            f"module:{module_id}:correct:{nth_correct}",
+        )
+    ]
+    if first_try:
+        pays.append(
+            AnswerPay(
+                int(rules["first_try_bonus"]),
+                "First-try bonus",
+                f"module:{module_id}:first-try:{question_id}",
+            )
+        )
+    return pays
+
+
+def completion_payments(
+    rules: dict[str, Any], *, module_id: str, correct: int, total: int
+) -> list[AnswerPay]:
+    """Completion bonus (first completion of a module) and perfect-score bonus (first perfect)."""
+    pays = [
+        AnswerPay(
+            int(rules["completion_bonus"]), "Module completed", f"module:{module_id}:complete"
+        )
+    ]
+    if total > 0 and correct == total:
+        pays.append(
+            AnswerPay(
+                int(rules["perfect_score_bonus"]),
+                "Perfect score",
+                f"module:{module_id}:perfect",
+            )
+        )
+    return pays
+
+
+# --- streaks -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Streak:
+    current: int
+    longest: int
+    freezes: int
+
+
+def _week_of(day: date) -> tuple[int, int]:
+    iso = day.isocalendar()
+    return iso.year, iso.week
+
+
+def compute_streak(
+    days: Iterable[date],
+    today: date,
+    *,
+    rest_days_per_week: int = 2,
+    freeze_every: int = 7,
+    max_freezes: int = 2,
+) -> Streak:
+    """The streak from the set of local days with learning, as of `today` (local).
+
+    A streak counts learning days. A day without learning is first covered by the week's rest
+    days (Monday–Sunday, `rest_days_per_week` of them), then by a freeze (one earned per
+    `freeze_every` streak days, at most `max_freezes` banked), else the streak breaks. Today
+    is still open, so it never breaks the streak.
+    """
+    learned = sorted(set(days))
+    if not learned:
+        return Streak(0, 0, 0)
+    learned_set = set(learned)
+    current = longest = freezes = 0
+    rest_used: dict[tuple[int, int], int] = {}
+    day = learned[0]
+    while day <= today:
+        if day in learned_set:
+            current += 1
+            if freeze_every > 0 and current % freeze_every == 0:
+                freezes = min(freezes + 1, max_freezes)
+            longest = max(longest, current)
+        elif day < today and current > 0:
+            week = _week_of(day)
+            if rest_used.get(week, 0) < rest_days_per_week:
+                rest_used[week] = rest_used.get(week, 0) + 1
+            elif freezes > 0:
+                freezes -= 1
+            else:
+                current = freezes = 0
+        day += timedelta(days=1)
+    return Streak(current=current, longest=longest, freezes=freezes)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.errors import Conflict, Locked, NotFound, Unprocessable
-from app.gamification import rules as points_rules
 from app.gamification import service as gamification
 from app.learning import grading
 from app.learning.models import Answer, Attempt
@@ -164,19 +163,16 @@ def _record_answer(
         correct=correct,
         now=now,
     )
-    points = 0
-    if correct:
-        rules = points_rules.points_rules(user.organization.settings)
-        points = gamification.award_points(
-            session,
-            user=user,
-            points=rules["per_correct_answer"],
-            reason="Correct answer",
-            source_key=f"answer:{attempt.id}:{question_id}",
-            module_id=attempt.module_id,
-            earned_at=earned_at,
-            now=now,
-        )
+    points = gamification.pay_for_answer(
+        session,
+        user=user,
+        attempt_id=attempt.id,
+        module_id=attempt.module_id,
+        question_id=question_id,
+        correct=correct,
+        earned_at=earned_at,
+        now=now,
+    )
     return correct, points, question
 
 
@@ -252,33 +248,25 @@ def _complete(
         user.organization.settings.get("pass_threshold_percent", 0) or _default_threshold()
     )
     passed = grading.passed(correct, attempt.questions_total, threshold)
-    rules = points_rules.points_rules(user.organization.settings)
-    # The completion bonus is paid once per module, so repeating a module is no points farm.
-    bonus = gamification.award_points(
-        session,
-        user=user,
-        points=rules["completion_bonus"],
-        reason="Module completed",
-        source_key=f"module-complete:{attempt.module_id}",
-        module_id=attempt.module_id,
-        earned_at=earned_at,
-        now=now,
-    )
     attempt.completed_at = completed_at
     attempt.score_correct = correct
     attempt.passed = passed
     session.flush()
-    summary = gamification.points_summary(session, user, now)
-    level = gamification.level_of(summary["total"])
+    # Bonuses, the learning day, the streak and badges are the game's rules.
+    reward = gamification.pay_for_completion(
+        session,
+        user=user,
+        module_id=attempt.module_id,
+        correct=correct,
+        total=attempt.questions_total,
+        earned_at=earned_at,
+        now=now,
+    )
     result: dict[str, Any] = {
         "attempt_id": attempt.id,
         "score": {"correct": correct, "total": attempt.questions_total},
         "passed": passed,
-        "points_awarded": bonus,
-        "points_total": summary["total"],
-        "level": {"number": level.number, "points_to_next": level.points_to_next},
-        "streak": gamification.streak_of(session, user, now),
-        "new_badges": [],
+        **reward,
     }
     attempt.completion = result
     session.flush()

@@ -46,6 +46,7 @@ def me_view(user: User) -> dict[str, Any]:
         "level": {"number": level.number, "points_to_next": level.points_to_next},
         "streak": gamification.streak_of(session, user, now),
         "away_until": reviews.away_until(session, user=user, now=now),
+        "leaderboard_visibility": gamification.leaderboard_visibility(session, user.id),
     }
 
 
@@ -61,9 +62,12 @@ class Me(MethodView):
     @blp.arguments(schemas.MePatchSchema)
     @blp.response(200, schemas.MeSchema)
     def patch(self, changes: dict[str, Any]) -> Any:
-        """Change my display name, language, time zone, quiet hours or away days (`away_until`)."""
+        """Change my name, language, time zone, quiet hours, away days or board visibility."""
+        visibility = changes.pop("leaderboard_visibility", None)
         user = orgs.update_profile(
             db.session(), user=current_user(), changes=changes, now=clock.now()
         )
+        if visibility:
+            gamification.set_leaderboard_visibility(db.session(), user=user, visibility=visibility)
         db.session.commit()
         return me_view(user)

@@ -37,6 +37,7 @@ class MeSchema(ma.Schema):
     away_until = ma.fields.Date(
         allow_none=True, metadata={"description": "Reviews paused until this day (vacation)"}
     )
+    leaderboard_visibility = ma.fields.String(metadata={"enum": ["everyone", "department"]})
 
 
 class MePatchSchema(ma.Schema):
@@ -47,4 +48,8 @@ class MePatchSchema(ma.Schema):
     away_until = ma.fields.Date(
         allow_none=True,
         metadata={"description": "Away until this day: reviews pause and resume; null ends it"},
+    )
+    leaderboard_visibility = ma.fields.String(
+        validate=validate.OneOf(["everyone", "department"]),
+        metadata={"description": "department: outside my department I show as 'A colleague'"},
     )

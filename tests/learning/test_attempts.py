@@ -5,7 +5,9 @@ from __future__ import annotations
 from tests import factories
 
 
-def test_a_perfect_attempt_pays_per_correct_answer_and_a_completion_bonus(phone, module, version):
+def test_a_perfect_first_attempt_pays_answers_first_try_completion_and_perfect(
+    phone, module, version
+):
     attempt = phone.start(module.id)
     assert attempt.status_code == 201
     assert attempt.json["module_id"] == module.id
@@ -18,17 +20,17 @@ def test_a_perfect_attempt_pays_per_correct_answer_and_a_completion_bonus(phone,
         assert feedback.json["correct"] is True
         assert sorted(feedback.json["correct_choice_ids"]) == sorted(choice_ids)
         assert feedback.json["explanation"]
-        assert feedback.json["points_awarded"] == 10
+        assert feedback.json["points_awarded"] == 10 + 5  # correct + first try
 
     result = phone.complete(attempt.json["id"])
     assert result.status_code == 200
     assert result.json["score"] == {"correct": 3, "total": 3}
     assert result.json["passed"] is True
-    assert result.json["points_awarded"] == 20
-    assert result.json["points_total"] == 50
-    assert result.json["level"] == {"number": 1, "points_to_next": 50}
+    assert result.json["points_awarded"] == 20 + 15  # completion + perfect score
+    assert result.json["points_total"] == 80
+    assert result.json["level"] == {"number": 1, "points_to_next": 20}
     assert result.json["streak"]["current"] == 1
-    assert phone.points_total() == 50
+    assert phone.points_total() == 80
 
 
 def test_a_wrong_answer_gets_the_explanation_and_no_points(phone, module, version):
@@ -80,7 +82,7 @@ def test_the_same_question_twice_in_one_attempt_is_409(phone, module, version):
     again = phone.answer(attempt["id"], question_id, choice_ids)
     assert again.status_code == 409
     assert again.content_type == "application/problem+json"
-    assert phone.points_total() == 10
+    assert phone.points_total() == 15
 
 
 def test_a_question_or_choice_from_elsewhere_is_422(phone, session, org, module, version):
@@ -135,7 +137,7 @@ def test_complete_twice_returns_the_same_and_pays_once(phone, module, version):
     second = phone.complete(attempt["id"])
     assert first.status_code == second.status_code == 200
     assert first.json == second.json
-    assert phone.points_total() == 50
+    assert phone.points_total() == 80
 
 
 def test_a_second_attempt_on_the_same_module_gets_no_second_completion_bonus(phone, module):

@@ -102,7 +102,7 @@ def test_racing_answers_to_one_question_pay_once(app, engine, world):
         ),
     )
     assert Counter(r.status_code for r in responses) == {201: 1, 409: THREADS - 1}
-    assert ledger(engine, world["user_id"]) == (1, 10)
+    assert ledger(engine, world["user_id"]) == (2, 15)  # correct answer + first-try bonus
 
 
 def test_racing_retries_with_one_key_all_get_the_first_answer(app, engine, world):
@@ -121,7 +121,7 @@ def test_racing_retries_with_one_key_all_get_the_first_answer(app, engine, world
     )
     assert {r.status_code for r in responses} == {201}
     assert len({r.get_data() for r in responses}) == 1
-    assert ledger(engine, world["user_id"]) == (1, 10)
+    assert ledger(engine, world["user_id"]) == (2, 15)
 
 
 def test_racing_completions_pay_the_bonus_once(app, engine, world):
@@ -145,4 +145,5 @@ def test_the_same_offline_batch_uploaded_twice_at_once_applies_once(app, engine,
     )
     statuses = Counter(r.json["results"][0]["status"] for r in responses)
     assert statuses == {"applied": 1, "duplicate": THREADS - 1}
-    assert ledger(engine, world["user_id"]) == (4, 50)
+    # three answers (correct + first try each), completion and perfect score
+    assert ledger(engine, world["user_id"]) == (8, 80)

@@ -13,7 +13,7 @@ def test_a_retried_answer_replays_the_first_response(phone, module, version):
     assert first.status_code == retry.status_code == 201
     assert retry.json == first.json
     assert retry.headers["Idempotent-Replayed"] == "true"
-    assert phone.points_total() == 10
+    assert phone.points_total() == 15
 
 
 def test_the_same_key_with_another_body_is_422(phone, module, version):

@@ -37,7 +37,7 @@ def test_an_offline_attempt_is_applied_once(phone, version, frozen_clock):
     assert first.status_code == 200
     [result] = first.json["results"]
     assert result["status"] == "applied"
-    assert result["points_awarded"] == 50
+    assert result["points_awarded"] == 80
     assert result["attempt_id"]
 
     replay = phone.sync([event])
@@ -45,7 +45,7 @@ def test_an_offline_attempt_is_applied_once(phone, version, frozen_clock):
     assert again["status"] == "duplicate"
     assert again["points_awarded"] == 0
     assert again["attempt_id"] == result["attempt_id"]
-    assert phone.points_total() == 50
+    assert phone.points_total() == 80
 
 
 def test_a_bad_event_is_rejected_and_does_not_stop_the_others(phone, version, frozen_clock):
@@ -66,7 +66,7 @@ def test_a_bad_event_is_rejected_and_does_not_stop_the_others(phone, version, fr
     assert statuses[2][1] == "unknown_module_version"
     assert "question_id" in statuses[3][1]
     assert statuses[4][1]
-    assert phone.points_total() == 50
+    assert phone.points_total() == 80
 
 
 def test_offline_work_counts_on_the_day_it_was_done(phone, client, version, frozen_clock):
@@ -99,7 +99,7 @@ def test_a_replayed_batch_with_an_idempotency_key_replays(phone, version, frozen
     first = phone.sync(events, **{"Idempotency-Key": "batch-1"})
     retry = phone.sync(events, **{"Idempotency-Key": "batch-1"})
     assert retry.json == first.json
-    assert phone.points_total() == 50
+    assert phone.points_total() == 80
 
 
 def test_another_organisations_module_is_rejected(client, session, other_org, phone, frozen_clock):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.gamification import service as gamification
 from app.learning.models import Attempt
 from app.notifications import jobs, providers
 from app.notifications.models import Notification
@@ -34,6 +35,8 @@ def learned(session: Any, user: Any, module: Any, *days_ago: int, now: datetime)
                 completed_at=moment,
             )
         )
+        # A completion is also a learning day for the streak (as complete_attempt records it).
+        gamification.record_learning_day(session, user=user, at=moment)
     session.flush()
 
 

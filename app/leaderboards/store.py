@@ -1,0 +1,209 @@
+"""The boards in Redis: one sorted set per organisation, board and period.
+
+Keys: `nl:{<org_id>}:<board>:<window>:<period>` where board is `users:org`,
+`users:dept:<department_id>` or `depts`, e.g. `nl:{01J...}:users:dept:01K...:week:2026-W48`.
+The `{org}` hash tag keeps one organisation's keys in one Redis Cluster slot, so an update
+script and a rebuild's MULTI/RENAME may touch several of them at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from app.leaderboards import rules
+
+# Adds points to a member and keeps the ticks of the later achievement (the smaller number),
+# so the result does not depend on the order in which awards arrive. ARGV per key:
+# member, points, ticks, factor, expire-at (unix seconds, 0 = never).
+_ADD = """
+for i, key in ipairs(KEYS) do
+  local base = (i - 1) * 5
+  local member = ARGV[base + 1]
+  local points = tonumber(ARGV[base + 2])
+  local ticks = tonumber(ARGV[base + 3])
+  local factor = tonumber(ARGV[base + 4])
+  local expire_at = tonumber(ARGV[base + 5])
+  local old = redis.call('ZSCORE', key, member)
+  if old then
+    old = tonumber(old)
+    local old_points = math.floor(old / factor)
+    local old_ticks = old - old_points * factor
+    points = points + old_points
+    if old_ticks < ticks then ticks = old_ticks end
+  end
+  redis.call('ZADD', key, string.format('%.0f', points * factor + ticks), member)
+  if expire_at > 0 then redis.call('EXPIREAT', key, expire_at) end
+end
+return #KEYS
+"""
+
+# Archived periods are read from the database; their keys linger this long for readers in flight.
+ARCHIVED_KEY_GRACE_SECONDS = 3600
+# Keys of a period expire on their own this long after it ends, even if archiving never runs.
+PERIOD_KEY_LIFETIME_SECONDS = 40 * 24 * 3600
+
+
+def key(org_id: str, board: str, window: str, period: str) -> str:
+    return f"nl:{{{org_id}}}:{board}:{window}:{period}"
+
+
+def built_key(org_id: str) -> str:
+    """Present while the organisation's boards are complete (a lost Redis loses it too)."""
+    return f"nl:{{{org_id}}}:built"
+
+
+def expire_at(period: rules.Period) -> int:
+    if period.window == "all_time":
+        return 0
+    return int(period.end.timestamp()) + PERIOD_KEY_LIFETIME_SECONDS
+
+
+@dataclass(frozen=True)
+class Increment:
+    org_id: str
+    board: str
+    period: rules.Period
+    member: str
+    points: int
+    ticks: int
+
+
+def apply_increments(client: redis.Redis, increments: Sequence[Increment]) -> None:
+    """Add every increment in one round trip (one script call per organisation)."""
+    by_org: dict[str, list[Increment]] = {}
+    for inc in increments:
+        by_org.setdefault(inc.org_id, []).append(inc)
+    script = client.register_script(_ADD)
+    pipe = client.pipeline(transaction=False)
+    for org_id, items in by_org.items():
+        keys = [key(org_id, i.board, i.period.window, i.period.key) for i in items]
+        args: list[str | int] = []
+        for i in items:
+            args += [
+                i.member,
+                i.points,
+                i.ticks,
+                rules.FACTOR[i.period.window],
+                expire_at(i.period),
+            ]
+        script(keys=keys, args=args, client=pipe)
+    pipe.execute()
+
+
+@dataclass(frozen=True)
+class BoardRead:
+    top: list[tuple[str, float]]  # (member, composite), best first
+    my_rank: int | None  # 1-based
+    my_score: float | None
+    built: bool
+    exists: bool
+
+
+def read_board(
+    client: redis.Redis,
+    *,
+    org_id: str,
+    board: str,
+    window: str,
+    period: str,
+    limit: int,
+    me: str | None,
+) -> BoardRead:
+    """Top `limit` (limit <= 0: everyone) and my place, in one round trip."""
+    name = key(org_id, board, window, period)
+    pipe = client.pipeline(transaction=False)
+    pipe.zrevrange(name, 0, limit - 1 if limit > 0 else -1, withscores=True)
+    pipe.exists(name)
+    pipe.exists(built_key(org_id))
+    if me:
+        pipe.zrevrank(name, me)
+        pipe.zscore(name, me)
+    results = pipe.execute()
+    top = [(m.decode() if isinstance(m, bytes) else m, s) for m, s in results[0]]
+    rank = results[3] if me else None
+    return BoardRead(
+        top=top,
+        my_rank=None if rank is None else int(rank) + 1,
+        my_score=results[4] if me else None,
+        built=bool(results[2]),
+        exists=bool(results[1]),
+    )
+
+
+def replace_org_boards(
+    client: redis.Redis,
+    org_id: str,
+    boards: dict[tuple[str, str, str], list[tuple[str, int]]],
+    periods: dict[tuple[str, str], rules.Period],
+) -> int:
+    """Write every board of one organisation to temporary keys, then swap them in atomically.
+
+    `boards` maps (window, period, board) to ranked (member, composite). Keys of the
+    organisation that the rebuild did not produce are deleted in the same transaction.
+    """
+    token = secrets.token_hex(6)
+    tmp_prefix = f"nl:{{{org_id}}}:tmp:{token}:"
+    pipe = client.pipeline(transaction=False)
+    renames: list[tuple[str, str]] = []
+    for (window, period_key, board), entries in boards.items():
+        if not entries:
+            continue
+        final = key(org_id, board, window, period_key)
+        tmp = tmp_prefix + final
+        for start in range(0, len(entries), 5000):
+            chunk = entries[start : start + 5000]
+            pipe.zadd(tmp, {member: score for member, score in chunk})
+        when = expire_at(periods[(window, period_key)])
+        if when:
+            pipe.expireat(tmp, when)
+        renames.append((tmp, final))
+    pipe.execute()
+    existing = set(_org_board_keys(client, org_id))
+    swap = client.pipeline(transaction=True)
+    for tmp, final in renames:
+        swap.rename(tmp, final)
+        existing.discard(final)
+    for stale in existing:
+        swap.delete(stale)
+    swap.set(built_key(org_id), "1")
+    swap.execute()
+    return len(renames)
+
+
+def _org_board_keys(client: redis.Redis, org_id: str) -> Iterable[str]:
+    prefix = f"nl:{{{org_id}}}:"
+    for pattern in ("users:*", "depts:*"):
+        for name in client.scan_iter(match=_escape(prefix) + pattern, count=1000):
+            yield name.decode() if isinstance(name, bytes) else name
+
+
+def _escape(text: str) -> str:
+    # `{` and `}` are literal in glob patterns except `[`, `*`, `?` and `\`: escape those only.
+    return "".join("\\" + ch if ch in "[]*?\\" else ch for ch in text)
+
+
+def expire_period(client: redis.Redis, org_id: str, window: str, period: str) -> None:
+    """Let an archived period's keys go soon (readers now use the archive)."""
+    pipe = client.pipeline(transaction=False)
+    suffix = f":{window}:{period}"
+    for name in _org_board_keys(client, org_id):
+        if name.endswith(suffix):
+            pipe.expire(name, ARCHIVED_KEY_GRACE_SECONDS)
+    pipe.execute()
+
+
+def forget_built(client: redis.Redis, org_id: str) -> None:
+    client.delete(built_key(org_id))
+
+
+def acquire_rebuild_lock(client: redis.Redis, org_id: str, seconds: int = 120) -> bool:
+    """At most one repair per organisation at a time (it expires if its holder dies)."""
+    return bool(client.set(f"nl:{{{org_id}}}:rebuilding", "1", nx=True, ex=seconds))
+
+
+def release_rebuild_lock(client: redis.Redis, org_id: str) -> None:
+    client.delete(f"nl:{{{org_id}}}:rebuilding")

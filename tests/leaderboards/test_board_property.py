@@ -1,0 +1,200 @@
+"""Property: every Redis board equals a brute-force computation from the ledger.
+
+Random sequences of awards (ties, replays, ISO week 53, DST changes, organisations in
+different time zones) go through the real ledger and the real after-commit Redis update; the
+boards are then compared with a from-scratch tally of the ledger rows, again after a rebuild,
+and the ledger fallback used when Redis is down.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from app.extensions import get_redis
+from app.gamification import service as gamification
+from app.gamification.models import PointAward
+from app.leaderboards import rules, service, store
+from tests import factories
+
+TIMEZONES = ["Europe/Oslo", "America/New_York", "Pacific/Auckland", "Asia/Kolkata", "UTC"]
+# Instants where periods are easy to get wrong (all in the future, so no key is born expired).
+ANCHORS = [
+    datetime(2026, 12, 27, 22, 59, 59, tzinfo=UTC),  # end of 2026-W52 in Oslo
+    datetime(2026, 12, 31, 23, 30, tzinfo=UTC),  # New Year in Oslo, inside 2026-W53
+    datetime(2027, 1, 3, 22, 59, 59, tzinfo=UTC),  # last second of 2026-W53 in Oslo
+    datetime(2027, 1, 3, 23, 0, tzinfo=UTC),  # first second of 2027-W01 in Oslo
+    datetime(2027, 3, 14, 6, 59, 59, tzinfo=UTC),  # New York springs forward
+    datetime(2027, 3, 14, 7, 0, tzinfo=UTC),
+    datetime(2027, 3, 28, 0, 59, 59, tzinfo=UTC),  # Oslo springs forward
+    datetime(2027, 3, 28, 1, 0, tzinfo=UTC),
+    datetime(2027, 4, 3, 13, 59, 59, tzinfo=UTC),  # Auckland falls back
+    datetime(2027, 10, 31, 1, 0, tzinfo=UTC),  # Oslo falls back
+    datetime(2027, 11, 7, 6, 0, tzinfo=UTC),  # New York falls back
+    datetime(2027, 11, 30, 22, 59, 59, tzinfo=UTC),  # month boundary in Oslo
+]
+OFFSETS = [0, 0, 1, 59, 3599, 3600, 86_400 * 2]
+
+event = st.tuples(
+    st.integers(0, 4),  # which user
+    st.sampled_from([1, 5, 10, 10, 25]),  # points (repeats make ties likely)
+    st.integers(0, len(ANCHORS) - 1),
+    st.sampled_from(OFFSETS),
+    st.booleans(),  # replay an earlier source key (must not pay twice)
+)
+_slugs = itertools.count()
+
+
+def brute_force(rows: list[tuple[str, str | None, int, datetime]], tz: str):
+    """{(window, period, board): [(member, points)] best first}, written straight from the spec."""
+    zone = ZoneInfo(tz)
+    totals: dict = defaultdict(lambda: defaultdict(lambda: [0, None]))
+    for user_id, dept_id, points, at in rows:
+        local = at.astimezone(zone)
+        iso = local.isocalendar()
+        periods = [
+            ("week", f"{iso.year}-W{iso.week:02d}"),
+            ("month", f"{local.year}-{local.month:02d}"),
+            ("all_time", "all"),
+        ]
+        members = [("users:org", user_id)]
+        if dept_id:
+            members += [(f"users:dept:{dept_id}", user_id), ("depts", dept_id)]
+        for (window, period), (board, member) in itertools.product(periods, members):
+            slot = totals[(window, period, board)][member]
+            slot[0] += points
+            slot[1] = at if slot[1] is None else max(slot[1], at)
+    expected = {}
+    for (window, period, board), members in totals.items():
+        # Earlier achiever first, to the second (to the hour for all-time); then by id.
+        resolution = 3600 if window == "all_time" else 1
+        order = sorted(
+            members.items(),
+            key=lambda item: (item[1][0], -(int(item[1][1].timestamp()) // resolution), item[0]),
+            reverse=True,
+        )
+        expected[(window, period, board)] = [(member, slot[0]) for member, slot in order]
+    return expected
+
+
+def in_period(at: datetime, window: str, period_key: str, tz: str) -> bool:
+    local = at.astimezone(ZoneInfo(tz))
+    iso = local.isocalendar()
+    return {
+        "week": f"{iso.year}-W{iso.week:02d}",
+        "month": f"{local.year}-{local.month:02d}",
+        "all_time": "all",
+    }[window] == period_key
+
+
+def redis_boards(client, org_id: str) -> dict:
+    found = {}
+    prefix = f"nl:{{{org_id}}}:"
+    for raw in client.scan_iter(match=f"nl:{{{org_id}}}:*", count=1000):
+        name = raw.decode()
+        if name == store.built_key(org_id):
+            continue
+        window, period = name.split(":")[-2:]
+        board = name.removeprefix(prefix)[: -len(f":{window}:{period}")]
+        found[(window, period, board)] = [
+            (member.decode(), rules.split(window, score)[0])
+            for member, score in client.zrevrange(raw, 0, -1, withscores=True)
+        ]
+    return found
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(tz=st.sampled_from(TIMEZONES), events=st.lists(event, min_size=1, max_size=25))
+def test_boards_equal_the_ledger(session, tz, events):
+    org = factories.make_org(session, slug=f"prop-{next(_slugs)}", name="Prop", timezone=tz)
+    north = factories.make_department(session, org, "Nord")
+    south = factories.make_department(session, org, "Sør")
+    users = [
+        factories.make_user(session, org, f"u{i}", department=dept)
+        for i, dept in enumerate([north, north, south, south, None])
+    ]
+    factories.make_user(session, org, "quiet", department=south)  # 3 members, 2 who score
+    members = {north.id: 2, south.id: 3}
+    now = datetime.now(UTC)
+    paid_keys: list[tuple[int, str]] = []
+    for index, (who, points, anchor, offset, replay) in enumerate(events):
+        if replay and paid_keys:
+            who, key = paid_keys[index % len(paid_keys)]
+        else:
+            key = f"prop:{index}"
+        paid = gamification.award_points(
+            session,
+            user=users[who],
+            points=points,
+            reason="Property test",
+            source_key=key,
+            earned_at=ANCHORS[anchor] + timedelta(seconds=offset),
+            now=now,
+        )
+        if paid:
+            paid_keys.append((who, key))
+        if index % 7 == 6:
+            session.commit()  # several transactions, several pipelines
+    session.commit()
+
+    rows = session.execute(
+        select(
+            PointAward.user_id, PointAward.department_id, PointAward.points, PointAward.earned_at
+        ).where(PointAward.org_id == org.id)
+    ).all()
+    assert len(rows) == len(paid_keys)
+    expected = brute_force([tuple(r) for r in rows], tz)
+    client = get_redis()
+
+    assert redis_boards(client, org.id) == expected  # incremental updates after each commit
+
+    service.rebuild_org(session, client, org, now)
+    assert redis_boards(client, org.id) == expected  # a rebuild from the ledger agrees
+
+    for (window, period_key, board), entries in expected.items():
+        period = rules.parse_period(window, period_key, tz)
+        from_ledger = service._ranked_from_ledger(session, org, period, board)
+        assert [(r.member, r.points) for r in from_ledger] == entries  # the Redis-down path
+
+    # Departments per active member: the same board re-ranked by points / members.
+    for (window, period_key, board), entries in expected.items():
+        if board != "depts":
+            continue
+        body = service.department_board(
+            session,
+            viewer=users[4],
+            window=window,
+            period=period_key,
+            metric="per_member",
+            limit=100,
+            now=now,
+        )
+        got = [(e["department"]["id"], e["points"], e["members"]) for e in body["entries"]]
+        reached = {
+            dept: max(
+                at for _, d, _, at in rows if d == dept and in_period(at, window, period_key, tz)
+            )
+            for dept, _ in entries
+        }
+        resolution = 3600 if window == "all_time" else 1
+        want = sorted(
+            entries,
+            key=lambda item: (
+                Fraction(item[1], members[item[0]]),
+                -(int(reached[item[0]].timestamp()) // resolution),
+                item[0],
+            ),
+            reverse=True,
+        )
+        assert got == [(dept, points, members[dept]) for dept, points in want]

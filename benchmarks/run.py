@@ -15,6 +15,7 @@ import platform
 import secrets
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,12 @@ from benchmarks.harness.database import (  # noqa: E402
     default_database_name,
     reset_redis,
 )
-from benchmarks.harness.loadgen import LoadGenerator, LoadResult, pick_generator  # noqa: E402
+from benchmarks.harness.loadgen import (  # noqa: E402
+    LoadGenerator,
+    LoadResult,
+    combine,
+    pick_generator,
+)
 from benchmarks.harness.report import FOOTNOTE, Line, text_table, write_results  # noqa: E402
 from benchmarks.harness.scenarios import SCENARIOS, Bench, Healthz, Scenario  # noqa: E402
 from benchmarks.harness.seed import seed  # noqa: E402
@@ -49,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--warmup", type=float, default=3, help="seconds of the same load before measuring")
     add("--connections", type=int, default=16)
     add("--rounds", type=int, default=2, help="repeat everything to see the variance")
+    add(
+        "--slices",
+        type=int,
+        default=2,
+        help="alternate /healthz and the scenario this many times within --duration each, "
+        "so both see the same background load",
+    )
     add("--learners", type=int, default=3000)
     add("--regions", type=int, default=5)
     add("--stores-per-region", type=int, default=9, help="departments = regions × (1 + this)")
@@ -166,38 +179,57 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
                           connections=args.connections)  # fmt: skip
 
-            def measure(scenario: Scenario, round_no: int, baseline: float | None,
-                        profile_label: str | None = None) -> Line:  # fmt: skip
-                budget_rps = baseline or 5000.0
-                problems: list[str] = []
-                if args.warmup > 0:
-                    warm = scenario.workload(bench, _budget(budget_rps, args.warmup))
-                    warm_result = generator.run(
-                        server.base_url, warm, connections=args.connections, duration=args.warmup
-                    )
-                    _settle(warm_result)
-                    problems += [f"warm-up: {p}" for p in scenario.verify(bench, warm, warm_result)]
-                workload = scenario.workload(bench, _budget(budget_rps, args.duration))
+            def run_slice(
+                scenario: Scenario, seconds: float, budget_rps: float, profile_label: str | None
+            ) -> Slice:
+                workload = scenario.workload(bench, _budget(budget_rps, seconds))
                 profilers = []
                 if profile_label:
                     profilers = profiling.start(
                         server.worker_pids(),
-                        args.duration,
+                        seconds,
                         WORK / "profiles",
                         profile_label,
                         wall=not args.profile_cpu,
                     )
                 before = cpu.snapshot(server.worker_pids())
                 result = generator.run(
-                    server.base_url, workload, connections=args.connections, duration=args.duration
+                    server.base_url, workload, connections=args.connections, duration=seconds
                 )
                 after = cpu.snapshot(server.worker_pids())
                 _settle(result)
                 for profiler in profilers:
-                    profiler.wait(timeout=args.duration + 30)
-                problems += scenario.verify(bench, workload, result)
-                ratio = result.rps / baseline if baseline else None
+                    profiler.wait(timeout=seconds + 30)
+                return Slice(
+                    result=result,
+                    problems=scenario.verify(bench, workload, result),
+                    cores=cpu.cores_used(before, after),
+                    verified=workload.state.get("verified"),
+                )
+
+            def measure(
+                scenario: Scenario, round_no: int, profile_label: str | None = None
+            ) -> tuple[Line, list[Slice]]:
+                """The scenario and /healthz in alternating slices, so both see the same
+                background load; returns the scenario's line and the /healthz slices."""
+                problems: list[str] = []
+                if args.warmup > 0:
+                    warm = run_slice(scenario, args.warmup, 5000.0, None)
+                    problems += [f"warm-up: {p}" for p in warm.problems]
+                seconds = args.duration / args.slices
+                baseline: list[Slice] = []
+                own: list[Slice] = []
+                for index in range(args.slices):
+                    baseline.append(run_slice(Healthz(), seconds, 5000.0, None))
+                    label = f"{profile_label}-{index}" if profile_label else None
+                    own.append(run_slice(scenario, seconds, baseline[-1].result.rps, label))
+                base = combine([s.result for s in baseline])
+                result = combine([s.result for s in own])
+                problems += [p for s in own for p in s.problems]
+                problems += [f"/healthz: {p}" for s in baseline for p in s.problems]
+                ratio = result.rps / base.rps if base.rps else None
                 target = scenario.target
+                verified = [s.verified for s in own if s.verified]
                 line = Line(
                     round=round_no,
                     scenario=scenario.name,
@@ -213,25 +245,37 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     problems=problems,
                     extra={
-                        "cpu_cores": cpu.cores_used(before, after),
-                        **{k: v for k, v in workload.state.items() if k == "verified"},
+                        "healthz_rps_paired": round(base.rps, 1),
+                        "cpu_cores": _mean_cores(own),
+                        **({"verified": verified} if verified else {}),
                     },
                 )
                 _print_line(line)
-                return line
+                return line, baseline
 
             selected = [SCENARIOS[name]() for name in _split(args.scenarios)]
             for round_no in range(1, args.rounds + 1):
-                base = measure(Healthz(), round_no, None)
-                lines.append(base)
+                healthz_slices: list[Slice] = []
+                round_lines = []
                 for scenario in selected:
-                    lines.append(measure(scenario, round_no, base.result.rps))
+                    line, baseline = measure(scenario, round_no)
+                    round_lines.append(line)
+                    healthz_slices += baseline
+                healthz = Line(
+                    round=round_no,
+                    scenario="healthz",
+                    title=Healthz.title,
+                    expected_status=Healthz.expected_status,
+                    result=combine([s.result for s in healthz_slices]),
+                    ratio=None,
+                    problems=[p for s in healthz_slices for p in s.problems],
+                    extra={"cpu_cores": _mean_cores(healthz_slices)},
+                )
+                _print_line(healthz)
+                lines += [healthz, *round_lines]
             for name in _split(args.profile):
                 label = f"{stamp:%Y%m%dT%H%M%S}-{name}"
-                base_rps = next(
-                    (ln.result.rps for ln in reversed(lines) if ln.scenario == "healthz"), None
-                )
-                lines.append(measure(SCENARIOS[name](), 0, base_rps, profile_label=label))
+                lines.append(measure(SCENARIOS[name](), 0, profile_label=label)[0])
                 files = sorted((WORK / "profiles").glob(f"{label}-*.txt"))
                 summary = profiling.summarize(files, wall=not args.profile_cpu)
                 (WORK / "profiles" / f"{label}-summary.txt").write_text(summary + "\n")
@@ -268,6 +312,24 @@ _APP_KEYS = {
     "NANOLEARN_ENV", "NANOLEARN_INSTANCE_DIR", "SECRET_KEY", "DATABASE_URL", "REDIS_URL",
     "LOG_JSON", "RATE_LIMIT_DEFAULT", "MEDIA_DIR",
 }  # fmt: skip
+
+
+@dataclass
+class Slice:
+    result: LoadResult
+    problems: list[str]
+    cores: dict[str, float]
+    verified: object = None
+
+
+def _mean_cores(slices: list[Slice]) -> dict[str, float]:
+    """The CPU split over several slices, weighted by their length."""
+    total = sum(s.result.duration_s for s in slices) or 1.0
+    groups = {group for s in slices for group in s.cores}
+    return {
+        g: round(sum(s.cores.get(g, 0.0) * s.result.duration_s for s in slices) / total, 2)
+        for g in sorted(groups)
+    }
 
 
 def _settle(result: LoadResult) -> None:

@@ -44,7 +44,8 @@ def _machine_seconds() -> tuple[float, float]:
 @dataclass
 class Snapshot:
     wall: float
-    groups: dict[str, float]
+    processes: dict[int, tuple[str, float]]  # pid -> (group, CPU seconds so far)
+    loadgen: float
     busy: float
     total: float
 
@@ -54,7 +55,7 @@ def snapshot(app_pids: Iterable[int]) -> Snapshot:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     loadgen = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    groups: dict[str, float] = {"app": 0.0, "postgres": 0.0, "redis": 0.0, "loadgen": loadgen}
+    processes: dict[int, tuple[str, float]] = {}
     app = set(app_pids)
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
@@ -66,23 +67,26 @@ def snapshot(app_pids: Iterable[int]) -> Snapshot:
             continue
         name, seconds = found
         if pid in app:
-            groups["app"] += seconds
+            processes[pid] = ("app", seconds)
         elif name in GROUPS_BY_NAME:
-            groups[GROUPS_BY_NAME[name]] += seconds
+            processes[pid] = (GROUPS_BY_NAME[name], seconds)
     busy, total = _machine_seconds()
-    return Snapshot(time.monotonic(), groups, busy, total)
+    return Snapshot(time.monotonic(), processes, loadgen, busy, total)
 
 
 def cores_used(before: Snapshot, after: Snapshot) -> dict[str, float]:
-    """Average cores each group kept busy between two snapshots (processes that started or
-    ended in between count only for the part both snapshots saw)."""
+    """Average cores each group kept busy between two snapshots (a process that ended in
+    between is missed; one that started counts in full)."""
     wall = after.wall - before.wall
     if wall <= 0 or after.total <= before.total:
         return {}
-    used = {
-        group: round(max(0.0, after.groups[group] - before.groups.get(group, 0.0)) / wall, 2)
-        for group in after.groups
-    }
+    # Per process: backends of other people's tests come and go between the snapshots.
+    seconds = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, (group, spent) in after.processes.items():
+        earlier = before.processes.get(pid)
+        seconds[group] += spent - (earlier[1] if earlier and earlier[0] == group else 0.0)
+    seconds["loadgen"] = after.loadgen - before.loadgen
+    used = {group: round(max(0.0, value) / wall, 2) for group, value in seconds.items()}
     machine = (after.busy - before.busy) / wall
     used["machine"] = round(machine, 2)
     used["other"] = round(max(0.0, machine - sum(v for k, v in used.items() if k != "machine")), 2)

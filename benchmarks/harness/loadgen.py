@@ -318,3 +318,42 @@ def pick_generator(preference: str, *, wrk_threads: int = 2) -> LoadGenerator:
     if preference == "wrk":
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     return PythonGenerator()
+
+
+def combine(results: list[LoadResult]) -> LoadResult:
+    """One result from consecutive slices of the same scenario: counts and time add up; p50 and
+    p90 are the request-weighted means of the slices', p99 and above the worst slice's."""
+    if len(results) == 1:
+        return results[0]
+    total = sum(r.requests for r in results) or 1
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    for r in results:
+        statuses.update(r.statuses)
+        errors.update(r.socket_errors)
+
+    def weighted(key: str) -> float:
+        return round(sum(r.latency_ms[key] * r.requests for r in results) / total, 2)
+
+    def worst(key: str) -> float:
+        return max(r.latency_ms[key] for r in results)
+
+    bodies = [r.body_min for r in results if r.body_min >= 0]
+    return LoadResult(
+        generator=results[0].generator,
+        duration_s=sum(r.duration_s for r in results),
+        requests=sum(r.requests for r in results),
+        statuses=dict(statuses),
+        socket_errors=dict(errors),
+        latency_ms={
+            "mean": weighted("mean"),
+            "p50": weighted("p50"),
+            "p90": weighted("p90"),
+            "p99": worst("p99"),
+            "p999": worst("p999"),
+            "max": worst("max"),
+        },
+        exhausted=sum(r.exhausted for r in results),
+        body_min=min(bodies) if bodies else -1,
+        body_max=max(r.body_max for r in results),
+    )

@@ -294,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             notes.append(f"round {line.round} {line.scenario}: " + "; ".join(line.problems))
     notes += _summary_notes(lines)
+    for line in lines:
+        for checked in line.extra.get("verified", []):
+            notes.append(
+                f"round {line.round} {line.scenario} slice checked: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in checked.items())
+            )
     print()
     print(text_table(lines))
     print(FOOTNOTE)
@@ -405,7 +411,8 @@ def _facts(
         "to a file), RATE_LIMIT_DEFAULT=1000000/minute (limiter on, never 429 for one address)",
         "load generator": generator.name,
         "connections": args.connections,
-        "duration per scenario": f"{args.warmup:g} s warm-up + {args.duration:g} s measured",
+        "duration per scenario": f"{args.warmup:g} s warm-up, then {args.duration:g} s measured "
+        f"in {args.slices} slices, each after a /healthz slice of the same length",
         "rounds": args.rounds,
         "data": f"{learners} learners, {departments} departments, {modules} modules",
         "postgresql": ", ".join(f"{k}={v}" for k, v in postgres.items()),

@@ -200,6 +200,7 @@ class AnswerQuestion(Scenario):
         if grew != correct:
             problems.append(f"the ledger grew by {grew}, expected {correct}")
         workload.state["verified"] = {
+            "responses_201": created,
             "answers_recorded": len(answered),
             "correct": correct,
             "ledger_grew": grew,

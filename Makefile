@@ -29,8 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## Load benchmarks (not tests): gunicorn on a throwaway PostgreSQL db and Redis db 10, see benchmarks/README.md.
+## wrk is installed with apt-get when missing and running as root; else a Python load generator runs.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| apt-get install -y -q wrk >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
+		|| echo "wrk could not be installed: using the Python load generator"
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 worker: $(STAMP)
 	$(BIN)/flask worker

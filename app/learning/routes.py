@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
@@ -94,15 +95,71 @@ class ModuleById(MethodView):
         session = db.session()
         module = content.get_published_module(session, user.org_id, module_id)
         assert module.current_version_id is not None
-        version = content.get_version(session, module.current_version_id)
-        locale = content.pick_locale(version, request_locales())
+        wanted = request_locales()
+        view = _learner_views.get(module.current_version_id, wanted)
+        if view is None:
+            version = content.get_version(session, module.current_version_id)
+            view = _learner_views.render(version, wanted)
         # Versions never change: the ETag is known before any rendering work is done.
-        etag = f"{version.id}-{locale}"
-        if etag in request.if_none_match:
-            response = blp_response_not_modified(etag)
-            return response
-        response = content_response(content.localized_module(version, locale), etag)
-        return response
+        matched = _matching_etag(view.etag)
+        if matched:
+            return blp_response_not_modified(matched)
+        return content_response(view.body, view.etag)
+
+
+@dataclass(frozen=True)
+class _LearnerView:
+    etag: str
+    body: bytes  # the JSON of ModuleSchema
+
+
+class _LearnerViews:
+    """Rendered module bodies per (version, locale), kept per process: a version never changes,
+    and rendering its Markdown and dumping it cost most of a module read's CPU."""
+
+    max_entries = 1024
+
+    def __init__(self) -> None:
+        self._locales: dict[str, tuple[str, set[str]]] = {}  # version -> own, available
+        self._views: dict[tuple[str, str], _LearnerView] = {}
+
+    def get(self, version_id: str, wanted: list[str]) -> _LearnerView | None:
+        locales = self._locales.get(version_id)
+        if locales is None:
+            return None
+        own, available = locales
+        locale = next((loc for loc in wanted if loc in available), own)
+        return self._views.get((version_id, locale))
+
+    def render(self, version: ModuleVersion, wanted: list[str]) -> _LearnerView:
+        from flask import current_app
+
+        locale = content.pick_locale(version, wanted)
+        body = current_app.json.dumps(
+            schemas.ModuleSchema().dump(content.localized_module(version, locale))
+        ).encode()
+        view = _LearnerView(etag=f"{version.id}-{locale}", body=body)
+        if len(self._views) >= self.max_entries:
+            self._views.clear()
+            self._locales.clear()
+        self._locales[version.id] = (
+            version.locale,
+            {version.locale, *version.content.get("translations", {}).keys()},
+        )
+        self._views[(version.id, locale)] = view
+        return view
+
+
+_learner_views = _LearnerViews()
+
+
+def _matching_etag(etag: str) -> str | None:
+    """The If-None-Match tag that names this version, as sent or as flask-compress suffixed
+    it for a compressed body (`"<etag>:gzip"`), so phones asking for gzip get their 304 too."""
+    for tag in request.if_none_match.as_set():
+        if tag == etag or tag.startswith(etag + ":"):
+            return str(tag)
+    return None
 
 
 def blp_response_not_modified(etag: str) -> Any:
@@ -115,12 +172,10 @@ def blp_response_not_modified(etag: str) -> Any:
     return response
 
 
-def content_response(body: dict[str, Any], etag: str) -> Any:
+def content_response(body: bytes, etag: str) -> Any:
     from flask import current_app
 
-    response = current_app.response_class(
-        current_app.json.dumps(schemas.ModuleSchema().dump(body)), mimetype="application/json"
-    )
+    response = current_app.response_class(body, mimetype="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "Accept-Language, Authorization"

@@ -1,0 +1,1 @@
+"""Load benchmarks of the real app (not tests): see README.md."""

@@ -1,0 +1,1 @@
+"""The reusable parts of the benchmarks: database, seed, server, load generators, report."""

@@ -1,0 +1,336 @@
+"""The scenarios: what each one sends, what it expects back, and how it checks the outcome.
+
+A new benchmark (leaderboards, paths, push fan-out) is a `Scenario` subclass added to
+`SCENARIOS`: build a `Workload` from the seed (write to the database first if the requests
+need state, e.g. attempts), name the status every response must have, optionally a `Target`
+relative to the /healthz baseline of the same round, and check what the run did in `verify`.
+"""
+
+from __future__ import annotations
+
+import random
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from benchmarks.harness.loadgen import LoadResult, Request, Workload
+from benchmarks.harness.seed import Learner, SeedData
+
+API = "/api/v1"
+# What phones send: bokmål mostly, English for some staff; every mobile HTTP stack asks for gzip.
+LANGUAGES = ("nb-NO,nb;q=0.9,no;q=0.8,en;q=0.5",) * 4 + ("en-GB,en;q=0.9",)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Throughput as a share of /healthz in the same round, and optionally a p99 ceiling."""
+
+    min_ratio: float
+    max_p99_ms: float | None = None
+
+    def describe(self) -> str:
+        text = f"≥ {self.min_ratio:.0%} of /healthz"
+        if self.max_p99_ms is not None:
+            text += f", p99 < {self.max_p99_ms:g} ms"
+        return text
+
+    def met(self, ratio: float, p99_ms: float) -> bool:
+        return ratio >= self.min_ratio and (self.max_p99_ms is None or p99_ms < self.max_p99_ms)
+
+
+@dataclass
+class Bench:
+    """What a scenario may use: the seed, the database, the running server."""
+
+    seed: SeedData
+    engine: Engine
+    base_url: str
+    connections: int
+    rng: random.Random = field(default_factory=lambda: random.Random(20261123))
+
+    def learner(self) -> Learner:
+        return self.rng.choice(self.seed.learners)
+
+    def auth(self, learner: Learner) -> dict[str, str]:
+        return {"Authorization": f"Bearer {learner.token}"}
+
+
+class Scenario(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    expected_status: ClassVar[int]
+    target: ClassVar[Target | None] = None
+    # False: every request may be sent once only; the harness sizes the workload from the
+    # /healthz rate of the round (no endpoint is faster than /healthz).
+    reusable: ClassVar[bool] = True
+
+    @abstractmethod
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        """The requests of one run; `budget` is how many a once-only workload must hold."""
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        """Problems with the run (empty when it did what it should)."""
+        problems = []
+        if result.requests == 0:
+            problems.append("no request completed")
+        if unexpected := result.unexpected(self.expected_status):
+            problems.append(
+                f"{unexpected} responses were not {self.expected_status}: "
+                f"statuses {result.statuses}, socket errors {result.socket_errors}"
+            )
+        if result.exhausted:
+            problems.append(f"the workload ran out: {result.exhausted} requests had nothing new")
+        return problems
+
+
+class Healthz(Scenario):
+    name = "healthz"
+    title = "GET /healthz (baseline)"
+    expected_status = 200
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        return Workload([Request("GET", "/healthz")], reuse=True)
+
+
+class AnswerQuestion(Scenario):
+    """Many learners answering at once: each request is a fresh, valid answer to a question of
+    an attempt started beforehand (via SQL), with an Idempotency-Key as the app sends it.
+    About 80 % are correct (each pays points), 20 % wrong."""
+
+    name = "answer"
+    title = "POST /attempts/{id}/answers"
+    expected_status = 201
+    target = Target(min_ratio=0.25, max_p99_ms=50)
+    reusable = False
+    correct_share = 0.8
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        modules = bench.seed.modules
+        attempts: list[dict[str, Any]] = []
+        planned = 0
+        while planned < budget:
+            module = bench.rng.choice(modules)
+            learner = bench.learner()
+            attempts.append({"learner": learner, "module": module, "id": _new_id()})
+            planned += len(module.questions)
+        _insert_attempts(bench, attempts)
+        # Question by question across all attempts: one learner's answers are far apart, as
+        # when thousands answer in the same minute, and no two connections wait on one row lock.
+        requests = []
+        correct_expected: set[tuple[str, str]] = set()
+        depth = max(len(a["module"].questions) for a in attempts)
+        for index in range(depth):
+            for attempt in attempts:
+                questions = attempt["module"].questions
+                if index >= len(questions):
+                    continue
+                question = questions[index]
+                correct = bench.rng.random() < self.correct_share
+                choices = (
+                    list(question.correct_choice_ids) if correct else question.wrong_choice_ids()
+                )
+                if correct:
+                    correct_expected.add((attempt["id"], question.id))
+                body = _json({"question_id": question.id, "choice_ids": choices})
+                requests.append(
+                    Request(
+                        "POST",
+                        f"{API}/attempts/{attempt['id']}/answers",
+                        {
+                            **bench.auth(attempt["learner"]),
+                            "Content-Type": "application/json",
+                            "Accept-Language": bench.rng.choice(LANGUAGES),
+                            "Accept-Encoding": "gzip",
+                            "Idempotency-Key": f"bench-{attempt['id']}-{question.id}",
+                        },
+                        body,
+                    )
+                )
+        ledger_before = _scalar(bench.engine, "SELECT count(*) FROM point_awards")
+        return Workload(
+            requests,
+            reuse=False,
+            state={
+                "attempt_ids": [a["id"] for a in attempts],
+                "correct_expected": correct_expected,
+                "ledger_before": ledger_before,
+            },
+        )
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        problems = super().verify(bench, workload, result)
+        ids = workload.state["attempt_ids"]
+        # One snapshot for all three counts.
+        with bench.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            answered = conn.execute(
+                text(
+                    "SELECT attempt_id, question_id, correct FROM answers "
+                    "WHERE attempt_id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            ).all()
+            paid = conn.execute(
+                text(
+                    "SELECT count(*), coalesce(sum(p.points), 0) FROM point_awards p "
+                    "JOIN answers a ON p.source_key = 'answer:' || a.attempt_id || ':' "
+                    "|| a.question_id WHERE a.attempt_id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            ).one()
+            ledger_after = conn.execute(text("SELECT count(*) FROM point_awards")).scalar_one()
+        created = result.statuses.get(201, 0)
+        # wrk stops with up to one request per connection in flight: the server may finish
+        # those after the clock stopped, so the database can hold a few more than were counted.
+        if not created <= len(answered) <= created + bench.connections:
+            problems.append(f"{created} answers got 201 but {len(answered)} were recorded")
+        expected = workload.state["correct_expected"]
+        assert isinstance(expected, set)
+        wrong_grades = [row for row in answered if row.correct != ((row[0], row[1]) in expected)]
+        if wrong_grades:
+            problems.append(f"{len(wrong_grades)} answers were graded other than planned")
+        correct = sum(1 for row in answered if row.correct)
+        if paid[0] != correct:
+            problems.append(f"{correct} correct answers but {paid[0]} point awards for them")
+        grew = ledger_after - int(workload.state["ledger_before"])  # type: ignore[call-overload]
+        if grew != correct:
+            problems.append(f"the ledger grew by {grew}, expected {correct}")
+        workload.state["verified"] = {
+            "responses_201": created,
+            "answers_recorded": len(answered),
+            "correct": correct,
+            "ledger_grew": grew,
+            "points_paid": int(paid[1]),
+        }
+        return problems
+
+
+class ModuleRead(Scenario):
+    """Open a module: the full body (cards as Markdown and sanitised HTML, questions, no
+    answer key), in the learner's language, gzip as phones ask for it."""
+
+    name = "module"
+    title = "GET /modules/{id} (200, full body)"
+    expected_status = 200
+    target = Target(min_ratio=0.5)
+    min_body_bytes = 500
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        requests = [
+            Request(
+                "GET",
+                f"{API}/modules/{bench.rng.choice(bench.seed.modules).id}",
+                {
+                    **bench.auth(bench.learner()),
+                    "Accept-Language": bench.rng.choice(LANGUAGES),
+                    "Accept-Encoding": "gzip",
+                },
+            )
+            for _ in range(5000)
+        ]
+        return Workload(requests, reuse=True)
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        problems = super().verify(bench, workload, result)
+        if 0 <= result.body_min < self.min_body_bytes:
+            problems.append(f"a body was only {result.body_min} bytes: not the full module")
+        return problems
+
+
+class ModuleNotModified(Scenario):
+    """Re-open a module the phone has cached: If-None-Match with the ETag the phone got with
+    its gzip response (flask-compress appends ":gzip" to it) → 304."""
+
+    name = "module-304"
+    title = "GET /modules/{id} If-None-Match (304)"
+    expected_status = 304
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        # Ask the server for each (module, language) ETag instead of rebuilding its format.
+        etags: dict[tuple[str, str], str] = {}
+        requests = []
+        for _ in range(5000):
+            module = bench.rng.choice(bench.seed.modules)
+            learner = bench.learner()
+            language = bench.rng.choice(LANGUAGES)
+            if (module.id, language) not in etags:
+                etags[(module.id, language)] = _fetch_etag(
+                    bench, f"{API}/modules/{module.id}", learner, language
+                )
+            requests.append(
+                Request(
+                    "GET",
+                    f"{API}/modules/{module.id}",
+                    {
+                        **bench.auth(learner),
+                        "Accept-Language": language,
+                        "Accept-Encoding": "gzip",
+                        "If-None-Match": etags[(module.id, language)],
+                    },
+                )
+            )
+        return Workload(requests, reuse=True)
+
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    s.name: s for s in (Healthz, AnswerQuestion, ModuleRead, ModuleNotModified)
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _new_id() -> str:
+    from app.db import new_id
+
+    return new_id()
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _scalar(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def _insert_attempts(bench: Bench, attempts: list[dict[str, Any]]) -> None:
+    """Started attempts, as `start_attempt` leaves them (inserted in bulk, not via HTTP)."""
+    from app import clock
+    from app.learning.models import Attempt
+
+    now = clock.now()
+    with Session(bench.engine) as session:
+        session.add_all(
+            Attempt(
+                id=a["id"],
+                org_id=bench.seed.org_id,
+                user_id=a["learner"].id,
+                module_id=a["module"].id,
+                module_version_id=a["module"].version_id,
+                module_version=a["module"].version,
+                questions_total=len(a["module"].questions),
+                started_at=now,
+            )
+            for a in attempts
+        )
+        session.commit()
+
+
+def _fetch_etag(bench: Bench, path: str, learner: Learner, language: str) -> str:
+    request = urllib.request.Request(
+        bench.base_url + path,
+        headers={**bench.auth(learner), "Accept-Language": language, "Accept-Encoding": "gzip"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        etag = response.headers.get("ETag")
+    if not etag:
+        raise RuntimeError(f"{path} sent no ETag")
+    return str(etag)

@@ -1,0 +1,178 @@
+"""Seed a benchmark database through the app's own services and models.
+
+One organisation, a region → store department tree, a few thousand learners, the shipped
+content, and an access token per learner minted directly (a login per learner would spend
+minutes in argon2, which is slow on purpose and not what is measured here).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: str
+    department_id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    kind: str
+    choice_ids: tuple[str, ...]
+    correct_choice_ids: tuple[str, ...]
+
+    def wrong_choice_ids(self) -> list[str]:
+        """One wrong answer (a choice that is not correct)."""
+        wrong = [c for c in self.choice_ids if c not in self.correct_choice_ids]
+        return [wrong[0]]
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    id: str
+    key: str
+    version_id: str
+    version: int
+    questions: tuple[Question, ...]
+    locales: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SeedData:
+    org_id: str
+    admin_id: str
+    learners: list[Learner]
+    modules: list[ModuleInfo]
+    department_count: int
+    seconds: float
+
+
+def seed(
+    engine: Engine,
+    *,
+    learners: int,
+    regions: int,
+    stores_per_region: int,
+    content_dir: Path,
+    media_dir: Path,
+    secret_key: str,
+    token_lifetime: timedelta,
+) -> SeedData:
+    """Create the organisation, departments, learners, content and tokens; commit."""
+    from app import clock
+    from app.auth.models import LoginSession
+    from app.auth.tokens import AccessClaims, encode_access_token
+    from app.content.models import Module, ModuleVersion
+    from app.content.service import import_package, read_package_folder
+    from app.media.storage import LocalMediaStorage
+    from app.orgs import service as orgs
+    from app.orgs.models import User
+
+    started = time.perf_counter()
+    now = clock.now()
+    with Session(engine, expire_on_commit=False) as session:
+        # The only argon2 hash of the run: the admin's. Learners reuse it.
+        org = orgs.create_organization(
+            session,
+            slug="bench",
+            name="Benk Dagligvare",
+            admin_username="admin",
+            admin_password=secrets.token_urlsafe(16),
+        )
+        admin = session.scalars(select(User).where(User.org_id == org.id)).one()
+        stores = []
+        for r in range(regions):
+            region = orgs.create_department(session, org_id=org.id, name=f"Region {r + 1}")
+            for s in range(stores_per_region):
+                stores.append(
+                    orgs.create_department(
+                        session, org_id=org.id, name=f"Butikk {r + 1}.{s + 1}", parent_id=region.id
+                    )
+                )
+
+        users = [
+            User(
+                org_id=org.id,
+                username=f"learner{n:05d}",
+                display_name=f"Ansatt {n}",
+                password_hash=admin.password_hash,
+                department_id=stores[n % len(stores)].id,
+                roles=["learner"],
+            )
+            for n in range(learners)
+        ]
+        session.add_all(users)
+        session.flush()
+        logins = [LoginSession(user_id=user.id, created_at=now) for user in users]
+        session.add_all(logins)
+        session.flush()
+
+        report = import_package(
+            session,
+            org=org,
+            files=read_package_folder(str(content_dir)),
+            storage=LocalMediaStorage(str(media_dir)),
+            imported_by=admin.id,
+            now=now,
+        )
+        if report.errors:
+            raise RuntimeError(f"Importing {content_dir} failed: {report.errors[:3]}")
+        session.commit()
+
+        versions = session.execute(
+            select(Module.key, ModuleVersion)
+            .join(ModuleVersion, ModuleVersion.id == Module.current_version_id)
+            .where(Module.org_id == org.id)
+            .order_by(Module.key)
+        ).all()
+        modules = [
+            ModuleInfo(
+                id=version.module_id,
+                key=key or version.module_id,
+                version_id=version.id,
+                version=version.version,
+                questions=tuple(
+                    Question(
+                        id=q["id"],
+                        kind=q["kind"],
+                        choice_ids=tuple(c["id"] for c in q["choices"]),
+                        correct_choice_ids=tuple(c["id"] for c in q["choices"] if c["correct"]),
+                    )
+                    for q in version.content["questions"]
+                ),
+                locales=(version.locale, *version.content.get("translations", {}).keys()),
+            )
+            for key, version in versions
+        ]
+        tokens = [
+            Learner(
+                id=user.id,
+                department_id=user.department_id or "",
+                token=encode_access_token(
+                    AccessClaims(user_id=user.id, org_id=org.id, session_id=login.id),
+                    secret=secret_key,
+                    now=now,
+                    lifetime=token_lifetime,
+                ),
+            )
+            for user, login in zip(users, logins, strict=True)
+        ]
+        return SeedData(
+            org_id=org.id,
+            admin_id=admin.id,
+            learners=tokens,
+            modules=modules,
+            department_count=len(stores) + regions,
+            seconds=time.perf_counter() - started,
+        )

@@ -7,12 +7,13 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask_compress import Compress
 from flask_cors import CORS
+from flask_limiter import RateLimitExceeded
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import db, errors
 from app.config import INSTANCE_DIR, load_settings
-from app.extensions import api, connect_redis, limiter, redis_storage_uri
+from app.extensions import api, connect_redis, handle_rate_limited, limiter, redis_storage_uri
 from app.logging_setup import configure_logging
 
 JSON_BODY_TYPES = ("application/json",)
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     _register_blueprints(app)
     errors.register_error_handlers(app)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_nul_characters)
     _register_health(app)

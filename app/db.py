@@ -111,6 +111,14 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def insert_for(dialect_name: str) -> Any:
+    """The dialect's INSERT construct, which has ON CONFLICT ... DO NOTHING / DO UPDATE
+    (PostgreSQL and SQLite spell it alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def random_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import g
 from flask_smorest import Blueprint
 
 from app import db
+from app.auth.bearer import bearer_claims, bearer_token
 from app.auth.service import authenticated_user
-from app.auth.tokens import decode_access_token
 from app.errors import Forbidden, Unauthorized
 from app.orgs.models import User
 
@@ -26,11 +26,9 @@ def current_user() -> User:
 
 
 def _authenticate() -> User:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if bearer_token() is None:
         raise Unauthorized("A bearer access token is required.", headers=BEARER)
-    claims = decode_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
+    claims = bearer_claims()
     if claims is None:
         raise Unauthorized("The access token is invalid or expired.", headers=BEARER)
     user = authenticated_user(db.session(), claims)

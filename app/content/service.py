@@ -106,10 +106,36 @@ def get_published_module(session: Session, org_id: str, module_id: str) -> Modul
     return module
 
 
+def published_version_id(session: Session, org_id: str, module_id: str) -> str:
+    """The newest version of a published module of this organisation, or 404 (one small
+    query: the module's draft, often large, is not loaded)."""
+    version_id = session.scalar(
+        select(Module.current_version_id).where(
+            Module.id == module_id, Module.org_id == org_id, Module.status == "published"
+        )
+    )
+    if version_id is None:
+        raise NotFound("No such module.")
+    return version_id
+
+
+_versions: dict[str, ModuleVersion] = {}
+_MAX_CACHED_VERSIONS = 2048
+
+
 def get_version(session: Session, version_id: str) -> ModuleVersion:
+    """A published version, read-only. Versions never change after publishing, so each
+    process keeps the ones it has read (detached from any session) and skips the query."""
+    version = _versions.get(version_id)
+    if version is not None:
+        return version
     version = session.get(ModuleVersion, version_id)
     if version is None:
         raise NotFound("No such module version.")
+    session.expunge(version)
+    if len(_versions) >= _MAX_CACHED_VERSIONS:
+        _versions.clear()
+    _versions[version_id] = version
     return version
 
 

@@ -13,10 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import new_id
+from app.db import insert_for, new_id
 from app.gamification import badges as badge_defs
 from app.gamification import rules
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
@@ -27,8 +26,7 @@ from app.orgs.models import User
 
 
 def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_for(session.get_bind().dialect.name)
 
 
 def _user_zone(user: User) -> ZoneInfo:

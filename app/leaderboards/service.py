@@ -17,10 +17,10 @@ from typing import Any
 
 import redis
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from app.db import insert_for
 from app.errors import Forbidden, Unprocessable
 from app.extensions import get_redis
 from app.leaderboards import rules, store
@@ -113,7 +113,7 @@ def apply_or_mark_dirty(
 def _mark_dirty(bind: Engine | Connection, org_ids: list[str]) -> None:
     # Runs after the commit, so it needs its own transaction (or, in tests, the joined one).
     def write(connection: Connection) -> None:
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        insert = insert_for(connection.dialect.name)
         for org_id in org_ids:
             connection.execute(
                 insert(BoardRepair)

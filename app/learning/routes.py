@@ -93,12 +93,11 @@ class ModuleById(MethodView):
         """A module's newest version in my language: cards, then questions (no answer key)."""
         user = current_user()
         session = db.session()
-        module = content.get_published_module(session, user.org_id, module_id)
-        assert module.current_version_id is not None
+        version_id = content.published_version_id(session, user.org_id, module_id)
         wanted = request_locales()
-        view = _learner_views.get(module.current_version_id, wanted)
+        view = _learner_views.get(version_id, wanted)
         if view is None:
-            version = content.get_version(session, module.current_version_id)
+            version = content.get_version(session, version_id)
             view = _learner_views.render(version, wanted)
         # Versions never change: the ETag is known before any rendering work is done.
         matched = _matching_etag(view.etag)

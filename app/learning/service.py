@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
+from app.db import insert_for, new_id
 from app.errors import Conflict, Locked, NotFound, Unprocessable
 from app.gamification import service as gamification
 from app.learning import grading
@@ -88,16 +89,16 @@ def lock_reason(
 
 def start_attempt(session: Session, *, user: User, module_id: str, now: datetime) -> Attempt:
     """Start an attempt on the newest published version; 409 when the module is locked."""
-    module = content.get_published_module(session, user.org_id, module_id)
-    assert module.current_version_id is not None
-    version = content.get_version(session, module.current_version_id)
+    version = content.get_version(
+        session, content.published_version_id(session, user.org_id, module_id)
+    )
     reason = lock_reason(session, user, version, now)
     if reason:
         raise Locked(reason, extra={"reason": reason})
     attempt = Attempt(
         org_id=user.org_id,
         user_id=user.id,
-        module_id=module.id,
+        module_id=version.module_id,
         module_version_id=version.id,
         module_version=version.version,
         questions_total=len(version.content["questions"]),
@@ -143,8 +144,11 @@ def _record_answer(
     if problems or question is None:
         raise Unprocessable("The answer does not fit this attempt's module.", errors=problems)
     correct = grading.is_correct(question, choice_ids)
-    session.add(
-        Answer(
+    # One statement checks and records: the unique (attempt, question) pair is the judge.
+    recorded = session.execute(
+        insert_for(session.get_bind().dialect.name)(Answer)
+        .values(
+            id=new_id(),
             attempt_id=attempt.id,
             question_id=question_id,
             choice_ids=choice_ids,
@@ -152,8 +156,11 @@ def _record_answer(
             answered_at=answered_at,
             recorded_at=now,
         )
-    )
-    session.flush()
+        .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+        .returning(Answer.id)
+    ).first()
+    if recorded is None:
+        raise Conflict("This question is already answered in this attempt.")
     reviews.schedule_after_answer(
         session,
         user=user,
@@ -191,11 +198,6 @@ def answer_question(
     attempt = _own_attempt(session, user, attempt_id, lock=True)
     if attempt.completed_at is not None:
         raise Conflict("This attempt is already completed.")
-    answered = session.scalar(
-        select(Answer.id).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
-    )
-    if answered:
-        raise Conflict("This question is already answered in this attempt.")
     version = content.get_version(session, attempt.module_version_id)
     when = answered_at if answered_at and answered_at <= now + CLOCK_SKEW else now
     correct, points, question = _record_answer(

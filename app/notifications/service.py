@@ -11,10 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import after_commit, new_id
+from app.db import after_commit, insert_for, new_id
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.notifications import rules
 from app.notifications.messages import TYPES, render
@@ -273,7 +272,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Bulk insert; rows whose (user, dedupe key) exists already are left out. Returns new ids."""
     if not rows:
         return set()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session.get_bind().dialect.name)
     stmt = (
         insert(Notification)
         .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])

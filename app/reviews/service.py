@@ -8,12 +8,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
-from app.db import new_id
+from app.db import insert_for, new_id
 from app.errors import Conflict, NotFound, Unprocessable
 from app.gamification import service as gamification
 from app.learning import grading
@@ -48,7 +47,7 @@ def schedule_after_answer(
         return
     card = rules.first_card(correct=correct, now=now)
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     stmt = insert(ReviewItem).values(
         id=new_id(),
         org_id=user.org_id,

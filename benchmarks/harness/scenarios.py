@@ -159,6 +159,7 @@ class AnswerQuestion(Scenario):
                 "attempt_ids": [a["id"] for a in attempts],
                 "correct_expected": correct_expected,
                 "ledger_before": ledger_before,
+                "ledger_watermark": _last_award_id(bench.engine),
             },
         )
 
@@ -174,13 +175,20 @@ class AnswerQuestion(Scenario):
                 ),
                 {"ids": ids},
             ).all()
+            # Answers pay by the game rules (docs/game-rules.md): a correct answer pays
+            # `module:<m>:correct:<n>` when it beats the learner's best on the module, plus
+            # `module:<m>:first-try:<q>` before the module was ever completed.
             paid = conn.execute(
                 text(
-                    "SELECT count(*), coalesce(sum(p.points), 0) FROM point_awards p "
-                    "JOIN answers a ON p.source_key = 'answer:' || a.attempt_id || ':' "
-                    "|| a.question_id WHERE a.attempt_id = ANY(:ids)"
+                    "SELECT count(*) FILTER (WHERE source_key LIKE :correct), "
+                    "count(*) FILTER (WHERE source_key LIKE :first_try), "
+                    "coalesce(sum(points), 0) FROM point_awards WHERE id > :watermark"
                 ),
-                {"ids": ids},
+                {
+                    "watermark": workload.state["ledger_watermark"],
+                    "correct": "module:%:correct:%",
+                    "first_try": "module:%:first-try:%",
+                },
             ).one()
             ledger_after = conn.execute(text("SELECT count(*) FROM point_awards")).scalar_one()
         created = result.statuses.get(201, 0)
@@ -194,17 +202,19 @@ class AnswerQuestion(Scenario):
         if wrong_grades:
             problems.append(f"{len(wrong_grades)} answers were graded other than planned")
         correct = sum(1 for row in answered if row.correct)
-        if paid[0] != correct:
-            problems.append(f"{correct} correct answers but {paid[0]} point awards for them")
+        if paid[0] > correct or paid[1] > correct:
+            problems.append(f"{correct} correct answers but {paid[0]} + {paid[1]} awards for them")
+        if correct and not paid[0]:
+            problems.append("correct answers were recorded but none was paid")
         grew = ledger_after - int(workload.state["ledger_before"])  # type: ignore[call-overload]
-        if grew != correct:
-            problems.append(f"the ledger grew by {grew}, expected {correct}")
+        if grew != paid[0] + paid[1]:
+            problems.append(f"the ledger grew by {grew}, expected {paid[0] + paid[1]}")
         workload.state["verified"] = {
             "responses_201": created,
             "answers_recorded": len(answered),
             "correct": correct,
             "ledger_grew": grew,
-            "points_paid": int(paid[1]),
+            "points_paid": int(paid[2]),
         }
         return problems
 
@@ -294,6 +304,14 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"))
+
+
+def _last_award_id(engine: Engine) -> str:
+    """Award ids sort by creation: everything above this one was paid during the run."""
+    with engine.connect() as conn:
+        return str(
+            conn.execute(text("SELECT coalesce(max(id), '') FROM point_awards")).scalar_one()
+        )
 
 
 def _scalar(engine: Engine, sql: str) -> int:

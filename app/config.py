@@ -45,6 +45,10 @@ class Settings:
     log_json: bool
     pass_threshold_percent: int
     fcm_credentials: str | None
+    fcm_endpoint: str | None
+    device_unused_days: int
+    media_max_bytes: int
+    proxy_fix_hops: int
     media_dir: str
     worker_queues: str
 
@@ -69,6 +73,10 @@ class Settings:
             "LOG_JSON": self.log_json,
             "PASS_THRESHOLD_PERCENT": self.pass_threshold_percent,
             "FCM_CREDENTIALS": self.fcm_credentials,
+            "FCM_ENDPOINT": self.fcm_endpoint,
+            "DEVICE_UNUSED_DAYS": self.device_unused_days,
+            "MEDIA_MAX_BYTES": self.media_max_bytes,
+            "PROXY_FIX_HOPS": self.proxy_fix_hops,
             "MEDIA_DIR": self.media_dir,
             "WORKER_QUEUES": self.worker_queues,
             # flask-smorest / OpenAPI
@@ -116,6 +124,10 @@ def load_settings() -> Settings:
         log_json=_env_bool("LOG_JSON", env == "production"),
         pass_threshold_percent=_env_int("PASS_THRESHOLD_PERCENT", 80),
         fcm_credentials=os.environ.get("FCM_CREDENTIALS") or None,
+        fcm_endpoint=os.environ.get("FCM_ENDPOINT") or None,
+        device_unused_days=_env_int("DEVICE_UNUSED_DAYS", 90),
+        media_max_bytes=_env_int("MEDIA_MAX_BYTES", 5 * 1024 * 1024),
+        proxy_fix_hops=_env_int("PROXY_FIX_HOPS", 0),
         media_dir=_env("MEDIA_DIR", str(INSTANCE_DIR / "media")),
         worker_queues=_env("WORKER_QUEUES", "default"),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import uuid
 import warnings
@@ -231,7 +230,7 @@ def _read_json(path: str) -> dict[str, Any]:
 
 
 def _setting(name: str) -> Any:
-    return current_app.config.get(name) or os.environ.get(name) or None
+    return current_app.config.get(name) or None
 
 
 def get_push_sender() -> PushSender:

@@ -228,5 +228,5 @@ def recently_ended(
             .where(User.department_id.in_(department_ids), User.active.is_(True))
             .order_by(User.id)
         ):
-            members.setdefault(department_id, []).append(user_id)
+            members.setdefault(department_id or "", []).append(user_id)
     return [(c, [u for d in c.department_ids for u in members.get(d, [])]) for c in ended]

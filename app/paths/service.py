@@ -721,6 +721,9 @@ def current_path_audiences(session: Session, *, now: datetime) -> list[PathAudie
     )
 
 
+_USER_CHUNK = 1000
+
+
 def unfinished_mandatory_work(
     session: Session, *, now: datetime, within: timedelta
 ) -> list[PathAudience]:
@@ -744,19 +747,21 @@ def unfinished_mandatory_work(
         published = set(_current_versions(session, audience.path.org_id, mandatory))
         if not published:
             continue
-        done = {
-            user_id
-            for user_id, count in session.execute(
-                select(Attempt.user_id, func.count(func.distinct(Attempt.module_id)))
-                .where(
-                    Attempt.user_id.in_(audience.user_ids),
-                    Attempt.module_id.in_(published),
-                    Attempt.completed_at.is_not(None),
+        done: set[str] = set()
+        for start in range(0, len(audience.user_ids), _USER_CHUNK):  # bounded bind parameters
+            done.update(
+                user_id
+                for user_id, count in session.execute(
+                    select(Attempt.user_id, func.count(func.distinct(Attempt.module_id)))
+                    .where(
+                        Attempt.user_id.in_(audience.user_ids[start : start + _USER_CHUNK]),
+                        Attempt.module_id.in_(published),
+                        Attempt.completed_at.is_not(None),
+                    )
+                    .group_by(Attempt.user_id)
                 )
-                .group_by(Attempt.user_id)
+                if count >= len(published)
             )
-            if count >= len(published)
-        }
         pending = [user_id for user_id in audience.user_ids if user_id not in done]
         if pending:
             found.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -206,3 +206,27 @@ def finish_due_competitions(session: Session, *, now: datetime) -> list[str]:
         finished.append(competition.id)
     session.flush()
     return finished
+
+
+def recently_ended(
+    session: Session, *, now: datetime, within: timedelta
+) -> list[tuple[Competition, list[str]]]:
+    """Competitions that ended in the last `within`, each with the ids of the active members of
+    its departments (those who played for it), in two queries."""
+    ended = list(
+        session.scalars(
+            select(Competition)
+            .where(Competition.ends_at <= now, Competition.ends_at > now - within)
+            .order_by(Competition.ends_at, Competition.id)
+        )
+    )
+    department_ids = {d for competition in ended for d in competition.department_ids}
+    members: dict[str, list[str]] = {}
+    if department_ids:
+        for user_id, department_id in session.execute(
+            select(User.id, User.department_id)
+            .where(User.department_id.in_(department_ids), User.active.is_(True))
+            .order_by(User.id)
+        ):
+            members.setdefault(department_id or "", []).append(user_id)
+    return [(c, [u for d in c.department_ids for u in members.get(d, [])]) for c in ended]

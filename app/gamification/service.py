@@ -23,6 +23,7 @@ from app.gamification.rules import Level, level_for
 from app.leaderboards import service as leaderboards
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
+from app.paths import service as paths
 
 
 def _insert(session: Session) -> Any:
@@ -375,13 +376,9 @@ def week_key(moment: datetime, timezone: str) -> str:
     return f"{iso.year}-W{iso.week:02d}"
 
 
-def current_week_path_module_ids(session: Session, user: User, now: datetime) -> set[str] | None:
-    """The module ids of the user's mandatory paths this week, or None when unknown.
-
-    Not wired yet: weekly paths live in `app/paths` (another branch). Wiring is this one call,
-    e.g. `return paths.service.mandatory_module_ids(session, user=user, now=now)`.
-    """
-    return None
+def current_week_path_module_ids(session: Session, user: User, now: datetime) -> set[str]:
+    """The module ids of the user's mandatory paths this week (the paths domain decides)."""
+    return paths.mandatory_module_ids(session, user=user, now=now)
 
 
 def check_path_badges(

@@ -1,4 +1,5 @@
-"""RQ jobs: outbox delivery, the sweeper, scheduled reminders and device pruning.
+"""RQ jobs: outbox delivery, the sweeper, scheduled reminders, and housekeeping (devices,
+competitions, leaderboard archives, idempotency records).
 
 Every job opens its own app context when the worker has none, commits its own work and is
 safe to run twice (claims and dedupe keys make a second run a no-op).
@@ -19,6 +20,9 @@ from rq import Queue
 from sqlalchemy.orm import Session
 
 from app import clock, db
+from app.competitions import service as competitions
+from app.idempotency import service as idempotency
+from app.leaderboards import service as leaderboards
 from app.notifications import providers, rules, service
 from app.notifications.push import PushSender, get_push_sender
 
@@ -226,6 +230,36 @@ def send_competition_end() -> int:
         return created
 
 
+# --- housekeeping for other domains ------------------------------------------------------------
+
+
+def finish_competitions() -> int:
+    """Job (every 5 min): freeze the standings of competitions that have ended, give badges."""
+    with _app_context():
+        session = db.session()
+        finished = competitions.finish_due_competitions(session, now=clock.now())
+        session.commit()
+        return len(finished)
+
+
+def archive_leaderboards() -> int:
+    """Job (hourly): archive finished leaderboard weeks and months (their Redis keys expire)."""
+    with _app_context():
+        session = db.session()
+        archived = leaderboards.archive_finished_periods(session, now=clock.now())
+        session.commit()
+        return archived
+
+
+def purge_idempotency_records() -> int:
+    """Job (daily): forget stored responses to idempotent requests past their retention."""
+    with _app_context():
+        session = db.session()
+        purged = idempotency.purge_expired(session, hours=current_app.config["IDEMPOTENCY_HOURS"])
+        session.commit()
+        return purged
+
+
 # The recurring schedule (rq.cron); times are checked per user's time zone inside each job.
 SCHEDULE: list[tuple[Any, dict[str, Any]]] = [
     (sweep_outbox, {"interval": 60}),
@@ -234,4 +268,7 @@ SCHEDULE: list[tuple[Any, dict[str, Any]]] = [
     (send_due_reminders, {"cron": "10 * * * *"}),
     (send_competition_end, {"cron": "*/15 * * * *"}),
     (prune_devices, {"cron": "30 3 * * *"}),
+    (finish_competitions, {"cron": "*/5 * * * *"}),
+    (archive_leaderboards, {"cron": "20 * * * *"}),
+    (purge_idempotency_records, {"cron": "45 3 * * *"}),
 ]

@@ -1,17 +1,22 @@
-"""Who hears about events owned by other domains. Each provider is the one call to wire.
+"""Who hears about events owned by other domains: weekly paths and competitions.
 
-Weekly paths (app/paths) and competitions (app/competitions) are built on other branches;
-until they are merged these return nothing, and the jobs in `jobs.py` do all the rest
-(local times, quiet hours, caps, dedupe, delivery).
+The audiences come from those domains' services (their own rules); the jobs in `jobs.py` do
+all the rest (local times, quiet hours, caps, dedupe, delivery).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+from app.competitions import service as competitions
+from app.paths import service as paths
+
+DUE_WINDOW = timedelta(hours=48)
+ENDED_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -30,27 +35,50 @@ class Recipients:
 
 
 def weekly_path_recipients(session: Session, *, now: datetime) -> list[Recipients]:
-    """Paths of the current week and the users they are assigned to.
-
-    TO WIRE (app.paths): one Recipients per path of the current ISO week (org time zone),
-    key=path.id, payload={"path_id": ..., "title": ...}.
-    """
-    return []
+    """One per path of the current ISO week (each organisation's time zone), to the users it is
+    assigned to (onboarding templates: those whose n-th week it is); key = the path id."""
+    return [
+        Recipients(
+            user_ids=audience.user_ids,
+            payload={"path_id": audience.path.id, "title": audience.path.title},
+            key=audience.path.id,
+        )
+        for audience in paths.current_path_audiences(session, now=now)
+    ]
 
 
 def due_reminder_recipients(session: Session, *, now: datetime) -> list[Recipients]:
-    """Mandatory work due within the next 48 hours and who has not completed it.
+    """Mandatory path work due within the next 48 hours and who has not completed it.
 
-    TO WIRE (app.paths / requirements): key=f"{path_id}:{due_at:%Y-%m-%d}",
-    payload={"path_id": ..., "module_id"?: ..., "title": ...}, due_at=the due time.
+    key = f"{path_id}:{due date}" (a moved due date reminds again), due_at = the due time.
     """
-    return []
+    return [
+        Recipients(
+            user_ids=audience.user_ids,
+            payload={
+                "path_id": audience.path.id,
+                "title": audience.path.title,
+                "timezone": audience.timezone,
+            },
+            key=f"{audience.path.id}:{audience.due_at:%Y-%m-%d}",
+            due_at=audience.due_at,
+        )
+        for audience in paths.unfinished_mandatory_work(session, now=now, within=DUE_WINDOW)
+        if audience.due_at is not None
+    ]
 
 
 def competition_end_recipients(session: Session, *, now: datetime) -> list[Recipients]:
-    """Competitions that ended in the last 24 hours and the members of their departments.
-
-    TO WIRE (app.competitions): key=competition.id,
-    payload={"competition_id": ..., "title": ...}.
-    """
-    return []
+    """Competitions that ended in the last 24 hours and the active members of their
+    departments; key = the competition id."""
+    return [
+        Recipients(
+            user_ids=user_ids,
+            payload={"competition_id": competition.id, "title": competition.title},
+            key=competition.id,
+        )
+        for competition, user_ids in competitions.recently_ended(
+            session, now=now, within=ENDED_WINDOW
+        )
+        if user_ids
+    ]

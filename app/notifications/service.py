@@ -546,12 +546,13 @@ def has_due(session: Session, *, now: datetime) -> bool:
 def notify_streaks_at_risk(session: Session, *, now: datetime) -> NotifyResult:
     """Evening reminder for everyone who learned yesterday but not yet today (local time)."""
     from app.gamification import service as gamification
-    from app.learning.models import Attempt
+    from app.gamification.models import LearningDay
 
+    # Learning days count completions and spaced reviews alike (as the streak does).
     last_learned = (
-        select(Attempt.user_id, func.max(Attempt.completed_at).label("last"))
-        .where(Attempt.completed_at >= now - timedelta(hours=50))
-        .group_by(Attempt.user_id)
+        select(LearningDay.user_id, func.max(LearningDay.first_at).label("last"))
+        .where(LearningDay.first_at >= now - timedelta(hours=50))
+        .group_by(LearningDay.user_id)
         .subquery()
     )
     candidates = session.execute(

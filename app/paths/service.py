@@ -6,19 +6,19 @@ paths and modules (ancestors, paths, their modules, requirements, versions, atte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.errors import NotFound, Unprocessable
 from app.learning.models import Attempt
-from app.orgs.models import ROLES, Department, User
+from app.orgs.models import ROLES, Department, Organization, User
 from app.paths import rules
 from app.paths.models import LearningPath, PathModule, Requirement
 
@@ -612,3 +612,159 @@ def my_requirements(
     order = {"expired": 0, "missing": 1, "expiring": 2, "valid": 3}
     items.sort(key=lambda item: (order[item["status"]], item["module"]["title"]))
     return items
+
+
+# --- audiences (badges, notifications) -------------------------------------------------------
+
+
+def mandatory_module_ids(session: Session, *, user: User, now: datetime) -> set[str]:
+    """The published mandatory modules of the user's paths this week (onboarding included)."""
+    week = rules.week_of(now, user.organization.timezone)
+    paths = _paths_for(session, user, week, ancestor_department_ids(session, user.department_id))
+    wanted = {step.module_id for path in paths for step in path.steps if step.mandatory}
+    return set(_current_versions(session, user.org_id, wanted))
+
+
+@dataclass(frozen=True)
+class PathAudience:
+    """A path of an organisation's current week and the active users it is assigned to."""
+
+    path: LearningPath
+    week: str
+    timezone: str
+    due_at: datetime | None
+    user_ids: list[str]
+
+
+def _department_ancestors(session: Session, org_id: str) -> dict[str, set[str]]:
+    """Every department of the organisation with itself and all above it (one query)."""
+    parents: dict[str, str | None] = {
+        department_id: parent_id
+        for department_id, parent_id in session.execute(
+            select(Department.id, Department.parent_id).where(Department.org_id == org_id)
+        )
+    }
+    found: dict[str, set[str]] = {}
+    for department_id in parents:
+        chain: set[str] = set()
+        current: str | None = department_id
+        while current is not None and current not in chain:
+            chain.add(current)
+            current = parents.get(current)
+        found[department_id] = chain
+    return found
+
+
+def _org_audiences(
+    session: Session, org: Organization, paths: list[LearningPath], week: str
+) -> list[PathAudience]:
+    """Each path with the active users of the organisation it is assigned to in `week`."""
+    users = list(
+        session.scalars(
+            select(User).where(User.org_id == org.id, User.active.is_(True)).order_by(User.id)
+        )
+    )
+    ancestors = _department_ancestors(session, org.id)
+    week_end = rules.week_span_utc(week, org.timezone)[1]
+    found: list[PathAudience] = []
+    for path in paths:
+        members = [
+            user.id
+            for user in users
+            if (
+                path.onboarding_week is None
+                or rules.onboarding_week_number(started_on(user), week) == path.onboarding_week
+            )
+            and _audience_matches(
+                path.audience_department_ids,
+                path.audience_roles,
+                user,
+                ancestors.get(user.department_id or "", set()),
+            )
+        ]
+        due_at = path.due_at
+        if due_at is None and path.onboarding_week is not None:
+            due_at = week_end  # as the learner's week shows it
+        if members:
+            found.append(PathAudience(path, week, org.timezone, due_at, members))
+    return found
+
+
+def _audiences(
+    session: Session, *, now: datetime, which: Callable[[str], ColumnElement[bool]]
+) -> list[PathAudience]:
+    found: list[PathAudience] = []
+    for org in session.scalars(select(Organization).order_by(Organization.id)):
+        week = rules.week_of(now, org.timezone)
+        paths = list(
+            session.scalars(
+                select(LearningPath)
+                .where(LearningPath.org_id == org.id, which(week))
+                .order_by(LearningPath.id)
+            )
+        )
+        if paths:
+            found += _org_audiences(session, org, paths, week)
+    return found
+
+
+def current_path_audiences(session: Session, *, now: datetime) -> list[PathAudience]:
+    """Every path of the current week in each organisation's time zone, with its audience:
+    onboarding templates go to the users whose n-th week it is; departments include their
+    sub-departments. A fixed number of queries per organisation that has paths."""
+    return _audiences(
+        session,
+        now=now,
+        which=lambda week: or_(
+            LearningPath.week == week, LearningPath.onboarding_week.is_not(None)
+        ),
+    )
+
+
+_USER_CHUNK = 1000
+
+
+def unfinished_mandatory_work(
+    session: Session, *, now: datetime, within: timedelta
+) -> list[PathAudience]:
+    """Paths with mandatory modules due after `now` and within `within` (a weekly path of any
+    week by its `due_at`; onboarding templates by this week's end), each with the users of its
+    audience who have not completed every published mandatory module."""
+    found: list[PathAudience] = []
+    window = (LearningPath.due_at > now) & (LearningPath.due_at <= now + within)
+    audiences = _audiences(
+        session,
+        now=now,
+        which=lambda week: or_(
+            LearningPath.week.is_not(None) & window, LearningPath.onboarding_week.is_not(None)
+        ),
+    )
+    for audience in audiences:
+        due_at = audience.due_at
+        if due_at is None or not now < due_at <= now + within:
+            continue
+        mandatory = {step.module_id for step in audience.path.steps if step.mandatory}
+        published = set(_current_versions(session, audience.path.org_id, mandatory))
+        if not published:
+            continue
+        done: set[str] = set()
+        for start in range(0, len(audience.user_ids), _USER_CHUNK):  # bounded bind parameters
+            done.update(
+                user_id
+                for user_id, count in session.execute(
+                    select(Attempt.user_id, func.count(func.distinct(Attempt.module_id)))
+                    .where(
+                        Attempt.user_id.in_(audience.user_ids[start : start + _USER_CHUNK]),
+                        Attempt.module_id.in_(published),
+                        Attempt.completed_at.is_not(None),
+                    )
+                    .group_by(Attempt.user_id)
+                )
+                if count >= len(published)
+            )
+        pending = [user_id for user_id in audience.user_ids if user_id not in done]
+        if pending:
+            found.append(
+                PathAudience(audience.path, audience.week, audience.timezone, due_at, pending)
+            )
+    return found

@@ -225,8 +225,8 @@ def answer_review(
     locales: list[str],
     now: datetime,
 ) -> dict[str, Any]:
-    """Grade a due review question, move its card up (right) or back to box 1 (wrong), and pay
-    for a right answer once per due date."""
+    """Grade a due review question, move its card up (right) or back to box 1 (wrong), count
+    the learning day, and pay for a right answer once per due date."""
     item = session.scalar(
         select(ReviewItem)
         .where(ReviewItem.user_id == user.id, ReviewItem.question_id == question_id)
@@ -255,6 +255,8 @@ def answer_review(
     item.reviews += 1
     item.lapses += 0 if correct else 1
     item.last_reviewed_at = now
+    # Any review answer, right or wrong, is learning: it keeps the streak going.
+    gamification.record_learning_day(session, user=user, at=now)
     points = 0
     if correct:
         settings = rules.review_settings(user.organization.settings)

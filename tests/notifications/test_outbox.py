@@ -309,6 +309,9 @@ def test_recurring_jobs_are_registered_with_rq_cron(redis_client: Any) -> None:
         "send_due_reminders",
         "send_competition_end",
         "prune_devices",
+        "finish_competitions",
+        "archive_leaderboards",
+        "purge_idempotency_records",
     }
 
 

@@ -176,7 +176,7 @@ def test_competition_end_once_per_competition(
     assert row.data == {"competition_id": "C1"}
 
 
-def test_unwired_providers_return_nothing(session: Any, frozen_clock: Any) -> None:
+def test_no_paths_or_competitions_no_pushes(session: Any, frozen_clock: Any) -> None:
     assert jobs.send_weekly_path_start() == 0
     assert jobs.send_due_reminders() == 0
     assert jobs.send_competition_end() == 0

@@ -42,7 +42,11 @@ class LearningDay(Base):
     """
 
     __tablename__ = "learning_days"
-    __table_args__ = (UniqueConstraint("user_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "day"),
+        # The evening streak-at-risk job looks for everyone who learned in the last two days.
+        Index("ix_learning_days_first_at", "first_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -102,7 +102,7 @@ class ModuleById(MethodView):
         # Versions never change: the ETag is known before any rendering work is done.
         matched = _matching_etag(view.etag)
         if matched:
-            return blp_response_not_modified(matched)
+            return not_modified_response(matched)
         return content_response(view.body, view.etag)
 
 
@@ -131,8 +131,6 @@ class _LearnerViews:
         return self._views.get((version_id, locale))
 
     def render(self, version: ModuleVersion, wanted: list[str]) -> _LearnerView:
-        from flask import current_app
-
         locale = content.pick_locale(version, wanted)
         body = current_app.json.dumps(
             schemas.ModuleSchema().dump(content.localized_module(version, locale))
@@ -161,9 +159,7 @@ def _matching_etag(etag: str) -> str | None:
     return None
 
 
-def blp_response_not_modified(etag: str) -> Any:
-    from flask import current_app
-
+def not_modified_response(etag: str) -> Any:
     response = current_app.response_class(status=304)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
@@ -172,8 +168,6 @@ def blp_response_not_modified(etag: str) -> Any:
 
 
 def content_response(body: bytes, etag: str) -> Any:
-    from flask import current_app
-
     response = current_app.response_class(body, mimetype="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"

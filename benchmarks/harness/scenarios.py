@@ -75,6 +75,7 @@ class Scenario(ABC):
     def prepare(self, bench: Bench) -> None:
         """Once per run, before the first round: seed what this scenario needs beyond the
         default seed (points history, paths). Default: nothing."""
+        return None
 
     @abstractmethod
     def workload(self, bench: Bench, budget: int) -> Workload:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
@@ -74,9 +75,9 @@ def seed(
     from app import clock
     from app.auth.models import LoginSession
     from app.auth.tokens import AccessClaims, encode_access_token
-    from app.db import new_id
     from app.content.models import Module, ModuleVersion
     from app.content.service import import_package, read_package_folder
+    from app.db import new_id
     from app.media.storage import LocalMediaStorage
     from app.orgs import service as orgs
     from app.orgs.models import User
@@ -105,7 +106,7 @@ def seed(
 
         # Core bulk inserts (one password hash, ids made here): 100 000 learners in seconds,
         # where ORM objects would take minutes.
-        users = [
+        users: list[dict[str, Any]] = [
             {
                 "id": new_id(),
                 "org_id": org.id,
@@ -119,7 +120,9 @@ def seed(
             }
             for n in range(learners)
         ]
-        logins = [{"id": new_id(), "user_id": u["id"], "created_at": now} for u in users]
+        logins: list[dict[str, Any]] = [
+            {"id": new_id(), "user_id": u["id"], "created_at": now} for u in users
+        ]
         for start in range(0, len(users), 10_000):
             session.execute(insert(User), users[start : start + 10_000])
             session.execute(insert(LoginSession), logins[start : start + 10_000])
@@ -209,7 +212,7 @@ def seed_points(
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        with cursor.copy(f"COPY point_awards ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with cursor.copy(f"COPY point_awards ({columns}) FROM STDIN") as copy:
             for n in range(rows):
                 learner = rng.choice(learners)
                 copy.write_row(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,9 @@ def seed(
         if report.errors:
             raise RuntimeError(f"Importing {content_dir} failed: {report.errors[:3]}")
         session.commit()
+        # Planner statistics, as a production database has them (autovacuum would be late).
+        session.execute(text("ANALYZE"))
+        session.commit()
 
         versions = session.execute(
             select(Module.key, ModuleVersion)
@@ -229,6 +232,8 @@ def seed_points(
                         now,
                     )
                 )
+        raw.commit()
+        cursor.execute("ANALYZE point_awards")
         raw.commit()
     finally:
         raw.close()

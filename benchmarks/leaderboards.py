@@ -36,7 +36,10 @@ def live(args: argparse.Namespace, passthrough: list[str]) -> int:
     runs: dict[str, list[dict[str, object]]] = {"0": [], "1": []}
     for repeat in range(args.repeat):
         for setting in ("0", "1"):
-            folder = Path(tempfile.mkdtemp(prefix="nl-bench-live-"))
+            # Under the worktree: run.py prints the results' paths relative to it.
+            work = ROOT / "benchmarks" / ".work"
+            work.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix="live-", dir=work))
             print(f"\n== repeat {repeat + 1}: LEADERBOARDS_LIVE={setting}", flush=True)
             code = run.main(
                 [

@@ -51,6 +51,7 @@ class Settings:
     proxy_fix_hops: int
     media_dir: str
     worker_queues: str
+    leaderboards_live: bool
 
     @property
     def is_production(self) -> bool:
@@ -79,6 +80,7 @@ class Settings:
             "PROXY_FIX_HOPS": self.proxy_fix_hops,
             "MEDIA_DIR": self.media_dir,
             "WORKER_QUEUES": self.worker_queues,
+            "LEADERBOARDS_LIVE": self.leaderboards_live,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -130,4 +132,7 @@ def load_settings() -> Settings:
         proxy_fix_hops=_env_int("PROXY_FIX_HOPS", 0),
         media_dir=_env("MEDIA_DIR", str(INSTANCE_DIR / "media")),
         worker_queues=_env("WORKER_QUEUES", "default"),
+        # Off: awards skip the Redis board update; boards are then only as fresh as the last
+        # `leaderboards rebuild` (for measuring what live boards cost, or to shed Redis load).
+        leaderboards_live=_env_bool("LEADERBOARDS_LIVE", True),
     )

@@ -65,6 +65,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--learners", type=int, default=3000)
     add("--regions", type=int, default=5)
     add("--stores-per-region", type=int, default=9, help="departments = regions × (1 + this)")
+    add(
+        "--departments",
+        type=int,
+        default=None,
+        help="total departments, 20 regions of stores (overrides --regions and "
+        "--stores-per-region; issue 3: --learners 100000 --departments 1000)",
+    )
+    add(
+        "--points-per-learner",
+        type=int,
+        default=3,
+        help="ledger rows per learner over this week, for the leaderboard scenarios",
+    )
+    add(
+        "--leaderboards-live",
+        choices=("1", "0"),
+        default="1",
+        help="LEADERBOARDS_LIVE for the server: 0 = answers do not update the Redis boards",
+    )
     add("--workers", type=int, default=2)
     add("--worker-class", choices=("sync", "gthread"), default="sync")
     add("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
@@ -96,6 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the database and the server log")
     add("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)  # fmt: skip
+    if args.departments is not None:
+        args.regions = 20 if args.departments >= 40 else 1
+        args.stores_per_region = max(1, args.departments // args.regions - 1)
     unknown = [s for s in _split(args.scenarios) + _split(args.profile) if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
@@ -125,6 +147,7 @@ def server_env(args: argparse.Namespace, database_url: str, secret_key: str) -> 
         "RATE_LIMIT_DEFAULT": "1000000/minute",
         "MEDIA_DIR": str(WORK / "media"),
         "PYTHONDONTWRITEBYTECODE": "1",
+        "LEADERBOARDS_LIVE": args.leaderboards_live,
     }
 
 
@@ -177,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
-                          connections=args.connections)  # fmt: skip
+                          connections=args.connections, extra={"redis_url": args.redis_url,
+                          "points_per_learner": args.points_per_learner})  # fmt: skip
 
             def run_slice(
                 scenario: Scenario, seconds: float, budget_rps: float, profile_label: str | None
@@ -254,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                 return line, baseline
 
             selected = [SCENARIOS[name]() for name in _split(args.scenarios)]
+            for scenario in selected:
+                scenario.prepare(bench)
             for round_no in range(1, args.rounds + 1):
                 healthz_slices: list[Slice] = []
                 round_lines = []
@@ -275,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                 lines += [healthz, *round_lines]
             for name in _split(args.profile):
                 label = f"{stamp:%Y%m%dT%H%M%S}-{name}"
-                lines.append(measure(SCENARIOS[name](), 0, profile_label=label)[0])
+                profiled = next((s for s in selected if s.name == name), None)
+                if profiled is None:
+                    profiled = SCENARIOS[name]()
+                    profiled.prepare(bench)
+                lines.append(measure(profiled, 0, profile_label=label)[0])
                 files = sorted((WORK / "profiles").glob(f"{label}-*.txt"))
                 summary = profiling.summarize(files, wall=not args.profile_cpu)
                 (WORK / "profiles" / f"{label}-summary.txt").write_text(summary + "\n")

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 import redis
+from flask import current_app
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -53,8 +54,14 @@ def queue_award(
     earned_at: datetime,
     now: datetime,
 ) -> None:
-    """Schedule an award's board updates for after the commit (all of a transaction's in one go)."""
+    """Schedule an award's board updates for after the commit (all of a transaction's in one go);
+    none with LEADERBOARDS_LIVE=0."""
     award = rules.Award(user_id, department_id, points, earned_at)
+    current_week = rules.period_at("week", now, org_timezone)
+    if earned_at < current_week.start:
+        _mark_archive_stale(session, org_id, award, org_timezone)
+    if not current_app.config.get("LEADERBOARDS_LIVE", True):
+        return  # LEADERBOARDS_LIVE=0: boards change only with `leaderboards rebuild`
     pending = _pending(session)
     for period, board, member in rules.board_keys(award, org_timezone):
         pending.increments.append(
@@ -62,9 +69,6 @@ def queue_award(
                 org_id, board, period, member, points, rules.ticks_left(period, earned_at)
             )
         )
-    current_week = rules.period_at("week", now, org_timezone)
-    if earned_at < current_week.start:
-        _mark_archive_stale(session, org_id, award, org_timezone)
 
 
 def _pending(session: Session) -> _Pending:

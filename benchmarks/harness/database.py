@@ -11,7 +11,8 @@ import psycopg
 import redis
 from sqlalchemy.engine import Engine
 
-NAME_PATTERN = re.compile(r"^nl_bench_[a-z0-9_]{1,40}$")
+# nl_bench_* (`make bench`), nl_bench2_* etc. for a second worktree's runs.
+NAME_PATTERN = re.compile(r"^nl_bench[0-9]*_[a-z0-9_]{1,40}$")
 
 
 @dataclass

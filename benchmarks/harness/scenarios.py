@@ -52,6 +52,9 @@ class Bench:
     base_url: str
     connections: int
     rng: random.Random = field(default_factory=lambda: random.Random(20261123))
+    # Run options scenarios may need in `prepare` (e.g. redis_url, points_per_learner), and
+    # what one scenario's `prepare` left for another (e.g. "points_seeded").
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def learner(self) -> Learner:
         return self.rng.choice(self.seed.learners)
@@ -68,6 +71,11 @@ class Scenario(ABC):
     # False: every request may be sent once only; the harness sizes the workload from the
     # /healthz rate of the round (no endpoint is faster than /healthz).
     reusable: ClassVar[bool] = True
+
+    def prepare(self, bench: Bench) -> None:
+        """Once per run, before the first round: seed what this scenario needs beyond the
+        default seed (points history, paths). Default: nothing."""
+        return None
 
     @abstractmethod
     def workload(self, bench: Bench, budget: int) -> Workload:
@@ -286,8 +294,149 @@ class ModuleNotModified(Scenario):
         return Workload(requests, reuse=True)
 
 
+class LeaderboardUsers(Scenario):
+    """Issue 3: the learners' board of this week, of the whole organisation or of the learner's
+    own department (half each), read by random learners. Needs points history: `prepare`
+    writes `--points-per-learner` ledger rows per learner spread over this week so far and
+    runs the `leaderboards rebuild` code to fill Redis."""
+
+    name = "leaderboard-users"
+    title = "GET /leaderboards/users (org | dept, week)"
+    expected_status = 200
+    target = Target(min_ratio=0.6)
+
+    def prepare(self, bench: Bench) -> None:
+        _seed_boards(bench)
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        requests = []
+        for n in range(5000):
+            scope = "organization" if n % 2 == 0 else "department"
+            requests.append(
+                Request(
+                    "GET",
+                    f"{API}/leaderboards/users?scope={scope}&window=week",
+                    {**bench.auth(bench.learner()), "Accept-Encoding": "gzip"},
+                )
+            )
+        state: dict[str, object] = {}
+        for scope in ("organization", "department"):
+            body = _fetch_json(
+                bench, f"{API}/leaderboards/users?scope={scope}&window=week", bench.learner()
+            )
+            state[scope] = len(body["entries"])
+        return Workload(requests, reuse=True, state={"sample_entries": state})
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        problems = super().verify(bench, workload, result)
+        sample = workload.state["sample_entries"]
+        assert isinstance(sample, dict)
+        problems += [f"the {scope} board was empty" for scope, n in sample.items() if not n]
+        return problems
+
+
+class LeaderboardDepartments(Scenario):
+    """Issue 3: the departments' board of this week by points per active member (every
+    department's total from Redis, divided by its member count from the database)."""
+
+    name = "leaderboard-departments"
+    title = "GET /leaderboards/departments (per_member)"
+    expected_status = 200
+    target = Target(min_ratio=0.6)
+    path = f"{API}/leaderboards/departments?window=week&metric=per_member"
+
+    def prepare(self, bench: Bench) -> None:
+        _seed_boards(bench)
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        requests = [
+            Request("GET", self.path, {**bench.auth(bench.learner()), "Accept-Encoding": "gzip"})
+            for _ in range(5000)
+        ]
+        body = _fetch_json(bench, self.path, bench.learner())
+        return Workload(requests, reuse=True, state={"sample_entries": len(body["entries"])})
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        problems = super().verify(bench, workload, result)
+        if not workload.state["sample_entries"]:
+            problems.append("the departments board was empty")
+        return problems
+
+
+class PathsCurrent(Scenario):
+    """Issue 4: this week's paths of a learner who has 3 paths of 10 modules each (made with
+    the paths service in `prepare`, for everyone in the organisation; they overlap, as the
+    shipped content has 18 modules), with each module's status."""
+
+    name = "paths-current"
+    title = "GET /paths/current (3 paths × 10 modules)"
+    expected_status = 200
+    target = Target(min_ratio=0.5)
+    paths = 3
+    modules_per_path = 10
+
+    def prepare(self, bench: Bench) -> None:
+        from app import clock
+        from app.orgs.models import User
+        from app.paths import rules as path_rules
+        from app.paths.service import create_path
+
+        modules = sorted(bench.seed.modules, key=lambda m: m.key)
+        step = (len(modules) - self.modules_per_path) // max(self.paths - 1, 1)
+        now = clock.now()
+        with Session(bench.engine) as session:
+            admin = session.get_one(User, bench.seed.admin_id)
+            week = path_rules.week_of(now, admin.organization.timezone)
+            for n in range(self.paths):
+                chosen = modules[n * step : n * step + self.modules_per_path]
+                assert len(chosen) == self.modules_per_path, "not enough modules in content/"
+                create_path(
+                    session,
+                    user=admin,
+                    title=f"Benk uke {n + 1}",
+                    modules=[{"module_id": m.id, "mandatory": n == 0} for m in chosen],
+                    week=week,
+                    sequential=n == 1,
+                    now=now,
+                )
+            session.commit()
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        requests = [
+            Request(
+                "GET",
+                f"{API}/paths/current",
+                {
+                    **bench.auth(bench.learner()),
+                    "Accept-Language": bench.rng.choice(LANGUAGES),
+                    "Accept-Encoding": "gzip",
+                },
+            )
+            for _ in range(5000)
+        ]
+        body = _fetch_json(bench, f"{API}/paths/current", bench.learner())
+        shape = [len(p["modules"]) for p in body["paths"]]
+        return Workload(requests, reuse=True, state={"sample_shape": shape})
+
+    def verify(self, bench: Bench, workload: Workload, result: LoadResult) -> list[str]:
+        problems = super().verify(bench, workload, result)
+        shape = workload.state["sample_shape"]
+        if shape != [self.modules_per_path] * self.paths:
+            problems.append(f"a learner's week had paths of {shape} modules, not 3 × 10")
+        return problems
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
-    s.name: s for s in (Healthz, AnswerQuestion, ModuleRead, ModuleNotModified)
+    s.name: s
+    for s in (
+        Healthz,
+        AnswerQuestion,
+        ModuleRead,
+        ModuleNotModified,
+        LeaderboardUsers,
+        LeaderboardDepartments,
+        PathsCurrent,
+    )
 }
 
 
@@ -340,6 +489,52 @@ def _insert_attempts(bench: Bench, attempts: list[dict[str, Any]]) -> None:
             for a in attempts
         )
         session.commit()
+
+
+def _seed_boards(bench: Bench) -> None:
+    """Points over this week so far for the leaderboard scenarios (once per run), then the
+    `leaderboards rebuild` code path (`rebuild_all`) to fill Redis."""
+    if bench.extra.get("points_seeded"):
+        return
+    import time
+
+    import redis
+
+    from app import clock
+    from app.leaderboards import rules as board_rules
+    from app.leaderboards.service import rebuild_all
+    from app.orgs.models import Organization
+    from benchmarks.harness.seed import seed_points
+
+    now = clock.now()
+    with Session(bench.engine) as session:
+        timezone = session.get_one(Organization, bench.seed.org_id).timezone
+    week = board_rules.period_at("week", now, timezone)
+    rows = int(bench.extra.get("points_per_learner", 3)) * len(bench.seed.learners)
+    seconds = seed_points(
+        bench.engine, bench.seed.learners, org_id=bench.seed.org_id, rows=rows,
+        start=week.start, end=now,
+    )  # fmt: skip
+    client = redis.Redis.from_url(str(bench.extra["redis_url"]))
+    started = time.perf_counter()
+    with Session(bench.engine) as session:
+        written = rebuild_all(session, now=now, client=client)
+        session.commit()
+    client.close()
+    print(
+        f"seeded {rows} ledger rows over {week.key} in {seconds:.1f}s; rebuilt {written} "
+        f"board keys in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    bench.extra["points_seeded"] = rows
+
+
+def _fetch_json(bench: Bench, path: str, learner: Learner) -> dict[str, Any]:
+    import json
+
+    request = urllib.request.Request(bench.base_url + path, headers=bench.auth(learner))
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
 
 
 def _fetch_etag(bench: Bench, path: str, learner: Learner, language: str) -> str:

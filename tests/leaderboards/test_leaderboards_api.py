@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import get_redis
+from app.gamification.models import PointAward
 from app.leaderboards import store
 from app.orgs.models import DepartmentManager
 from tests import factories
@@ -199,6 +200,23 @@ def test_updates_reach_redis_after_the_commit(
     assert redis_client.ttl(store.key(org.id, "users:org", "all_time", "all")) == -1
     board = client.get(USERS, headers=as_learner).json
     assert board["me"] == {"rank": 1, "score": 80}
+
+
+def test_with_live_boards_off_only_a_rebuild_updates_them(
+    app, client, session, org, learner, module, as_learner, frozen_clock, monkeypatch
+):
+    redis_client = get_redis()
+    redis_client.set(store.built_key(org.id), "1")  # boards complete: no rebuild on read
+    monkeypatch.setitem(app.config, "LEADERBOARDS_LIVE", False)
+    play(client, session, module, as_learner)
+    key = store.key(org.id, f"users:dept:{learner.department_id}", "week", "2026-W48")
+    assert redis_client.zcard(key) == 0
+    assert client.get(USERS, headers=as_learner).json["me"] is None
+    assert session.query(PointAward).filter_by(user_id=learner.id).count() > 0
+
+    result = app.test_cli_runner().invoke(args=["leaderboards", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert client.get(USERS, headers=as_learner).json["me"] == {"rank": 1, "score": 80}
 
 
 def test_reading_a_board_is_a_few_queries(client, session, played, as_learner):

@@ -554,10 +554,10 @@ def department_board(
         mine = (view.mine[0], view.mine[1], Fraction(view.mine[1].points)) if view.mine else None
     else:
         everything = _board(session, org, resolved, "depts", limit=0, me=None, now=now)
-        info = department_info(session, org.id, [row.member for _, row in everything.entries])
+        members = active_member_counts(session, org.id)
         scored = sorted(
             (
-                (Fraction(row.points, max(info.get(row.member, ("", 0))[1], 1)), row)
+                (Fraction(row.points, max(members.get(row.member, 0), 1)), row)
                 for _, row in everything.entries
             ),
             key=lambda item: (item[0], item[1].ticks, item[1].member),
@@ -566,6 +566,9 @@ def department_board(
         ranked = [(rank, row, score) for rank, (score, row) in enumerate(scored, start=1)]
         rows = ranked[:limit]
         mine = next((item for item in ranked if item[1].member == mine_id), None)
+        # Names only for the departments shown, not for every department on the board.
+        shown = [row.member for _, row, _ in rows] + ([mine[1].member] if mine else [])
+        info = department_info(session, org.id, shown)
 
     def entry(rank: int, row: Ranked, score: Fraction) -> dict[str, Any]:
         name, members = info.get(row.member, ("", 0))
@@ -588,6 +591,17 @@ def department_board(
 
 def _number(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else round(float(value), 2)
+
+
+def active_member_counts(session: Session, org_id: str) -> dict[str, int]:
+    """{department id: active members now} for the whole organisation: one aggregate over its
+    users (no join), as every department's points per member is needed to rank any of them."""
+    rows = session.execute(
+        select(User.department_id, func.count())
+        .where(User.org_id == org_id, User.active.is_(True), User.department_id.is_not(None))
+        .group_by(User.department_id)
+    )
+    return {dep_id: int(count) for dep_id, count in rows if dep_id is not None}
 
 
 def department_info(

@@ -568,7 +568,10 @@ def department_board(
         mine = next((item for item in ranked if item[1].member == mine_id), None)
         # Names only for the departments shown, not for every department on the board.
         shown = [row.member for _, row, _ in rows] + ([mine[1].member] if mine else [])
-        info = department_info(session, org.id, shown)
+        info = {
+            dep_id: (name, members.get(dep_id, 0))  # the counts the ranking used
+            for dep_id, (name, _) in department_info(session, org.id, shown).items()
+        }
 
     def entry(rank: int, row: Ranked, score: Fraction) -> dict[str, Any]:
         name, members = info.get(row.member, ("", 0))
@@ -593,9 +596,37 @@ def _number(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else round(float(value), 2)
 
 
+MEMBER_COUNTS_SECONDS = 60
+
+
 def active_member_counts(session: Session, org_id: str) -> dict[str, int]:
-    """{department id: active members now} for the whole organisation: one aggregate over its
-    users (no join), as every department's points per member is needed to rank any of them."""
+    """{department id: active members} for the whole organisation, as every department's points
+    per member is needed to rank any of them. Counting means scanning the organisation's users
+    (100 000 at a large retailer), so the counts are kept in Redis for a minute: a new hire or
+    a deactivation shows in per-member boards within that minute."""
+    client = get_redis()
+    cache_key = store.member_counts_key(org_id)
+    try:
+        cached = client.hgetall(cache_key)
+    except redis.RedisError:
+        cached = {}
+    if cached:
+        return {dep.decode(): int(count) for dep, count in cached.items() if dep != b""}
+    counts = _count_active_members(session, org_id)
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            # The "" field marks an organisation with no members at all as counted too.
+            mapping: dict[str | bytes, int] = {"": 0}
+            mapping.update(counts)
+            pipe.hset(cache_key, mapping=mapping)
+            pipe.expire(cache_key, MEMBER_COUNTS_SECONDS)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not cache member counts of %s", org_id)
+    return counts
+
+
+def _count_active_members(session: Session, org_id: str) -> dict[str, int]:
     rows = session.execute(
         select(User.department_id, func.count())
         .where(User.org_id == org_id, User.active.is_(True), User.department_id.is_not(None))

@@ -51,6 +51,11 @@ def key(org_id: str, board: str, window: str, period: str) -> str:
     return f"nl:{{{org_id}}}:{board}:{window}:{period}"
 
 
+def member_counts_key(org_id: str) -> str:
+    """A short-lived hash of active members per department (outside the board keys' pattern)."""
+    return f"nl:members:{{{org_id}}}"
+
+
 def built_key(org_id: str) -> str:
     """Present while the organisation's boards are complete (a lost Redis loses it too)."""
     return f"nl:{{{org_id}}}:built"

@@ -112,7 +112,7 @@ def test_boards_need_a_login(client):
 
 
 def test_departments_by_total_and_per_member(
-    client, session, org, checkout, module, played, picker, as_learner
+    client, session, org, checkout, module, played, picker, as_learner, redis_client
 ):
     for name in ("kasse3", "kasse4"):
         factories.make_user(session, org, name, department=checkout)
@@ -129,9 +129,14 @@ def test_departments_by_total_and_per_member(
     rows = [(e["rank"], e["department"]["name"], e["score"]) for e in per_member["entries"]]
     assert rows == [(1, "Kasse", 40), (2, "Lager Nord", 35)]
     factories.make_user(session, org, "kasse5", department=checkout)
+    # Member counts are kept for a minute: the new hire counts once they expire.
+    cached = client.get(f"{DEPTS}?metric=per_member", headers=as_learner).json
+    assert [e["members"] for e in cached["entries"]] == [4, 1]
+    redis_client.delete(store.member_counts_key(org.id))
     per_member = client.get(f"{DEPTS}?metric=per_member", headers=as_learner).json
     rows = [(e["rank"], e["department"]["name"], e["score"]) for e in per_member["entries"]]
     assert rows == [(1, "Lager Nord", 35), (2, "Kasse", 32)]
+    assert [e["members"] for e in per_member["entries"]] == [1, 5]
     assert per_member["mine"]["rank"] == 2
 
 

@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add("--profile", action="store_true", help="sample the worker with py-spy (on-CPU)")
     add("--idle", action="store_true", help="with --profile: wall clock, including waiting")
+    add("--profile-enqueue", action="store_true", help="cProfile the enqueue (in this process)")
+    add("--enqueue-only", action="store_true", help="stop after the enqueue (no worker)")
     args = parser.parse_args(argv)
     if args.quick:
         args.users = 5000
@@ -301,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["FCM_CREDENTIALS"] = credentials
         os.environ["FCM_ENDPOINT"] = fake.url
 
-        enqueue = run_enqueue(args.users)
+        enqueue = run_enqueue(args.users, profile=args.profile_enqueue)
         if enqueue["deferred"]:
             print("some pushes are deferred (Monday before 08:00 Oslo time?): not comparable")
             return 2
@@ -311,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(audience {enqueue['audience_seconds']:.2f} s), {queued_jobs} RQ jobs queued"
         )
 
+        if args.enqueue_only:
+            return 0
         worker = run_worker(args, fake, credentials)
         outbox = check_outbox(url)
         received = len(fake.messages)
@@ -347,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(args.pg_admin_url, args.db_name)
 
 
-def run_enqueue(users: int) -> dict[str, Any]:
+def run_enqueue(users: int, *, profile: bool = False) -> dict[str, Any]:
     """The hourly job as the worker's cron runs it, timed; plus the audience query alone."""
     from sqlalchemy import func, select
 
@@ -365,9 +369,22 @@ def run_enqueue(users: int) -> dict[str, Any]:
         db.session.remove()
         assert sum(len(g.user_ids) for g in groups) == users, "the path's audience is not everyone"
 
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         t0 = time.perf_counter()
         created = jobs.send_weekly_path_start()
         seconds = time.perf_counter() - t0
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            stats = pstats.Stats(profiler).strip_dirs().sort_stats("cumulative")
+            stats.print_stats(35)
+            stats.sort_stats("tottime").print_stats(20)
 
         now = clock.now()
         session = db.session()
@@ -496,6 +513,7 @@ def table(r: dict[str, Any]) -> str:
     steady = r["received"] / r["delivering"] if r["delivering"] else 0.0
     met = "met" if per_worker >= TARGET else "**missed**"
     outbox = ", ".join(f"{k} {v:,}" for k, v in sorted(r["outbox"].items()))
+    received = f"{r['received']:,} / {r['distinct']:,} / {r['twice']:,}"
     rows = [
         ("date", r["started_at"].strftime("%Y-%m-%d %H:%M UTC")),
         ("devices (users, 1 device each)", f"{r['users']:,}"),
@@ -503,9 +521,9 @@ def table(r: dict[str, Any]) -> str:
             "enqueue: send_weekly_path_start (audience + notify + commit + RQ enqueue)",
             f"{r['seconds']:.2f} s ({r['created'] / r['seconds']:,.0f} rows/s)",
         ),
-        ("  of which the audience query (paths.current_path_audiences)", f"{r['audience_seconds']:.2f} s"),
+        ("  of which the audience (current_path_audiences)", f"{r['audience_seconds']:.2f} s"),
         ("RQ deliver_due jobs queued", f"{r['queued_jobs']}"),
-        ("fake FCM connection", "HTTP/1.1 keep-alive" if r["keep_alive"] else "HTTP/1.0, closed"),
+        ("fake FCM connection", "HTTP/1.1 keep-alive" if r["keep_alive"] else "HTTP/1.0"),
         ("worker wall time (process start to burst exit)", f"{r['worker_wall']:.1f} s"),
         ("  first push after worker start", f"{r['first_after']:.1f} s"),
         ("  first to last push received", f"{r['delivering']:.1f} s"),
@@ -513,7 +531,7 @@ def table(r: dict[str, Any]) -> str:
         ("messages/s per worker (whole worker run)", f"{per_worker:,.0f}"),
         ("messages/s per worker (first to last push)", f"{steady:,.0f}"),
         (f"target ≥ {TARGET:,} msgs/s per worker", met),
-        ("fake FCM: messages received / distinct notifications / twice", f"{r['received']:,} / {r['distinct']:,} / {r['twice']:,}"),
+        ("fake FCM: received / distinct notifications / twice", received),
         ("fake FCM: OAuth token requests", f"{r['token_requests']}"),
         ("outbox final state", outbox),
     ]  # fmt: skip

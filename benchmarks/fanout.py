@@ -445,10 +445,10 @@ def run_worker(args: argparse.Namespace, fake: Any, credentials: str) -> dict[st
                 stderr=subprocess.DEVNULL,
             )  # fmt: skip
         code = proc.wait()
+        cpu1 = os.times()  # before py-spy is reaped: its CPU is not the worker's
         if spy is not None:
             spy.wait(timeout=60)
     wall = time.perf_counter() - t0
-    cpu1 = os.times()
     stop.set()
     watcher.join()
     if code != 0:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint bench worker clean
+.PHONY: run test lint bench bench-fanout worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
 		|| echo "wrk could not be installed: using the Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+## Push fan-out (issue 6): one burst worker, real firebase-admin, the fake FCM; see benchmarks/README.md.
+bench-fanout: $(STAMP)
+	$(BIN)/python benchmarks/fanout.py $(FANOUT_ARGS)
 
 worker: $(STAMP)
 	$(BIN)/flask worker

@@ -92,7 +92,19 @@ def deliver_due(max_batches: int = MAX_BATCHES_PER_JOB) -> int:
             if report is None:
                 break
             delivered += report.delivered
+        else:
+            # Stopped at the limit, not because nothing was due: a big fan-out (at most 8 jobs
+            # of 10 000 are queued for it) goes on in a fresh job instead of waiting for the
+            # minutely sweeper, 10 000 rows a minute.
+            _enqueue_follow_up()
     return delivered
+
+
+def _enqueue_follow_up() -> None:
+    try:
+        queue().enqueue(deliver_due)
+    except Exception:  # Redis down: the sweeper finds the rows
+        log.warning("could not enqueue the next delivery job", exc_info=True)
 
 
 def enqueue_delivery(times: list[datetime]) -> None:

@@ -123,17 +123,28 @@ class FcmPushSender:
             credentials.Certificate(info), options, name=f"nanolearn-{uuid.uuid4().hex}"
         )
         self._messaging = messaging
+        service = messaging._get_messaging_service(self._app)
         if endpoint:
             # An FCM emulator or the tests' fake server; firebase-admin has no public option.
-            service = messaging._get_messaging_service(self._app)
             service._fcm_url = (
                 endpoint.rstrip("/") + f"/v1/projects/{self._app.project_id}/messages:send"
             )
-            if http_retries is not None:
-                import requests
+        # send_each posts a batch's 500 messages from 500 threads, but requests keeps only 10
+        # connections per host: most of every batch opened a connection (a TLS handshake with
+        # FCM), dropped it and logged a warning. Keep one per thread of a batch.
+        import requests
 
-                adapter = requests.adapters.HTTPAdapter(max_retries=http_retries)
-                service._client.session.mount(endpoint, adapter)
+        session = service._client.session
+        base = endpoint or "https://fcm.googleapis.com"
+        retries = (
+            http_retries if http_retries is not None else session.get_adapter(base).max_retries
+        )
+        session.mount(
+            base,
+            requests.adapters.HTTPAdapter(
+                pool_connections=1, pool_maxsize=FCM_BATCH_LIMIT, max_retries=retries
+            ),
+        )
 
     def close(self) -> None:
         import firebase_admin

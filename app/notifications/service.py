@@ -485,17 +485,18 @@ def record_results(
     for tokens in _chunks(dead):
         session.execute(delete(Device).where(Device.token.in_(tokens)))
     report.dead_tokens = len(dead)
+    delivered: dict[int, list[str]] = defaultdict(list)  # devices reached -> notification ids
     for notification in claim.notifications:
         mine = outcomes.get(notification.id, [])
         sent = sum(1 for r in mine if r.outcome == "sent")
+        if sent:  # the common case: one bulk UPDATE per batch below, not one per row
+            delivered[sent].append(notification.id)
+            report.delivered += 1
+            continue
         notification.claim_token = notification.claimed_until = None
         if not mine:
             notification.status, notification.skip_reason = "skipped", "no_device"
             report.skipped += 1
-        elif sent:
-            notification.status, notification.delivered_at = "delivered", now
-            notification.devices_sent = sent
-            report.delivered += 1
         elif any(r.outcome == "retry" for r in mine):
             notification.attempts += 1
             notification.last_error = next(r.error for r in mine if r.outcome == "retry")
@@ -510,6 +511,20 @@ def record_results(
             notification.status = "failed"
             notification.last_error = mine[-1].error
             report.failed += 1
+    for sent, ids in delivered.items():
+        for chunk in _chunks(ids):
+            # ORM-enabled UPDATE: the claimed objects in the session get the new values too.
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(chunk))
+                .values(
+                    status="delivered",
+                    delivered_at=now,
+                    devices_sent=sent,
+                    claim_token=None,
+                    claimed_until=None,
+                )
+            )
     session.flush()
     return report
 

@@ -341,3 +341,30 @@ def test_redis_down_at_commit_loses_nothing(
     monkeypatch.setitem(app.extensions, "redis", alive)  # Redis is back, the job was lost
     assert jobs.sweep_outbox() == 1
     assert [m.token for m in push.sent] == ["tok"]
+
+
+def test_a_job_stopped_at_its_batch_limit_queues_the_next_one(
+    session: Any, org: Any, push: FakePushSender, redis_client: Any, frozen_clock: Any
+) -> None:
+    from tests import factories
+
+    users = [factories.make_user(session, org, f"u{n}") for n in range(3)]
+    for user in users:
+        register(session, user, f"tok-{user.username}")
+    service.notify(
+        session,
+        user_ids=[u.id for u in users],
+        type="path_start",
+        now=clock.now(),
+        params={"title": "Uke 48"},
+        dedupe_key="path_start:P1",
+    )
+    session.commit()
+    queue = Queue("default", connection=redis_client)
+    queue.empty()
+
+    assert jobs.deliver_due(max_batches=1) == 3  # one batch: the limit, not an empty outbox
+
+    assert [job.func_name for job in queue.jobs] == ["app.notifications.jobs.deliver_due"]
+    assert jobs.deliver_due() == 0  # nothing left: it stops without queueing another
+    assert queue.count == 1

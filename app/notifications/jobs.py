@@ -8,7 +8,6 @@ safe to run twice (claims and dedupe keys make a second run a no-op).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
@@ -147,10 +146,7 @@ def prune_devices() -> int:
     """Job (daily): forget devices whose app has not registered for a long time."""
     with _app_context():
         session = db.session()
-        configured = current_app.config.get("DEVICE_UNUSED_DAYS") or os.environ.get(
-            "DEVICE_UNUSED_DAYS"
-        )
-        days = int(configured or DEVICE_UNUSED_DAYS)
+        days = int(current_app.config.get("DEVICE_UNUSED_DAYS") or DEVICE_UNUSED_DAYS)
         pruned = service.prune_devices(session, now=clock.now(), unused_days=days)
         session.commit()
         return pruned

@@ -11,7 +11,7 @@ from flask_limiter import RateLimitExceeded
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors
+from app import caching, db, errors
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_redis, handle_rate_limited, limiter, redis_storage_uri
 from app.logging_setup import configure_logging
@@ -49,6 +49,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     errors.register_error_handlers(app)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
+    # Per process (a no-op after the first request): the caches' invalidation channel.
+    app.before_request(lambda: caching.start(app.extensions["redis"]))
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_nul_characters)
     _register_health(app)

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app import clock, create_app, db
+from app import caching, clock, create_app, db
 from app.auth.models import LoginSession
 from app.auth.tokens import AccessClaims, encode_access_token
 from app.migrate import upgrade
@@ -78,6 +78,7 @@ def transaction(app: Flask, engine: Engine, redis_client: redis.Redis) -> Iterat
     """Everything a test writes is rolled back; Redis is flushed."""
     connection = engine.connect()
     outer = connection.begin()
+    caching.clear_all()  # what one test cached must not answer for the next
     db.session.remove()
     db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
     try:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import LoginSession, RefreshToken
 from app.auth.passwords import verify_password
+from app.auth.principal import forget_user
 from app.auth.tokens import (
     AccessClaims,
     encode_access_token,
@@ -135,21 +136,6 @@ def _revoke(session: Session, login_session: LoginSession, *, reason: str, now: 
         login_session.revoked_reason = reason
 
 
-def authenticated_user(session: Session, claims: AccessClaims) -> User | None:
-    """The active user behind a token whose login is still open (one query)."""
-    return session.scalar(
-        select(User)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            User.id == claims.user_id,
-            User.org_id == claims.org_id,
-            User.active.is_(True),
-            LoginSession.id == claims.session_id,
-            LoginSession.revoked_at.is_(None),
-        )
-    )
-
-
 def revoke_all_logins(session: Session, *, user_id: str, now: datetime, reason: str) -> None:
     """End every login of a user (deactivation, password change)."""
     session.execute(
@@ -158,3 +144,4 @@ def revoke_all_logins(session: Session, *, user_id: str, now: datetime, reason: 
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
+    forget_user(session, user_id)

@@ -1,0 +1,224 @@
+"""Process-local caches for what nearly every request reads and hardly anything changes (who a
+login belongs to, which version of a module is published, a week's paths, display names),
+kept honest across processes by invalidation messages over Redis pub/sub.
+
+A database round trip costs a request more CPU than everything else it does, so the hot
+reads keep their facts in memory. What makes a cached value safe to use:
+
+- Entries are stored only while this process is subscribed to the invalidation channel, and
+  every cache is emptied whenever the subscription is lost or re-established (messages may
+  have been missed in between). With Redis down, every lookup goes to the database.
+- A writer calls `invalidate(session, cache, *keys)`: the keys are dropped here at once and,
+  once the transaction has committed, dropped again here and published to every process.
+- A value loaded while any invalidation of the same cache arrived is not stored (`fetch`
+  compares the cache's generation before and after loading), so a reader that read the old
+  row cannot put it back after the writer's message went by.
+- Every entry also expires after the cache's `ttl`: a bound on any mistake above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import redis
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.db import after_commit
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "nanolearn:cache-invalidation"
+_ALL = "*"
+
+V = TypeVar("V")
+
+_caches: dict[str, LocalCache[Any]] = {}
+
+
+class LocalCache(Generic[V]):
+    """A dict of string keys to immutable values, private to this process."""
+
+    def __init__(self, name: str, *, ttl: float, max_entries: int = 200_000) -> None:
+        if name in _caches:
+            raise ValueError(f"a cache named {name!r} exists already")
+        self.name = name
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, V]] = {}
+        self._generation = 0
+        _caches[name] = self
+
+    def get(self, key: str) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return value
+
+    def fetch(self, key: str, load: Callable[[], V | None]) -> V | None:
+        """The cached value, or `load()` (stored unless None or invalidated meanwhile)."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        generation = self.generation
+        value = load()
+        if value is not None:
+            self.put(key, value, loaded_at=generation)
+        return value
+
+    @property
+    def generation(self) -> int:
+        """Changes with every invalidation; take it before reading what `put` will store."""
+        return self._generation
+
+    def put(self, key: str, value: V, *, loaded_at: int) -> None:
+        """Store `value` unless an invalidation came after `loaded_at` (a `generation`)."""
+        if loaded_at != self._generation or not _bus.subscribed():
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # rare and cheap to refill; no LRU bookkeeping per hit
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        self._generation += 1
+        for key in keys:
+            if key == _ALL:
+                self._entries.clear()
+            else:
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def invalidate(db_session: Session, cache: LocalCache[Any], *keys: str) -> None:
+    """Drop `keys` (or everything, with no keys) from `cache` in every process, once
+    `db_session` commits; here at once as well."""
+    names = list(keys) or [_ALL]
+    cache.drop(names)
+
+    def publish() -> None:
+        cache.drop(names)  # a request here may have re-read the old row before the commit
+        try:
+            current_app.extensions["redis"].publish(
+                CHANNEL, json.dumps({"cache": cache.name, "keys": names})
+            )
+        except redis.RedisError:
+            # The other processes' subscriptions are most likely down too (and their caches
+            # empty); if not, their entries expire after the cache's ttl.
+            log.warning("cache invalidation of %s could not be published", cache.name)
+
+    after_commit(db_session, publish)
+
+
+def clear_all() -> None:
+    for cache in list(_caches.values()):
+        cache.clear()
+
+
+def start(redis_client: redis.Redis) -> None:
+    """Subscribe this process to the invalidation channel (once per process)."""
+    _bus.start(redis_client)
+
+
+class _InvalidationBus:
+    """One daemon thread per process reading the invalidation channel."""
+
+    ping_every = 5.0  # seconds of silence before asking the server whether it is still there
+    dead_after = 15.0  # seconds without any message, pongs included, before reconnecting
+    wait_at_start = 1.0  # how long the first request waits for the subscription
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started_in: int | None = None
+        self._subscribed = threading.Event()
+
+    def subscribed(self) -> bool:
+        return self._subscribed.is_set()
+
+    def start(self, client: redis.Redis) -> None:
+        if self._started_in == os.getpid():
+            return
+        with self._lock:
+            if self._started_in == os.getpid():
+                return
+            self._started_in = os.getpid()
+            self._subscribed.clear()
+            thread = threading.Thread(
+                target=self._run, args=(client,), name="cache-invalidation", daemon=True
+            )
+            thread.start()
+        # So the first requests already cache, and tests see the same thing every run.
+        self._subscribed.wait(self.wait_at_start)
+
+    def after_fork(self) -> None:
+        """A forked child has none of its parent's threads: start afresh on first use."""
+        self._started_in = None
+        self._subscribed.clear()
+        self._lock = threading.Lock()
+        clear_all()
+
+    def _run(self, client: redis.Redis) -> None:
+        backoff = 0.5
+        while True:
+            pubsub = client.pubsub()
+            try:
+                pubsub.subscribe(CHANNEL)
+                last_heard = last_ping = time.monotonic()
+                while True:
+                    message = pubsub.get_message(timeout=1.0)
+                    now = time.monotonic()
+                    if message is not None:
+                        last_heard = now
+                        if message["type"] == "subscribe":
+                            clear_all()
+                            self._subscribed.set()
+                            backoff = 0.5
+                        elif message["type"] == "message":
+                            _apply(message["data"])
+                    elif now - last_heard > self.dead_after:
+                        raise redis.ConnectionError("no answer to pings")
+                    if now - last_ping > self.ping_every:
+                        pubsub.ping()
+                        last_ping = now
+            except Exception as exc:  # any failure: forget everything, then retry
+                if self._subscribed.is_set():
+                    log.warning("cache invalidation channel lost (%s); caches off", exc)
+                self._subscribed.clear()
+                clear_all()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):  # closing a broken connection
+                    pubsub.close()
+
+
+def _apply(data: bytes | str) -> None:
+    try:
+        message = json.loads(data)
+        cache = _caches.get(message["cache"])
+        keys = [str(key) for key in message["keys"]]
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignored a malformed cache invalidation message")
+        return
+    if cache is not None:
+        cache.drop(keys)
+
+
+_bus = _InvalidationBus()
+os.register_at_fork(after_in_child=_bus.after_fork)

@@ -147,6 +147,7 @@ class _InvalidationBus:
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._subscribed = threading.Event()
+        self._stopping = threading.Event()
 
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
@@ -166,6 +167,11 @@ class _InvalidationBus:
         # So the first requests already cache, and tests see the same thing every run.
         self._subscribed.wait(self.wait_at_start)
 
+    def stop(self) -> None:
+        """End the listener thread (tests that start a bus of their own)."""
+        self._stopping.set()
+        self._subscribed.clear()
+
     def after_fork(self) -> None:
         """A forked child has none of its parent's threads: start afresh on first use."""
         self._started_in = None
@@ -175,12 +181,12 @@ class _InvalidationBus:
 
     def _run(self, client: redis.Redis) -> None:
         backoff = 0.5
-        while True:
+        while not self._stopping.is_set():
             pubsub = client.pubsub()
             try:
                 pubsub.subscribe(CHANNEL)
                 last_heard = last_ping = time.monotonic()
-                while True:
+                while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     now = time.monotonic()
                     if message is not None:

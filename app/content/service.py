@@ -10,8 +10,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+
+from app.caching import LocalCache, invalidate
 
 from app.content.document import document_hash, validate_document
 from app.content.markdown import neutralise_markdown, render_html
@@ -106,17 +108,34 @@ def get_published_module(session: Session, org_id: str, module_id: str) -> Modul
     return module
 
 
+# module id -> (organisation, newest version) of published modules; dropped on any change to
+# the module's row (publish, archive, restore), in every process.
+_published_versions: LocalCache[tuple[str, str]] = LocalCache("content.published_versions", ttl=600)
+
+
 def published_version_id(session: Session, org_id: str, module_id: str) -> str:
-    """The newest version of a published module of this organisation, or 404 (one small
-    query: the module's draft, often large, is not loaded)."""
-    version_id = session.scalar(
-        select(Module.current_version_id).where(
-            Module.id == module_id, Module.org_id == org_id, Module.status == "published"
-        )
-    )
-    if version_id is None:
+    """The newest version of a published module of this organisation, or 404 (cached; on a
+    miss one small query: the module's draft, often large, is not loaded)."""
+
+    def load() -> tuple[str, str] | None:
+        row = session.execute(
+            select(Module.org_id, Module.current_version_id).where(
+                Module.id == module_id, Module.status == "published"
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None and row[1] is not None else None
+
+    published = _published_versions.fetch(module_id, load)
+    if published is None or published[0] != org_id:
         raise NotFound("No such module.")
-    return version_id
+    return published[1]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_modules(session: Session, _flush_context: Any) -> None:
+    changed = [obj.id for obj in (*session.dirty, *session.deleted) if isinstance(obj, Module)]
+    if changed:
+        invalidate(session, _published_versions, *changed)
 
 
 _versions: dict[str, ModuleVersion] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from app import clock, db
-from app.auth.guard import authenticated, current_user
+from app.auth.guard import authenticated, current_principal, current_user
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.idempotency.service import idempotent
@@ -33,7 +34,7 @@ def request_locales() -> list[str]:
     # "no" (Norwegian) in a phone's settings means bokmål for our content.
     if not from_header and request.accept_languages.best_match(["no"]):
         from_header = ["nb"]
-    return service.wanted_locales(current_user(), from_header)
+    return service.wanted_locales(current_principal(), from_header)
 
 
 def _summary(version: ModuleVersion, locale: str, status: str) -> dict[str, Any]:
@@ -91,9 +92,8 @@ class ModuleById(MethodView):
     @errors(blp, 404)
     def get(self, module_id: str) -> Any:
         """A module's newest version in my language: cards, then questions (no answer key)."""
-        user = current_user()
         session = db.session()
-        version_id = content.published_version_id(session, user.org_id, module_id)
+        version_id = content.published_version_id(session, current_principal().org_id, module_id)
         wanted = request_locales()
         view = _learner_views.get(version_id, wanted)
         if view is None:
@@ -103,6 +103,12 @@ class ModuleById(MethodView):
         matched = _matching_etag(view.etag)
         if matched:
             return not_modified_response(matched)
+        if request.accept_encodings["gzip"]:
+            # Compressed once per version, not per read; flask-compress leaves it alone.
+            response = content_response(view.gzip_body, f"{view.etag}:gzip")
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] += ", Accept-Encoding"
+            return response
         return content_response(view.body, view.etag)
 
 
@@ -110,6 +116,7 @@ class ModuleById(MethodView):
 class _LearnerView:
     etag: str
     body: bytes  # the JSON of ModuleSchema
+    gzip_body: bytes
 
 
 class _LearnerViews:
@@ -135,7 +142,7 @@ class _LearnerViews:
         body = current_app.json.dumps(
             schemas.ModuleSchema().dump(content.localized_module(version, locale))
         ).encode()
-        view = _LearnerView(etag=f"{version.id}-{locale}", body=body)
+        view = _LearnerView(etag=f"{version.id}-{locale}", body=body, gzip_body=gzip.compress(body))
         if len(self._views) >= self.max_entries:
             self._views.clear()
             self._locales.clear()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth.principal import Principal
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
@@ -25,7 +26,7 @@ from app.reviews import service as reviews
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def wanted_locales(user: User, accept_languages: list[str]) -> list[str]:
+def wanted_locales(user: User | Principal, accept_languages: list[str]) -> list[str]:
     """The user's own language first, then the request's, then the organisation's."""
     wanted = [user.locale] if user.locale else []
     return [*wanted, *accept_languages, user.organization.default_locale]

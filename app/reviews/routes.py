@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import clock, db
-from app.auth.guard import authenticated, current_user
+from app.auth.guard import authenticated, current_principal, current_user
 from app.idempotency.service import idempotent
 from app.learning import service as learning
 from app.openapi import errors
@@ -22,7 +22,7 @@ blp = Blueprint("reviews", __name__, url_prefix="/api/v1/me", description="Space
 def request_locales() -> list[str]:
     """The caller's languages, best first (the user's own setting, then Accept-Language)."""
     accepted = request.accept_languages.best_match(["nb", "nn", "en"])
-    return learning.wanted_locales(current_user(), [accepted] if accepted else [])
+    return learning.wanted_locales(current_principal(), [accepted] if accepted else [])
 
 
 @blp.route("/reviews")

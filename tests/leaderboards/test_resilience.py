@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from app.gamification.models import PointAward
@@ -19,41 +15,9 @@ from tests import factories
 from tests.conftest import auth_headers
 from tests.gamification.play import offline_event, play
 from tests.leaderboards.test_board_property import brute_force, redis_boards
+from tests.own_redis import OwnRedis
 
 USERS = "/api/v1/leaderboards/users"
-
-
-class OwnRedis:
-    """A redis-server this test starts and stops, on a free port in a temp dir."""
-
-    def __init__(self, folder: Path, *, persistent: bool) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder = folder
-        self.persistent = persistent
-        self.process: subprocess.Popen[str] | None = None
-        self.client = redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1
-        )
-
-    def start(self) -> None:
-        args = ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--dir", str(self.folder), "--save", ""]
-        args += ["--appendonly", "yes" if self.persistent else "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        for line in self.process.stdout:  # wait for the server's own word, not a timer
-            if "Ready to accept connections" in line:
-                break
-        self.process.stdout.close()
-        assert self.client.ping()
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process = None
 
 
 @pytest.fixture(params=[False, True], ids=["data-lost", "data-kept"])

@@ -54,3 +54,23 @@ def test_a_new_version_invalidates_the_etag(client, session, org, module, as_lea
     assert after.status_code == 200
     assert after.json["title"] == "Ny tittel"
     assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_the_gzip_body_is_the_plain_body_compressed_with_its_own_etag(client, module, as_learner):
+    url = f"/api/v1/modules/{module.id}"
+    plain = client.get(url, headers={**as_learner, "Accept-Encoding": "identity"})
+    zipped = client.get(url, headers={**as_learner, "Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert json.loads(gzip.decompress(zipped.data)) == plain.json
+    assert zipped.headers["ETag"] != plain.headers["ETag"]  # two representations
+    assert (
+        "Accept-Encoding" in zipped.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    )
+
+
+def test_an_archived_module_is_gone_on_the_next_read(client, module, as_learner, as_editor):
+    url = f"/api/v1/modules/{module.id}"
+    assert client.get(url, headers=as_learner).status_code == 200  # now cached
+    archived = client.post(f"/api/v1/editor/modules/{module.id}/archive", headers=as_editor)
+    assert archived.status_code == 200, archived.json
+    assert client.get(url, headers=as_learner).status_code == 404

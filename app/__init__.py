@@ -51,8 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     errors.register_error_handlers(app)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
-    # Per process (a no-op after the first request): the caches' invalidation channel.
-    app.before_request(lambda: caching.start(app.extensions["redis"]))
+    caching.init_app(app)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_nul_characters)
     _register_health(app)

@@ -28,14 +28,22 @@ from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import redis
-from flask import current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from app.db import after_commit
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "nanolearn:cache-invalidation"
+
+def channel(client: redis.Redis) -> str:
+    """The invalidation channel of the deployment using `client`'s database. Pub/sub ignores
+    database numbers, so two deployments sharing a server (staging in db 1, production in
+    db 0) would otherwise empty each other's caches."""
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    return f"nanolearn:{db}:cache-invalidation"
+
+
 _ALL = "*"
 
 V = TypeVar("V")
@@ -114,10 +122,11 @@ def invalidate(db_session: Session, cache: LocalCache[Any], *keys: str) -> None:
 
     def publish() -> None:
         cache.drop(names)  # a request here may have re-read the old row before the commit
+        client = current_app.extensions["redis"] if has_app_context() else _publisher
+        if client is None:  # a script using services without the app: no caches to tell
+            return
         try:
-            current_app.extensions["redis"].publish(
-                CHANNEL, json.dumps({"cache": cache.name, "keys": names})
-            )
+            client.publish(channel(client), json.dumps({"cache": cache.name, "keys": names}))
         except redis.RedisError:
             # The other processes' subscriptions are most likely down too (and their caches
             # empty); if not, their entries expire after the cache's ttl.
@@ -129,6 +138,17 @@ def invalidate(db_session: Session, cache: LocalCache[Any], *keys: str) -> None:
 def clear_all() -> None:
     for cache in list(_caches.values()):
         cache.clear()
+
+
+_publisher: redis.Redis | None = None  # for changes committed outside an app context
+
+
+def init_app(app: Flask) -> None:
+    """Subscribe each serving process to the invalidation channel on its first request."""
+    global _publisher
+    client: redis.Redis = app.extensions["redis"]
+    _publisher = client
+    app.before_request(lambda: start(client))  # a no-op after the first request
 
 
 def start(redis_client: redis.Redis) -> None:
@@ -184,7 +204,7 @@ class _InvalidationBus:
         while not self._stopping.is_set():
             pubsub = client.pubsub()
             try:
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(channel(client))
                 last_heard = last_ping = time.monotonic()
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)

@@ -63,6 +63,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "so both see the same background load",
     )
     add("--learners", type=int, default=3000)
+    add(
+        "--active-learners",
+        type=int,
+        default=1000,
+        help="how many of the learners send the requests (0: all)",
+    )
+    add(
+        "--prime",
+        type=int,
+        default=6,
+        help="GET /me per active learner before measuring, to fill the workers' login caches "
+        "(0: measure with cold caches)",
+    )
     add("--regions", type=int, default=5)
     add("--stores-per-region", type=int, default=9, help="departments = regions × (1 + this)")
     add(
@@ -201,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
                           connections=args.connections, extra={"redis_url": args.redis_url,
-                          "points_per_learner": args.points_per_learner})  # fmt: skip
+                          "points_per_learner": args.points_per_learner},
+                          active_learners=args.active_learners)  # fmt: skip
 
             def run_slice(
                 scenario: Scenario, seconds: float, budget_rps: float, profile_label: str | None
@@ -280,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             selected = [SCENARIOS[name]() for name in _split(args.scenarios)]
             for scenario in selected:
                 scenario.prepare(bench)
+            if args.prime:
+                sent, seconds = bench.prime_logins(args.prime)
+                print(f"primed the login caches: {sent} GET /me in {seconds:.1f}s")
             for round_no in range(1, args.rounds + 1):
                 healthz_slices: list[Slice] = []
                 round_lines = []

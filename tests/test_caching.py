@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from app import caching
-from app.caching import CHANNEL, LocalCache, invalidate
+from app.caching import LocalCache, channel, invalidate
 from tests.own_redis import OwnRedis
 
 
@@ -46,16 +47,18 @@ def test_a_loaded_value_is_kept_and_served_without_loading_again(cache):
 def test_a_key_published_by_another_process_is_dropped_here(cache, redis_client):
     cache.fetch("a", lambda: "1")
     cache.fetch("b", lambda: "2")
-    redis_client.publish(CHANNEL, json.dumps({"cache": cache.name, "keys": ["a"]}))
+    redis_client.publish(channel(redis_client), json.dumps({"cache": cache.name, "keys": ["a"]}))
     assert eventually(lambda: cache.get("a") is None)
     assert cache.get("b") == "2"
 
 
 def test_a_star_drops_everything_and_garbage_is_ignored(cache, redis_client):
     cache.fetch("a", lambda: "1")
-    redis_client.publish(CHANNEL, b"not json")
-    redis_client.publish(CHANNEL, json.dumps({"cache": "no.such.cache", "keys": ["a"]}))
-    redis_client.publish(CHANNEL, json.dumps({"cache": cache.name, "keys": ["*"]}))
+    redis_client.publish(channel(redis_client), b"not json")
+    redis_client.publish(
+        channel(redis_client), json.dumps({"cache": "no.such.cache", "keys": ["a"]})
+    )
+    redis_client.publish(channel(redis_client), json.dumps({"cache": cache.name, "keys": ["*"]}))
     assert eventually(lambda: len(cache) == 0)
     assert caching._bus.subscribed()  # the listener survived the garbage
 
@@ -64,7 +67,7 @@ def test_invalidate_drops_here_at_once_and_publishes_only_after_commit(
     cache, session, redis_client
 ):
     listener = redis_client.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(CHANNEL)
+    listener.subscribe(channel(redis_client))
     try:
         cache.fetch("k", lambda: "old")
         invalidate(session, cache, "k")
@@ -129,3 +132,19 @@ def test_with_the_channel_lost_nothing_is_cached_until_it_is_back(tmp_path, monk
         caching._caches.pop("test.outage")
         if server.process is not None:
             server.stop()
+
+
+def test_deployments_in_other_redis_databases_do_not_empty_our_caches(cache, redis_client):
+    ours = redis_client.connection_pool.connection_kwargs
+    other_db = ours.get("db", 0) + 1
+    other = redis.Redis.from_url(
+        f"unix://{ours['path']}?db={other_db}"
+        if "path" in ours
+        else f"redis://{ours['host']}:{ours['port']}/{other_db}"
+    )
+    assert caching.channel(other) != caching.channel(redis_client)
+    cache.fetch("k", lambda: "ours")
+    other.publish(caching.channel(other), json.dumps({"cache": cache.name, "keys": ["*"]}))
+    redis_client.publish(caching.channel(redis_client), json.dumps({"cache": "x", "keys": []}))
+    time.sleep(0.2)  # our own (ignored) message went by, so theirs would have too
+    assert cache.get("k") == "ours"

@@ -77,8 +77,24 @@ def principal_for(session: Session, claims: AccessClaims) -> Principal | None:
 
 
 def _load(session: Session, claims: AccessClaims) -> Principal | None:
+    # Columns, not entities: nothing is put in the session's identity map for a check.
     row = session.execute(
-        select(User, Organization)
+        select(
+            User.id,
+            User.org_id,
+            User.username,
+            User.display_name,
+            User.department_id,
+            User.roles,
+            User.locale,
+            User.timezone,
+            User.created_at,
+            Organization.slug,
+            Organization.name,
+            Organization.timezone,
+            Organization.default_locale,
+            Organization.settings,
+        )
         .join(LoginSession, LoginSession.user_id == User.id)
         .join(Organization, Organization.id == User.org_id)
         .where(
@@ -90,24 +106,25 @@ def _load(session: Session, claims: AccessClaims) -> Principal | None:
     ).first()
     if row is None:
         return None
-    user, org = row
+    (user_id, org_id, username, display_name, department_id, roles, locale, timezone,
+     created_at, org_slug, org_name, org_timezone, org_locale, org_settings) = row  # fmt: skip
     return Principal(
-        id=user.id,
-        org_id=user.org_id,
-        username=user.username,
-        display_name=user.display_name,
-        department_id=user.department_id,
-        roles=tuple(user.roles),
-        locale=user.locale,
-        timezone=user.timezone,
-        created_at=user.created_at,
+        id=user_id,
+        org_id=org_id,
+        username=username,
+        display_name=display_name,
+        department_id=department_id,
+        roles=tuple(roles),
+        locale=locale,
+        timezone=timezone,
+        created_at=created_at,
         organization=OrganizationFacts(
-            id=org.id,
-            slug=org.slug,
-            name=org.name,
-            timezone=org.timezone,
-            default_locale=org.default_locale,
-            settings=MappingProxyType(dict(org.settings or {})),
+            id=org_id,
+            slug=org_slug,
+            name=org_name,
+            timezone=org_timezone,
+            default_locale=org_locale,
+            settings=MappingProxyType(dict(org_settings or {})),
         ),
     )
 

@@ -55,9 +55,42 @@ class Bench:
     # Run options scenarios may need in `prepare` (e.g. redis_url, points_per_learner), and
     # what one scenario's `prepare` left for another (e.g. "points_seeded").
     extra: dict[str, Any] = field(default_factory=dict)
+    # How many of the seeded learners send the requests (0: all of them): a chain's staff
+    # is large, the share using the app in any few minutes is not.
+    active_learners: int = 0
+    _active: list[Learner] = field(default_factory=list, repr=False)
+
+    def active(self) -> list[Learner]:
+        if not self._active:
+            everyone = self.seed.learners
+            count = self.active_learners or len(everyone)
+            self._active = random.Random(7).sample(everyone, min(count, len(everyone)))
+        return self._active
 
     def learner(self) -> Learner:
-        return self.rng.choice(self.seed.learners)
+        return self.rng.choice(self.active())
+
+    def prime_logins(self, repeats: int) -> tuple[int, float]:
+        """Every active learner's token `repeats` times on `GET /me`, so that each gunicorn
+        worker has most of them in its login cache, as a serving process has its active
+        users (a learner's module is a dozen requests within minutes). Returns the number of
+        requests and the seconds taken."""
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        def get_me(learner: Learner) -> int:
+            url = self.base_url + API + "/me"
+            request = urllib.request.Request(url, headers=self.auth(learner))
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return int(response.status)
+
+        started = time.monotonic()
+        work = self.active() * repeats
+        with ThreadPoolExecutor(self.connections) as pool:
+            statuses = list(pool.map(get_me, work))
+        if any(status != 200 for status in statuses):
+            raise RuntimeError("priming the login caches got a status other than 200")
+        return len(work), time.monotonic() - started
 
     def auth(self, learner: Learner) -> dict[str, str]:
         return {"Authorization": f"Bearer {learner.token}"}

@@ -73,6 +73,7 @@ def test_a_change_made_by_another_process_is_seen_once_its_message_arrives(
     assert client.get(ADMIN_DEPARTMENTS, headers=as_learner).status_code == 403  # cached
     # ...and published what it changed.
     redis_client.publish(
-        caching.CHANNEL, json.dumps({"cache": "auth.principals", "keys": [learner.id]})
+        caching.channel(redis_client),
+        json.dumps({"cache": "auth.principals", "keys": [learner.id]}),
     )
     assert eventually(lambda: client.get(ADMIN_DEPARTMENTS, headers=as_learner).status_code == 200)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -35,12 +37,20 @@ def encode_access_token(
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
+@functools.lru_cache(maxsize=4)
+def _verification_key(secret: str) -> jwt.PyJWK:
+    """The secret as a ready HMAC key: given a plain string, PyJWT checks on every decode
+    that it is not a PEM, SSH or DER public key (an attempted DER parse each time)."""
+    encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+    return jwt.PyJWK({"kty": "oct", "k": encoded, "alg": ALGORITHM})
+
+
 def decode_access_token(token: str, *, secret: str) -> AccessClaims | None:
     """The claims of a valid, unexpired access token; None for anything else."""
     try:
         payload = jwt.decode(
             token,
-            secret,
+            _verification_key(secret),
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"require": ["sub", "org", "sid", "exp", "iat"]},

@@ -168,6 +168,7 @@ class _InvalidationBus:
         self._started_in: int | None = None
         self._subscribed = threading.Event()
         self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
@@ -180,16 +181,18 @@ class _InvalidationBus:
                 return
             self._started_in = os.getpid()
             self._subscribed.clear()
-            thread = threading.Thread(
+            self._thread = threading.Thread(
                 target=self._run, args=(client,), name="cache-invalidation", daemon=True
             )
-            thread.start()
+            self._thread.start()
         # So the first requests already cache, and tests see the same thing every run.
         self._subscribed.wait(self.wait_at_start)
 
     def stop(self) -> None:
         """End the listener thread (tests that start a bus of their own)."""
         self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         self._subscribed.clear()
 
     def after_fork(self) -> None:
@@ -227,7 +230,7 @@ class _InvalidationBus:
                     log.warning("cache invalidation channel lost (%s); caches off", exc)
                 self._subscribed.clear()
                 clear_all()
-                time.sleep(backoff)
+                self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
                 with contextlib.suppress(Exception):  # closing a broken connection

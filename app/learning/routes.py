@@ -198,7 +198,7 @@ class Attempts(MethodView):
 @blp.route("/attempts/<attempt_id>/answers")
 class Answers(MethodView):
     @authenticated(blp)
-    @idempotent(blp)
+    @idempotent(blp, lookup_first=False)
     @blp.arguments(schemas.AnswerInSchema)
     @blp.response(201, schemas.FeedbackSchema)
     @errors(blp, 404, 409)
@@ -210,7 +210,7 @@ class Answers(MethodView):
         """
         return service.answer_question(
             db.session(),
-            user=current_user(),
+            user=current_principal(),
             attempt_id=attempt_id,
             locales=request_locales(),
             now=clock.now(),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,36 @@ from app.auth.models import LoginSession
 from app.auth.tokens import AccessClaims
 from app.caching import LocalCache, invalidate
 from app.orgs.models import Organization, User
+
+
+class OrgFactsLike(Protocol):
+    """What a service reads of an organisation: an `Organization` row or `OrganizationFacts`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def default_locale(self) -> str: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+
+class UserFactsLike(Protocol):
+    """What a service reads of the caller: a `User` row or a `Principal` (no query)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def department_id(self) -> str | None: ...
+    @property
+    def locale(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def organization(self) -> OrgFactsLike: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -34,13 +34,13 @@ class Level:
     points_to_next: int | None  # None at the top level
 
 
-def points_rules(org_settings: dict[str, Any] | None) -> dict[str, Any]:
+def points_rules(org_settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The organisation's points rules over the defaults (unknown keys ignored)."""
     custom = (org_settings or {}).get("points") or {}
     return {key: custom.get(key, default) for key, default in DEFAULT_POINTS_RULES.items()}
 
 
-def streak_rules(org_settings: dict[str, Any] | None) -> dict[str, int]:
+def streak_rules(org_settings: Mapping[str, Any] | None) -> dict[str, int]:
     """The organisation's streak rules over the defaults."""
     custom = (org_settings or {}).get("streak") or {}
     return {key: int(custom.get(key, default)) for key, default in DEFAULT_STREAK_RULES.items()}

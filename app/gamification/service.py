@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
@@ -24,6 +25,9 @@ from app.leaderboards import service as leaderboards
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
 from app.paths import service as paths
+
+if TYPE_CHECKING:
+    from app.auth.principal import UserFactsLike
 
 
 def _insert(session: Session) -> Any:
@@ -40,7 +44,7 @@ def _user_zone(user: User) -> ZoneInfo:
 def award_points(
     session: Session,
     *,
-    user: User,
+    user: UserFactsLike,
     points: int,
     reason: str,
     source_key: str,
@@ -57,43 +61,77 @@ def award_points(
         points = rules.capped(
             points, earned_today=_earned_on_day(session, user, earned_at), daily_cap=cap
         )
-    if points <= 0:
-        return 0
-    values: dict[str, Any] = {
-        "id": new_id(),
-        "org_id": user.org_id,
-        "user_id": user.id,
-        "department_id": user.department_id,
-        "points": points,
-        "reason": reason[:200],
-        "source_key": source_key,
-        "module_id": module_id,
-        "earned_at": earned_at,
-        "created_at": now,
-    }
-    # RETURNING tells whether the row went in; rowcount is not reliable for ORM inserts.
-    stmt = (
-        _insert(session)(PointAward)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["user_id", "source_key"])
-        .returning(PointAward.id)
-    )
-    if session.execute(stmt).scalar() is None:
-        return 0
-    leaderboards.queue_award(
+    return _append_awards(
         session,
-        org_id=user.org_id,
-        org_timezone=user.organization.timezone,
-        user_id=user.id,
-        department_id=user.department_id,
-        points=points,
+        user=user,
+        pays=[rules.AnswerPay(points, reason, source_key)],
+        module_id=module_id,
         earned_at=earned_at,
         now=now,
     )
-    return points
 
 
-def _earned_on_day(session: Session, user: User, moment: datetime) -> int:
+_awards = PointAward.__table__
+
+
+@cache
+def _append_statement(dialect_name: str) -> Any:
+    # Built once per dialect, so SQLAlchemy reuses its compiled form; Core, not the ORM: the
+    # answer path's statements are most of its CPU. RETURNING tells which rows went in.
+    return (
+        insert_for(dialect_name)(_awards)
+        .on_conflict_do_nothing(index_elements=["user_id", "source_key"])
+        .returning(_awards.c.points)
+    )
+
+
+def _append_awards(
+    session: Session,
+    *,
+    user: UserFactsLike,
+    pays: list[rules.AnswerPay],
+    module_id: str | None,
+    earned_at: datetime,
+    now: datetime,
+) -> int:
+    """Append the awards (all earned at one moment) in one statement, skipping every source
+    that already paid; returns the points that went in, queued for the boards."""
+    rows = [
+        {
+            "id": new_id(),
+            "org_id": user.org_id,
+            "user_id": user.id,
+            "department_id": user.department_id,
+            "points": pay.points,
+            "reason": pay.reason[:200],
+            "source_key": pay.source,
+            "module_id": module_id,
+            "earned_at": earned_at,
+            "created_at": now,
+        }
+        for pay in pays
+        if pay.points > 0
+    ]
+    if not rows:
+        return 0
+    connection = session.connection()
+    paid = sum(connection.execute(_append_statement(connection.dialect.name), rows).scalars())
+    if paid:
+        # Awards of one moment move the boards exactly as their sum does.
+        leaderboards.queue_award(
+            session,
+            org_id=user.org_id,
+            org_timezone=user.organization.timezone,
+            user_id=user.id,
+            department_id=user.department_id,
+            points=paid,
+            earned_at=earned_at,
+            now=now,
+        )
+    return paid
+
+
+def _earned_on_day(session: Session, user: UserFactsLike, moment: datetime) -> int:
     # The cap's day is the organisation's, like the boards'.
     zone = ZoneInfo(user.organization.timezone)
     local = moment.astimezone(zone).date()
@@ -114,55 +152,45 @@ def _earned_on_day(session: Session, user: User, moment: datetime) -> int:
 def pay_for_answer(
     session: Session,
     *,
-    user: User,
-    attempt_id: str,
+    user: UserFactsLike,
     module_id: str,
     question_id: str,
-    correct: bool,
+    nth_correct: int,
+    first_try: bool,
     earned_at: datetime,
     now: datetime,
 ) -> int:
-    """Pay a just-recorded answer by the organisation's rules; returns the points paid.
+    """Pay a just-recorded correct answer by the organisation's rules; returns the points paid.
 
-    Only correct answers beyond your best result on the module pay; the first-try bonus is for
-    questions answered right before you ever completed the module.
+    `nth_correct`: which correct answer of its attempt this is; `first_try`: whether the user
+    had never completed the module. Only correct answers beyond your best result on the module
+    pay; the first-try bonus is for questions answered right before you ever completed it.
     """
-    if not correct:
-        return 0
-    nth_correct, completed_before = session.execute(
-        select(
-            select(func.count())
-            .where(Answer.attempt_id == attempt_id, Answer.correct.is_(True))
-            .scalar_subquery(),
-            select(func.count())
-            .where(
-                Attempt.user_id == user.id,
-                Attempt.module_id == module_id,
-                Attempt.completed_at.is_not(None),
-                Attempt.id != attempt_id,
-            )
-            .scalar_subquery(),
-        )
-    ).one()
+    points_rules = rules.points_rules(user.organization.settings)
     pays = rules.answer_payments(
-        rules.points_rules(user.organization.settings),
+        points_rules,
         module_id=module_id,
         question_id=question_id,
-        nth_correct=int(nth_correct),
-        first_try=not completed_before,
+        nth_correct=nth_correct,
+        first_try=first_try,
     )
-    return sum(
-        award_points(
-            session,
-            user=user,
-            points=pay.points,
-            reason=pay.reason,
-            source_key=pay.source,
-            module_id=module_id,
-            earned_at=earned_at,
-            now=now,
+    if points_rules["daily_cap"] is not None:
+        # Under a cap each award is cut by what the ones before it actually paid.
+        return sum(
+            award_points(
+                session,
+                user=user,
+                points=pay.points,
+                reason=pay.reason,
+                source_key=pay.source,
+                module_id=module_id,
+                earned_at=earned_at,
+                now=now,
+            )
+            for pay in pays
         )
-        for pay in pays
+    return _append_awards(
+        session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
     )
 
 

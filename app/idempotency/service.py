@@ -6,18 +6,19 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock, db
-from app.auth.guard import current_user
-from app.errors import Conflict, Unprocessable
+from app.auth.guard import current_principal
+from app.db import insert_for
+from app.errors import AppError, Conflict, Unprocessable
 from app.idempotency.models import IdempotentResponse
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,9 +72,63 @@ def _replay(record: IdempotentResponse, fingerprint: str) -> Any:
     return response
 
 
-def idempotent(blp: Blueprint) -> Callable[[F], F]:
+class _KeyTaken(Conflict):
+    """A response under this key was stored while this request ran."""
+
+
+_responses = IdempotentResponse.__table__
+
+
+@cache
+def _store_statement(dialect_name: str) -> Any:
+    # Built once per dialect (its compiled form is reused). A stored response past the
+    # retention is replaced; a fresh one stays, and RETURNING then gives no row.
+    insert = insert_for(dialect_name)(_responses)
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "scope", "key"],
+        set_={
+            column: insert.excluded[column]
+            for column in ("request_hash", "status_code", "body", "created_at")
+        },
+        where=_responses.c.created_at < bindparam("expired_before"),
+    ).returning(_responses.c.key)
+
+
+def _store(
+    session: Session, *, user_id: str, scope: str, key: str, fingerprint: str, response: Any
+) -> bool:
+    """Store the response under the key, in the view's transaction; False when a fresh
+    response is stored under it already."""
+    now = clock.now()
+    connection = session.connection()
+    stored = connection.execute(
+        _store_statement(connection.dialect.name),
+        {
+            "user_id": user_id,
+            "scope": scope,
+            "key": key,
+            "request_hash": fingerprint,
+            "status_code": response.status_code,
+            "body": response.get_json(),
+            "created_at": now,
+            "expired_before": now - timedelta(hours=current_app.config["IDEMPOTENCY_HOURS"]),
+        },
+    ).first()
+    return stored is not None
+
+
+def idempotent(blp: Blueprint, *, lookup_first: bool = True) -> Callable[[F], F]:
     """Make a progress POST safe to retry. The wrapped view must not commit: this commits
-    the change together with the stored response, so neither exists without the other."""
+    the change together with the stored response, so neither exists without the other.
+
+    `lookup_first=False` saves the lookup before the view, for views whose repeat fails
+    by itself (answering a question twice is a 409) and that change nothing outside the
+    transaction before it commits: a retry runs the view, and when it fails, or when storing
+    its response finds the first one, everything is rolled back and the first is replayed.
+    """
+    replay_after: tuple[type[Exception], ...] = (
+        (Conflict, IntegrityError) if lookup_first else (AppError, IntegrityError)
+    )
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -88,31 +143,29 @@ def idempotent(blp: Blueprint) -> Callable[[F], F]:
                     "Bad Idempotency-Key.", errors={HEADER: ["Must be 1 to 255 characters."]}
                 )
             session = db.session()
-            user_id = current_user().id
+            user_id = current_principal().id
             scope = f"{request.method} {request.url_rule.rule if request.url_rule else ''}"
             fingerprint = _request_fingerprint()
-            record = _find(session, user_id, scope, key)
-            if record is not None:
-                return _replay(record, fingerprint)
+            if lookup_first:
+                record = _find(session, user_id, scope, key)
+                if record is not None:
+                    return _replay(record, fingerprint)
             try:
                 response = view(*args, **kwargs)
-                if response.status_code < 300:
-                    session.add(
-                        IdempotentResponse(
-                            user_id=user_id,
-                            scope=scope,
-                            key=key,
-                            request_hash=fingerprint,
-                            status_code=response.status_code,
-                            body=response.get_json(),
-                            created_at=clock.now(),
-                        )
-                    )
+                if response.status_code < 300 and not _store(
+                    session,
+                    user_id=user_id,
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    response=response,
+                ):
+                    raise _KeyTaken("This Idempotency-Key was used just now; retry.")
                 db.session.commit()
                 return response
-            except (IntegrityError, Conflict):
-                # A concurrent request with the same key may have won the race (its change
-                # makes ours conflict); if so, answer as it did.
+            except replay_after:
+                # A request with the same key may have been answered before or concurrently
+                # (a concurrent one's change makes ours conflict); if so, answer as it did.
                 db.session.rollback()
                 record = _find(db.session(), user_id, scope, key)
                 if record is None:

@@ -83,7 +83,7 @@ def apply_increments(client: redis.Redis, increments: Sequence[Increment]) -> No
     for inc in increments:
         by_org.setdefault(inc.org_id, []).append(inc)
     script = client.register_script(_ADD)
-    pipe = client.pipeline(transaction=False)
+    calls: list[tuple[list[str], list[str | int]]] = []
     for org_id, items in by_org.items():
         keys = [key(org_id, i.board, i.period.window, i.period.key) for i in items]
         args: list[str | int] = []
@@ -95,6 +95,14 @@ def apply_increments(client: redis.Redis, increments: Sequence[Increment]) -> No
                 rules.FACTOR[i.period.window],
                 expire_at(i.period),
             ]
+        calls.append((keys, args))
+    if len(calls) == 1:
+        # One organisation (every answer): EVALSHA alone, loading the script only if Redis
+        # lacks it; a pipeline would ask SCRIPT EXISTS first, a second round trip.
+        script(keys=calls[0][0], args=calls[0][1])
+        return
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
         script(keys=keys, args=args, client=pipe)
     pipe.execute()
 

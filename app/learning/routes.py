@@ -195,11 +195,14 @@ class Attempts(MethodView):
         )
 
 
+_answer_in = schemas.AnswerInSchema()
+
+
 @blp.route("/attempts/<attempt_id>/answers")
 class Answers(MethodView):
     @authenticated(blp)
-    @idempotent(blp)
-    @blp.arguments(schemas.AnswerInSchema)
+    @idempotent(blp, lookup_first=False)
+    @blp.arguments(_answer_in)  # an instance: webargs would build a schema per request
     @blp.response(201, schemas.FeedbackSchema)
     @errors(blp, 404, 409)
     def post(self, body: dict[str, Any], attempt_id: str) -> Any:
@@ -210,7 +213,7 @@ class Answers(MethodView):
         """
         return service.answer_question(
             db.session(),
-            user=current_user(),
+            user=current_principal(),
             attempt_id=attempt_id,
             locales=request_locales(),
             now=clock.now(),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth.principal import Principal
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
@@ -22,11 +22,14 @@ from app.orgs.models import User
 from app.paths import service as paths
 from app.reviews import service as reviews
 
+if TYPE_CHECKING:
+    from app.auth.principal import UserFactsLike
+
 # Clocks on phones drift; this much into the future still counts as "now".
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def wanted_locales(user: User | Principal, accept_languages: list[str]) -> list[str]:
+def wanted_locales(user: UserFactsLike, accept_languages: list[str]) -> list[str]:
     """The user's own language first, then the request's, then the organisation's."""
     wanted = [user.locale] if user.locale else []
     return [*wanted, *accept_languages, user.organization.default_locale]
@@ -51,6 +54,21 @@ def module_statuses(session: Session, user: User, module_ids: list[str]) -> dict
             "completed" if completed else "in_progress" if started else statuses[module_id]
         )
     return statuses
+
+
+def _completed_module_before(session: Session, user_id: str, module_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Attempt.id)
+            .where(
+                Attempt.user_id == user_id,
+                Attempt.module_id == module_id,
+                Attempt.completed_at.is_not(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def completed_module_ids(session: Session, user_id: str, module_ids: list[str]) -> set[str]:
@@ -127,11 +145,83 @@ class Feedback:
     points_awarded: int
 
 
+@dataclass(frozen=True)
+class _AnsweredAttempt:
+    """What recording and paying an answer needs of its attempt."""
+
+    id: str
+    module_id: str
+    completed_before: bool  # the user had completed the module in another attempt
+
+
+# Answering is the hottest write: its statements are Core, built once per dialect, so
+# SQLAlchemy reuses their compiled form and the ORM adds nothing per statement.
+_attempts = Attempt.__table__
+_answers = Answer.__table__
+
+
+def _lock_attempt_statement() -> Any:
+    """The learner's open attempt, locked (FOR UPDATE serialises answers and completion of
+    one attempt across workers), and whether they completed its module before."""
+    other = _attempts.alias("other")
+    completed_before = (
+        select(other.c.id)
+        .where(
+            other.c.user_id == _attempts.c.user_id,
+            other.c.module_id == _attempts.c.module_id,
+            other.c.completed_at.is_not(None),
+            other.c.id != _attempts.c.id,
+        )
+        .exists()
+    )
+    return (
+        select(
+            _attempts.c.module_id,
+            _attempts.c.module_version_id,
+            _attempts.c.completed_at,
+            completed_before.label("completed_before"),
+        )
+        .where(
+            _attempts.c.id == bindparam("attempt_id"),
+            _attempts.c.user_id == bindparam("user_id"),
+        )
+        .with_for_update(of=_attempts)
+    )
+
+
+_LOCK_ATTEMPT = _lock_attempt_statement()
+
+
+@cache
+def _record_answer_statement(dialect_name: str) -> Any:
+    """Insert the answer unless its question is answered in the attempt already (the unique
+    pair is the judge), returning how many other questions of the attempt were answered right.
+
+    The count leaves out the answer's own question, so it is the same whether or not the
+    database shows the new row to RETURNING (PostgreSQL does not, SQLite does).
+    """
+    earlier = _answers.alias("earlier")
+    correct_before = (
+        select(func.count())
+        .where(
+            earlier.c.attempt_id == bindparam("of_attempt"),
+            earlier.c.correct.is_(True),
+            earlier.c.question_id != bindparam("not_question"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        insert_for(dialect_name)(_answers)
+        .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+        .returning(correct_before)
+    )
+
+
 def _record_answer(
     session: Session,
     *,
-    user: User,
-    attempt: Attempt,
+    user: UserFactsLike,
+    attempt: _AnsweredAttempt,
     version: ModuleVersion,
     question_id: str,
     choice_ids: list[str],
@@ -145,22 +235,23 @@ def _record_answer(
     if problems or question is None:
         raise Unprocessable("The answer does not fit this attempt's module.", errors=problems)
     correct = grading.is_correct(question, choice_ids)
-    # One statement checks and records: the unique (attempt, question) pair is the judge.
-    recorded = session.execute(
-        insert_for(session.get_bind().dialect.name)(Answer)
-        .values(
-            id=new_id(),
-            attempt_id=attempt.id,
-            question_id=question_id,
-            choice_ids=choice_ids,
-            correct=correct,
-            answered_at=answered_at,
-            recorded_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
-        .returning(Answer.id)
-    ).first()
-    if recorded is None:
+    connection = session.connection()
+    # One statement checks and records, and counts what the points rules need.
+    correct_before = connection.execute(
+        _record_answer_statement(connection.dialect.name),
+        {
+            "id": new_id(),
+            "attempt_id": attempt.id,
+            "question_id": question_id,
+            "choice_ids": choice_ids,
+            "correct": correct,
+            "answered_at": answered_at,
+            "recorded_at": now,
+            "of_attempt": attempt.id,
+            "not_question": question_id,
+        },
+    ).scalar()
+    if correct_before is None:
         raise Conflict("This question is already answered in this attempt.")
     reviews.schedule_after_answer(
         session,
@@ -171,23 +262,25 @@ def _record_answer(
         correct=correct,
         now=now,
     )
-    points = gamification.pay_for_answer(
-        session,
-        user=user,
-        attempt_id=attempt.id,
-        module_id=attempt.module_id,
-        question_id=question_id,
-        correct=correct,
-        earned_at=earned_at,
-        now=now,
-    )
+    points = 0
+    if correct:
+        points = gamification.pay_for_answer(
+            session,
+            user=user,
+            module_id=attempt.module_id,
+            question_id=question_id,
+            nth_correct=int(correct_before) + 1,
+            first_try=not attempt.completed_before,
+            earned_at=earned_at,
+            now=now,
+        )
     return correct, points, question
 
 
 def answer_question(
     session: Session,
     *,
-    user: User,
+    user: UserFactsLike,
     attempt_id: str,
     question_id: str,
     choice_ids: list[str],
@@ -196,15 +289,21 @@ def answer_question(
     now: datetime,
 ) -> Feedback:
     """Grade one answer against the attempt's version and pay for a correct one."""
-    attempt = _own_attempt(session, user, attempt_id, lock=True)
-    if attempt.completed_at is not None:
+    row = (
+        session.connection()
+        .execute(_LOCK_ATTEMPT, {"attempt_id": attempt_id, "user_id": user.id})
+        .first()
+    )
+    if row is None:
+        raise NotFound("No such attempt.")
+    if row.completed_at is not None:
         raise Conflict("This attempt is already completed.")
-    version = content.get_version(session, attempt.module_version_id)
+    version = content.get_version(session, row.module_version_id)
     when = answered_at if answered_at and answered_at <= now + CLOCK_SKEW else now
     correct, points, question = _record_answer(
         session,
         user=user,
-        attempt=attempt,
+        attempt=_AnsweredAttempt(attempt_id, row.module_id, bool(row.completed_before)),
         version=version,
         question_id=question_id,
         choice_ids=choice_ids,
@@ -347,13 +446,18 @@ def apply_offline_attempt(
             )
             session.add(attempt)
             session.flush()
+            answered = _AnsweredAttempt(
+                attempt.id,
+                module.id,
+                completed_before=_completed_module_before(session, user.id, module.id),
+            )
             answer_points = 0
             for answer in event["answers"]:
                 answered_at = answer.get("answered_at") or completed_at
                 _, points, _ = _record_answer(
                     session,
                     user=user,
-                    attempt=attempt,
+                    attempt=answered,
                     version=version,
                     question_id=answer["question_id"],
                     choice_ids=answer["choice_ids"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ DEFAULT_REVIEW_SETTINGS: dict[str, int] = {
 }
 
 
-def review_settings(org_settings: dict[str, Any]) -> dict[str, int]:
+def review_settings(org_settings: Mapping[str, Any]) -> dict[str, int]:
     """The organisation's review settings (`settings["reviews"]`) over the defaults."""
     return {**DEFAULT_REVIEW_SETTINGS, **(org_settings.get("reviews") or {})}
 

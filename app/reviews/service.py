@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.content import service as content
@@ -22,6 +23,9 @@ from app.paths.rules import local_date, local_midnight
 from app.reviews import rules
 from app.reviews.models import ReviewHold, ReviewItem
 
+if TYPE_CHECKING:
+    from app.auth.principal import UserFactsLike
+
 
 def _timezone(user: User) -> str:
     return user.timezone or user.organization.timezone
@@ -30,7 +34,7 @@ def _timezone(user: User) -> str:
 def schedule_after_answer(
     session: Session,
     *,
-    user: User,
+    user: UserFactsLike,
     module_id: str,
     question_id: str,
     version_id: str,
@@ -46,36 +50,49 @@ def schedule_after_answer(
     if correct and not rules.sampled(user.id, question_id, settings["sample_correct_percent"]):
         return
     card = rules.first_card(correct=correct, now=now)
-    dialect = session.get_bind().dialect.name
-    insert = insert_for(dialect)
-    stmt = insert(ReviewItem).values(
-        id=new_id(),
-        org_id=user.org_id,
-        user_id=user.id,
-        module_id=module_id,
-        module_version_id=version_id,
-        question_id=question_id,
-        box=card.box,
-        due_at=card.due_at,
-        reviews=0,
-        lapses=0 if correct else 1,
-        created_at=now,
+    values: dict[str, Any] = {}
+    if not correct:
+        relapse = rules.after_review(rules.Card(1, now), correct=False, now=now)
+        values = {"relapse_box": relapse.box, "relapse_due_at": relapse.due_at}
+    connection = session.connection()
+    connection.execute(
+        _schedule_statement(connection.dialect.name, correct=correct),
+        {
+            **values,
+            "id": new_id(),
+            "org_id": user.org_id,
+            "user_id": user.id,
+            "module_id": module_id,
+            "module_version_id": version_id,
+            "question_id": question_id,
+            "box": card.box,
+            "due_at": card.due_at,
+            "reviews": 0,
+            "lapses": 0 if correct else 1,
+            "created_at": now,
+        },
     )
+
+
+_items = ReviewItem.__table__
+
+
+@cache
+def _schedule_statement(dialect_name: str, *, correct: bool) -> Any:
+    # Core, built once per dialect: answering runs it, and the ORM's per-statement work
+    # would cost more than the round trip.
+    insert = insert_for(dialect_name)(_items)
     conflict = ["user_id", "question_id"]
     if correct:
         # Already scheduled: a right answer in a module leaves the card where it is.
-        session.execute(stmt.on_conflict_do_nothing(index_elements=conflict))
-        return
-    relapse = rules.after_review(rules.Card(1, now), correct=False, now=now)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=conflict,
-            set_={
-                "box": relapse.box,
-                "due_at": relapse.due_at,
-                "lapses": ReviewItem.__table__.c.lapses + 1,
-            },
-        )
+        return insert.on_conflict_do_nothing(index_elements=conflict)
+    return insert.on_conflict_do_update(
+        index_elements=conflict,
+        set_={
+            "box": bindparam("relapse_box", type_=_items.c.box.type),
+            "due_at": bindparam("relapse_due_at", type_=_items.c.due_at.type),
+            "lapses": _items.c.lapses + 1,
+        },
     )
 
 

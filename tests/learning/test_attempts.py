@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.gamification.models import PointAward
 from tests import factories
 
 
@@ -220,3 +223,25 @@ def test_drafts_and_archived_modules_are_invisible(phone, session, org, module):
     assert phone.start(draft.id).status_code == 404
     assert phone.start(module.id).status_code == 404
     assert phone.client.get("/api/v1/modules", headers=phone.headers).json["items"] == []
+
+
+def test_answers_pay_into_the_department_the_learner_is_in_now(
+    client, session, phone, learner, checkout, warehouse, module, version, as_admin
+):
+    attempt = phone.start(module.id).json
+    questions = list(factories.correct_choices(version).items())
+    assert phone.answer(attempt["id"], *questions[0]).status_code == 201
+    moved = client.patch(
+        f"/api/v1/admin/users/{learner.id}",
+        json={"department_id": warehouse.id},
+        headers=as_admin,
+    )
+    assert moved.status_code == 200
+    assert phone.answer(attempt["id"], *questions[1]).status_code == 201
+    departments = session.scalars(
+        select(PointAward.department_id)
+        .where(PointAward.user_id == learner.id)
+        .order_by(PointAward.id)
+    ).all()
+    # Two awards per answer (correct + first try), each in the department of its moment.
+    assert departments == [checkout.id, checkout.id, warehouse.id, warehouse.id]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.learning.models import Answer
 from tests import factories
 
 
@@ -81,3 +84,43 @@ def test_keys_expire_after_the_retention(phone, module, frozen_clock, app):
     later = phone.start(module.id, **{"Idempotency-Key": "old"})
     assert later.status_code == 201
     assert later.json["id"] != first.json["id"]
+
+
+def test_a_retried_answer_replays_after_the_attempt_was_completed(phone, module, version):
+    attempt = phone.start(module.id).json
+    question_id, choice_ids = next(iter(factories.correct_choices(version).items()))
+    first = phone.answer(attempt["id"], question_id, choice_ids, **{"Idempotency-Key": "late"})
+    assert phone.complete(attempt["id"]).status_code == 200
+    retry = phone.answer(attempt["id"], question_id, choice_ids, **{"Idempotency-Key": "late"})
+    assert retry.status_code == 201
+    assert retry.json == first.json
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_key_reused_for_another_answer_records_and_pays_nothing(phone, session, module, version):
+    attempt = phone.start(module.id).json
+    questions = list(factories.correct_choices(version).items())
+    phone.answer(attempt["id"], *questions[0], **{"Idempotency-Key": "k-5"})
+    other = phone.answer(attempt["id"], *questions[1], **{"Idempotency-Key": "k-5"})
+    assert other.status_code == 422
+    answered = session.scalars(
+        select(Answer.question_id).where(Answer.attempt_id == attempt["id"])
+    ).all()
+    assert answered == [questions[0][0]]
+    assert phone.points_total() == 15
+
+
+def test_an_answer_key_past_the_retention_may_be_used_again(
+    phone, module, version, frozen_clock, app
+):
+    attempt = phone.start(module.id).json
+    questions = list(factories.correct_choices(version).items())
+    phone.answer(attempt["id"], *questions[0], **{"Idempotency-Key": "reused"})
+    frozen_clock.advance(hours=app.config["IDEMPOTENCY_HOURS"] + 1)
+    later = phone.answer(attempt["id"], *questions[1], **{"Idempotency-Key": "reused"})
+    assert later.status_code == 201
+    assert "Idempotent-Replayed" not in later.headers
+    assert later.json["question_id"] == questions[1][0]
+    retry = phone.answer(attempt["id"], *questions[1], **{"Idempotency-Key": "reused"})
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json == later.json

@@ -9,6 +9,9 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
-max_requests = 5000  # recycle workers now and then so a slow leak cannot grow forever
-max_requests_jitter = 500
+# Recycle workers now and then so a slow leak cannot grow forever, but rarely: a new worker
+# starts with empty caches (logins, published versions, week structures), and at a
+# thousand requests a second 5 000 requests was a restart every few seconds.
+max_requests = 200_000
+max_requests_jitter = 20_000
 accesslog = None  # the app writes one structured access line per request itself

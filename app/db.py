@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -87,12 +88,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _make_sqlite_transactional(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     # An unreachable database host must fail fast (readiness checks, requests), not hang.
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_connections_after_idling(engine)
+    return engine
+
+
+# A connection back in use within this many seconds is used without a ping.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_connections_after_idling(engine: Engine) -> None:
+    """Check a pooled connection with a round trip only after it sat idle.
+
+    `pool_pre_ping` pings on every checkout: a round trip on every request, ~0.3 ms of CPU
+    on the answer path. Connections go stale while idle (a database restart, a proxy or
+    firewall dropping quiet connections); one that was in use a moment ago is live. A
+    connection that dies while busy fails its request, and SQLAlchemy then replaces the
+    whole pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def note_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("checked_in_at", time.monotonic())
+        if idle < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as error:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError(str(error)) from error
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

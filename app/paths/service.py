@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from app.auth.principal import Principal
@@ -220,21 +220,31 @@ class _Week:
 
 
 _attempts = Attempt.__table__.c
-# Built once: a Core statement (no ORM entities) with bound parameters, so a read only binds.
-_PROGRESS = (
-    select(
-        _attempts.module_id,
-        func.count(_attempts.completed_at),
-        func.count(_attempts.id),
-        func.max(_attempts.started_at).filter(_attempts.completed_at.is_(None)),
-        func.max(_attempts.completed_at).filter(_attempts.passed.is_(True)),
+
+
+def _progress_statement(module_ids: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(
+            _attempts.module_id,
+            func.count(_attempts.completed_at),
+            func.count(_attempts.id),
+            func.max(_attempts.started_at).filter(_attempts.completed_at.is_(None)),
+            func.max(_attempts.completed_at).filter(_attempts.passed.is_(True)),
+        )
+        .where(_attempts.user_id == bindparam("user_id"), module_ids)
+        .group_by(_attempts.module_id)
     )
-    .where(
-        _attempts.user_id == bindparam("user_id"),
-        _attempts.module_id.in_(bindparam("module_ids", expanding=True)),
-    )
-    .group_by(_attempts.module_id)
-)
+
+
+# Built once, Core only (no ORM entities), so a read only binds its parameters. PostgreSQL
+# takes the module ids as one array (`= ANY(...)`): rendering an expanding IN list anew for
+# every execution was a good part of the query's CPU.
+_PROGRESS = {
+    "postgresql": _progress_statement(
+        _attempts.module_id == any_(bindparam("module_ids", type_=ARRAY(String)))
+    ),
+    "other": _progress_statement(_attempts.module_id.in_(bindparam("module_ids", expanding=True))),
+}
 
 
 def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str, _Progress]:
@@ -243,9 +253,9 @@ def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str,
     found = {module_id: _Progress() for module_id in module_ids}
     if not module_ids:
         return found
-    rows = session.connection().execute(
-        _PROGRESS, {"user_id": user_id, "module_ids": sorted(module_ids)}
-    )
+    connection = session.connection()
+    statement = _PROGRESS.get(connection.dialect.name, _PROGRESS["other"])
+    rows = connection.execute(statement, {"user_id": user_id, "module_ids": sorted(module_ids)})
     for module_id, completed, started, open_started_at, last_passed_at in rows:
         found[module_id] = _Progress(
             completed=bool(completed),

@@ -31,7 +31,7 @@ import redis
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from app.db import after_commit
+from app.db import after_commit, pending_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,18 @@ def invalidate(db_session: Session, cache: LocalCache[Any], *keys: str) -> None:
     `db_session` commits; here at once as well."""
     names = list(keys) or [_ALL]
     cache.drop(names)
+    after_commit(db_session, _Publish(cache, names))
 
-    def publish() -> None:
+
+class _Publish:
+    """The after-commit half of `invalidate` (an object, so `invalidation_pending` sees it)."""
+
+    def __init__(self, cache: LocalCache[Any], names: list[str]) -> None:
+        self.cache = cache
+        self.names = names
+
+    def __call__(self) -> None:
+        cache, names = self.cache, self.names
         cache.drop(names)  # a request here may have re-read the old row before the commit
         client = current_app.extensions["redis"] if has_app_context() else _publisher
         if client is None:  # a script using services without the app: no caches to tell
@@ -132,7 +142,14 @@ def invalidate(db_session: Session, cache: LocalCache[Any], *keys: str) -> None:
             # empty); if not, their entries expire after the cache's ttl.
             log.warning("cache invalidation of %s could not be published", cache.name)
 
-    after_commit(db_session, publish)
+
+def invalidation_pending(db_session: Session, *caches: LocalCache[Any]) -> bool:
+    """Whether `db_session` changed, and has not yet committed, something cached in `caches`:
+    what it reads of them now may be rolled back, so it must not be stored."""
+    return any(
+        isinstance(callback, _Publish) and callback.cache in caches
+        for callback in pending_after_commit(db_session)
+    )
 
 
 def clear_all() -> None:

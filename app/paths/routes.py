@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import clock, db
-from app.auth.guard import authenticated, current_user
-from app.learning import service as learning
+from app.auth.guard import authenticated, current_principal, current_user
 from app.openapi import errors
 from app.pagination import PageArgsSchema, page_schema, paginate
 from app.paths import schemas, service
@@ -25,9 +24,14 @@ RequirementPage = page_schema(schemas.RequirementSchema, "RequirementPage")
 
 
 def request_locales() -> list[str]:
-    """The caller's languages, best first (the user's own setting, then Accept-Language)."""
+    """The caller's languages, best first: the user's own setting, then Accept-Language, then
+    the organisation's (as `learning.wanted_locales`, from the cached principal)."""
+    principal = current_principal()
     accepted = request.accept_languages.best_match(["nb", "nn", "en"])
-    return learning.wanted_locales(current_user(), [accepted] if accepted else [])
+    wanted = [principal.locale] if principal.locale else []
+    if accepted:
+        wanted.append(accepted)
+    return [*wanted, principal.organization.default_locale]
 
 
 @blp.route("/paths/current")
@@ -37,9 +41,14 @@ class CurrentPaths(MethodView):
     def get(self) -> Any:
         """This week's paths for me, with each module's status and my progress; includes the
         required-training path when a competence requirement is missing or expiring."""
-        return service.learner_week(
-            db.session(), user=current_user(), week=None, locales=request_locales(), now=clock.now()
+        week = service.learner_week(
+            db.session(),
+            user=current_principal(),
+            week=None,
+            locales=request_locales(),
+            now=clock.now(),
         )
+        return jsonify(schemas.dump_learner_week(week))  # as the schema would, but cheaper
 
 
 @blp.route("/paths")
@@ -50,13 +59,14 @@ class PathsOfWeek(MethodView):
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """My paths of another week (`?week=2026-W47`); a bad week: 422 keyed `week`."""
-        return service.learner_week(
+        week = service.learner_week(
             db.session(),
-            user=current_user(),
+            user=current_principal(),
             week=service.parse_week_arg(args["week"]),
             locales=request_locales(),
             now=clock.now(),
         )
+        return jsonify(schemas.dump_learner_week(week))
 
 
 @blp.route("/editor/paths")
@@ -110,7 +120,7 @@ class MyRequirements(MethodView):
     def get(self) -> Any:
         """The competence requirements that apply to me: valid, expiring, expired or missing."""
         items = service.my_requirements(
-            db.session(), user=current_user(), locales=request_locales(), now=clock.now()
+            db.session(), user=current_principal(), locales=request_locales(), now=clock.now()
         )
         return {"items": items}
 

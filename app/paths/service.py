@@ -1,25 +1,32 @@
 """Scheduling weekly paths, the learner's week (with per-module status), competence requirements.
 
-`GET /paths/current` is the hot read: it runs a fixed number of queries whatever the number of
-paths and modules (ancestors, paths, their modules, requirements, versions, attempts).
+`GET /paths/current` is the hot read: what is the same for everyone in an audience (the
+department tree, the week's paths and onboarding templates, the requirements, the published
+modules' facts) comes from the per-process caches of `app.paths.structure`, so a read asks the
+database only for the learner's own attempts (one query once the caches are warm).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, bindparam, func, or_, select
+from sqlalchemy.orm import Session, defer
 
+from app.auth.principal import Principal
 from app.content.models import Module, ModuleVersion
 from app.errors import NotFound, Unprocessable
 from app.learning.models import Attempt
 from app.orgs.models import ROLES, Department, Organization, User
-from app.paths import rules
+from app.paths import rules, structure
 from app.paths.models import LearningPath, PathModule, Requirement
+from app.paths.structure import ModuleFacts, PathFacts
+
+# The learner: the `User` row, or the cached facts of the caller (same attribute names).
+Learner = User | Principal
 
 REQUIRED_PATH_ID = "required"
 REQUIRED_PATH_TITLES = {
@@ -30,37 +37,30 @@ REQUIRED_PATH_TITLES = {
 DEFAULT_REQUIREMENT_SETTINGS: dict[str, int] = {"expiring_window_days": 30}
 
 
-def requirement_settings(org_settings: dict[str, Any]) -> dict[str, int]:
+def requirement_settings(org_settings: Mapping[str, Any]) -> dict[str, int]:
     """The organisation's requirement settings (`settings["requirements"]`) over the defaults."""
     return {**DEFAULT_REQUIREMENT_SETTINGS, **(org_settings.get("requirements") or {})}
 
 
-def started_on(user: User) -> date:
+def started_on(user: Learner) -> date:
     """The learner's first day, in the organisation's time zone (onboarding weeks count from it)."""
     return rules.local_date(user.created_at, user.organization.timezone)
 
 
-def ancestor_department_ids(session: Session, department_id: str | None) -> set[str]:
-    """The department and every department above it, in one recursive query."""
+def ancestor_department_ids(
+    session: Session, org_id: str, department_id: str | None
+) -> frozenset[str]:
+    """The department and every department above it (from the organisation's cached tree)."""
     if department_id is None:
-        return set()
-    tree = (
-        select(Department.id, Department.parent_id)
-        .where(Department.id == department_id)
-        .cte("ancestors", recursive=True)
-    )
-    parent = aliased(Department)
-    tree = tree.union_all(
-        select(parent.id, parent.parent_id).join(tree, parent.id == tree.c.parent_id)
-    )
-    return set(session.scalars(select(tree.c.id)))
+        return frozenset()
+    return structure.department_ancestors(session, org_id).get(department_id, frozenset())
 
 
 def _audience_matches(
-    department_ids: list[str], roles: list[str], user: User, ancestors: set[str]
+    department_ids: Sequence[str], roles: Sequence[str], user: Learner, ancestors: Set[str]
 ) -> bool:
     # Both criteria given means both must hold: "the cashiers of region east".
-    if department_ids and not ancestors.intersection(department_ids):
+    if department_ids and ancestors.isdisjoint(department_ids):
         return False
     return not roles or user.has_role(*roles)
 
@@ -212,11 +212,39 @@ class _Requirement:
 @dataclass
 class _Week:
     week: str
-    paths: list[LearningPath]
+    paths: list[PathFacts]
     requirements: list[_Requirement]
-    versions: dict[str, ModuleVersion]
+    versions: dict[str, ModuleFacts]  # the published modules among the week's
     progress: dict[str, _Progress]
     states: dict[str, rules.RequirementState] = field(default_factory=dict)
+
+
+_attempts = Attempt.__table__.c
+
+
+def _progress_statement(module_ids: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(
+            _attempts.module_id,
+            func.count(_attempts.completed_at),
+            func.count(_attempts.id),
+            func.max(_attempts.started_at).filter(_attempts.completed_at.is_(None)),
+            func.max(_attempts.completed_at).filter(_attempts.passed.is_(True)),
+        )
+        .where(_attempts.user_id == bindparam("user_id"), module_ids)
+        .group_by(_attempts.module_id)
+    )
+
+
+# Built once, Core only (no ORM entities), so a read only binds its parameters. PostgreSQL
+# takes the module ids as one array (`= ANY(...)`): rendering an expanding IN list anew for
+# every execution was a good part of the query's CPU.
+_PROGRESS = {
+    "postgresql": _progress_statement(
+        _attempts.module_id == any_(bindparam("module_ids", type_=ARRAY(String)))
+    ),
+    "other": _progress_statement(_attempts.module_id.in_(bindparam("module_ids", expanding=True))),
+}
 
 
 def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str, _Progress]:
@@ -225,17 +253,9 @@ def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str,
     found = {module_id: _Progress() for module_id in module_ids}
     if not module_ids:
         return found
-    rows = session.execute(
-        select(
-            Attempt.module_id,
-            func.count(Attempt.completed_at),
-            func.count(Attempt.id),
-            func.max(Attempt.started_at).filter(Attempt.completed_at.is_(None)),
-            func.max(Attempt.completed_at).filter(Attempt.passed.is_(True)),
-        )
-        .where(Attempt.user_id == user_id, Attempt.module_id.in_(module_ids))
-        .group_by(Attempt.module_id)
-    )
+    connection = session.connection()
+    statement = _PROGRESS.get(connection.dialect.name, _PROGRESS["other"])
+    rows = connection.execute(statement, {"user_id": user_id, "module_ids": sorted(module_ids)})
     for module_id, completed, started, open_started_at, last_passed_at in rows:
         found[module_id] = _Progress(
             completed=bool(completed),
@@ -247,23 +267,17 @@ def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str,
 
 
 def _applicable_requirements(
-    session: Session, user: User, ancestors: set[str]
+    session: Session, user: Learner, ancestors: Set[str]
 ) -> list[_Requirement]:
-    """The requirements that apply to the user, one per module (the strictest wins)."""
-    conditions = [Requirement.role.is_(None) & Requirement.department_id.is_(None)]
-    conditions.append(Requirement.role.in_(user.roles) & Requirement.department_id.is_(None))
-    if ancestors:
-        conditions.append(
-            Requirement.department_id.in_(ancestors)
-            & (Requirement.role.is_(None) | Requirement.role.in_(user.roles))
-        )
+    """The requirements that apply to the user, one per module (the strictest wins); those of
+    modules that are not published are left out by the caller."""
+    roles = user.roles
     by_module: dict[str, _Requirement] = {}
-    for req in session.scalars(
-        select(Requirement)
-        .join(Module, Module.id == Requirement.module_id)
-        .where(Requirement.org_id == user.org_id, Module.status == "published", or_(*conditions))
-        .order_by(Requirement.id)
-    ):
+    for req in structure.requirements(session, user.org_id):
+        if req.department_id is not None and req.department_id not in ancestors:
+            continue
+        if req.role is not None and req.role not in roles:
+            continue
         assigned_at = max(req.created_at, user.created_at)
         current = by_module.get(req.module_id)
         if current is None:
@@ -282,19 +296,19 @@ def _applicable_requirements(
 def _load_week(
     session: Session,
     *,
-    user: User,
+    user: Learner,
     week: str,
     with_requirements: bool,
     now: datetime,
     with_paths: bool = True,
 ) -> _Week:
-    ancestors = ancestor_department_ids(session, user.department_id)
+    ancestors = ancestor_department_ids(session, user.org_id, user.department_id)
     paths = _paths_for(session, user, week, ancestors) if with_paths else []
     requirements = _applicable_requirements(session, user, ancestors) if with_requirements else []
     module_ids = {step.module_id for path in paths for step in path.steps}
     module_ids |= {req.module_id for req in requirements}
-    versions = _current_versions(session, user.org_id, module_ids)
-    _load_titles(session, versions.values())
+    versions = structure.modules(session, user.org_id, module_ids)
+    requirements = [req for req in requirements if req.module_id in versions]
     prerequisites = {pre for version in versions.values() for pre in version.prerequisites}
     progress = _progress(session, user.id, module_ids | prerequisites)
     loaded = _Week(week, paths, requirements, versions, progress)
@@ -311,20 +325,21 @@ def _load_week(
     return loaded
 
 
-def _paths_for(session: Session, user: User, week: str, ancestors: set[str]) -> list[LearningPath]:
+def _paths_for(session: Session, user: Learner, week: str, ancestors: Set[str]) -> list[PathFacts]:
     """The week's paths whose audience includes the user, and their onboarding template for
-    this week of their employment (two queries: paths, then their modules)."""
+    this week of their employment, by id."""
+    paths = list(structure.week_paths(session, user.org_id, week))
     onboarding = rules.onboarding_week_number(started_on(user), week)
-    which = LearningPath.week == week
     if onboarding >= 1:
-        which = or_(which, LearningPath.onboarding_week == onboarding)
+        paths += [
+            path
+            for path in structure.onboarding_templates(session, user.org_id)
+            if path.onboarding_week == onboarding
+        ]
+        paths.sort(key=lambda path: path.id)
     return [
         path
-        for path in session.scalars(
-            select(LearningPath)
-            .where(LearningPath.org_id == user.org_id, which)
-            .order_by(LearningPath.id)
-        )
+        for path in paths
         if _audience_matches(path.audience_department_ids, path.audience_roles, user, ancestors)
     ]
 
@@ -337,9 +352,6 @@ def _current_versions(
     return {
         version.module_id: version
         for version in session.scalars(
-            # Not the content JSON (every card and question): only `_title` needs it, and it
-            # keeps what it needs per process; decoding 18 modules' content was most of the
-            # CPU of `GET /paths/current`.
             select(ModuleVersion)
             .options(defer(ModuleVersion.content))
             .join(Module, Module.current_version_id == ModuleVersion.id)
@@ -452,7 +464,7 @@ def _module_locks(loaded: _Week, entries: list[_Entry]) -> dict[str, bool]:
 
 
 def learner_week(
-    session: Session, *, user: User, week: str | None, locales: list[str], now: datetime
+    session: Session, *, user: Learner, week: str | None, locales: list[str], now: datetime
 ) -> dict[str, Any]:
     """The paths assigned to the user for `week` (default: this week, which also carries the
     required-training path), each module with its status, in a fixed number of queries."""
@@ -472,7 +484,7 @@ def learner_week(
             modules.append(
                 {
                     "id": step.module_id,
-                    "title": _title(version, locales),
+                    "title": version.title(locales),
                     "estimated_minutes": version.estimated_minutes,
                     "mandatory": step.mandatory,
                     "status": _step_status(loaded, entry, step.module_id, locked[step.module_id]),
@@ -502,37 +514,9 @@ def learner_week(
     }
 
 
-# {version id: {locale: title}}. Versions are immutable, so a process may keep them.
-_TITLES: dict[str, dict[str, str]] = {}
-
-
-def _titles_of(version: ModuleVersion, content: dict[str, Any]) -> dict[str, str]:
-    titles = {version.locale: version.title}
-    for locale, translation in content.get("translations", {}).items():
-        titles[locale] = str((translation or {}).get("title") or version.title)
-    return titles
-
-
-def _load_titles(session: Session, versions: Iterable[ModuleVersion]) -> None:
-    """Keep the titles of versions not seen yet by this process, in one query."""
-    missing = {version.id: version for version in versions if version.id not in _TITLES}
-    if missing:
-        for version_id, content in session.execute(
-            select(ModuleVersion.id, ModuleVersion.content).where(ModuleVersion.id.in_(missing))
-        ):
-            _TITLES[version_id] = _titles_of(missing[version_id], content)
-
-
-def _title(version: ModuleVersion, locales: list[str]) -> str:
-    titles = _TITLES.get(version.id)
-    if titles is None:
-        titles = _TITLES[version.id] = _titles_of(version, version.content)
-    # As `content.pick_locale`: the first wanted language the version has, else its own.
-    locale = next((wanted for wanted in locales if wanted in titles), version.locale)
-    return titles[locale]
-
-
-def path_lock_reason(session: Session, *, user: User, module_id: str, now: datetime) -> str | None:
+def path_lock_reason(
+    session: Session, *, user: Learner, module_id: str, now: datetime
+) -> str | None:
     """Why this week's paths keep the module locked (every current path with it locks it)."""
     week = rules.week_of(now, user.organization.timezone)
     loaded = _load_week(session, user=user, week=week, with_requirements=True, now=now)
@@ -548,7 +532,7 @@ def path_lock_reason(session: Session, *, user: User, module_id: str, now: datet
     for entry in entries:
         blocker = entry.locks[module_id]
         assert blocker is not None
-        blockers.append(f"“{_title(loaded.versions[blocker], [locale])}” in “{entry.title}”")
+        blockers.append(f"“{loaded.versions[blocker].title([locale])}” in “{entry.title}”")
     return "Complete these first: " + ", ".join(blockers)
 
 
@@ -615,7 +599,7 @@ def delete_requirement(session: Session, *, org_id: str, requirement_id: str) ->
 
 
 def my_requirements(
-    session: Session, *, user: User, locales: list[str], now: datetime
+    session: Session, *, user: Learner, locales: list[str], now: datetime
 ) -> list[dict[str, Any]]:
     """Each requirement that applies to the user, with status, valid_until and due_at."""
     week = rules.week_of(now, user.organization.timezone)
@@ -630,7 +614,7 @@ def my_requirements(
         state = loaded.states[req.module_id]
         items.append(
             {
-                "module": {"id": req.module_id, "title": _title(version, locales)},
+                "module": {"id": req.module_id, "title": version.title(locales)},
                 "status": state.status,
                 "valid_until": state.valid_until,
                 "due_at": state.due_at,
@@ -645,12 +629,13 @@ def my_requirements(
 # --- audiences (badges, notifications) -------------------------------------------------------
 
 
-def mandatory_module_ids(session: Session, *, user: User, now: datetime) -> set[str]:
+def mandatory_module_ids(session: Session, *, user: Learner, now: datetime) -> set[str]:
     """The published mandatory modules of the user's paths this week (onboarding included)."""
     week = rules.week_of(now, user.organization.timezone)
-    paths = _paths_for(session, user, week, ancestor_department_ids(session, user.department_id))
+    ancestors = ancestor_department_ids(session, user.org_id, user.department_id)
+    paths = _paths_for(session, user, week, ancestors)
     wanted = {step.module_id for path in paths for step in path.steps if step.mandatory}
-    return set(_current_versions(session, user.org_id, wanted))
+    return set(structure.modules(session, user.org_id, wanted))
 
 
 @dataclass(frozen=True)

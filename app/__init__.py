@@ -11,7 +11,7 @@ from flask_limiter import RateLimitExceeded
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import caching, db, errors
+from app import caching, db, errors, request_budget
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_redis, handle_rate_limited, limiter, redis_storage_uri
 from app.logging_setup import configure_logging
@@ -38,7 +38,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # previous window's count in. The exact moving window keeps one Redis list entry per
     # request and cost ~1 ms of every request's CPU; this costs two counters.
     app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter.init_app(app)
+    limiter.init_app(app)  # the login and refresh limits
+    request_budget.init_app(app)  # every other endpoint
     CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}})
     Compress(app)
     if hops := int(app.config.get("PROXY_FIX_HOPS") or 0):

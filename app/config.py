@@ -68,7 +68,7 @@ class Settings:
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
             "LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
             "LOGIN_LIMIT_PER_IP": self.login_limit_per_ip,
-            "RATELIMIT_DEFAULT": self.default_rate_limit,
+            "RATE_LIMIT_DEFAULT": self.default_rate_limit,
             "IDEMPOTENCY_HOURS": self.idempotency_hours,
             "CORS_ORIGINS": self.cors_origins,
             "LOG_JSON": self.log_json,

@@ -40,8 +40,8 @@ def client_address() -> str:
     return get_remote_address() or "unknown"
 
 
-def _caller_key() -> str:
-    """Default limits count per user when the access token is valid, else per address:
+def caller_key() -> str:
+    """Limits count per user when the access token is valid, else per address:
     a store's whole staff may share one address, and must not share one budget."""
     from app.auth.bearer import bearer_claims
 
@@ -50,7 +50,7 @@ def _caller_key() -> str:
 
 
 limiter = Limiter(
-    key_func=_caller_key,
+    key_func=caller_key,
     # The X-RateLimit-* headers cost two more Redis round trips on every request; the one
     # header the contract asks for, Retry-After on a 429, is set by `handle_rate_limited`.
     headers_enabled=False,

@@ -270,7 +270,7 @@ def test_the_default_per_ip_limit_lets_a_store_share_an_address(app, client):
 
 def test_the_default_limit_counts_per_user_not_per_shared_address(app, session, learner, colleague):
     """A store's staff share one address; each has their own request budget."""
-    from app.extensions import _caller_key
+    from app.extensions import caller_key
     from tests.conftest import auth_headers
 
     store = {"REMOTE_ADDR": "10.1.1.1"}
@@ -278,7 +278,7 @@ def test_the_default_limit_counts_per_user_not_per_shared_address(app, session, 
     keys = []
     for headers in (mine, theirs, {}, {"Authorization": "Bearer garbage"}):
         with app.test_request_context("/api/v1/me", headers=headers, environ_base=store):
-            keys.append(_caller_key())
+            keys.append(caller_key())
     assert keys == [f"user:{learner.id}", f"user:{colleague.id}", "ip:10.1.1.1", "ip:10.1.1.1"]
 
 

@@ -1,0 +1,60 @@
+"""The general per-caller request limit: counted locally up to a share, then in Redis."""
+
+from __future__ import annotations
+
+from app.request_budget import LOCAL_SHARE, RequestBudget
+
+
+def test_a_caller_under_the_local_share_costs_no_round_trip(redis_client, monkeypatch):
+    budget = RequestBudget("100/minute", redis_client)
+    sent: list[tuple] = []
+    original = redis_client.connection_pool.get_connection
+    monkeypatch.setattr(
+        redis_client.connection_pool,
+        "get_connection",
+        lambda *args, **kwargs: sent.append(args) or original(*args, **kwargs),
+    )
+    for _ in range(int(100 * LOCAL_SHARE)):
+        assert budget.spend("user:a") is None
+    assert sent == []
+    assert budget.spend("user:a") is None  # beyond the share: counted in Redis
+    assert sent
+
+
+def test_processes_share_the_limit_beyond_their_local_shares(redis_client):
+    # Two processes' budgets over one Redis: each admits its local share, then the shared
+    # counter refuses once the limit is spent.
+    first, second = (
+        RequestBudget("20/minute", redis_client),
+        RequestBudget("20/minute", redis_client),
+    )
+    admitted = 0
+    for _ in range(30):
+        for budget in (first, second):
+            if budget.spend("user:b") is None:
+                admitted += 1
+    assert admitted == 20 + 2 * int(20 * LOCAL_SHARE)
+    wait = first.spend("user:b")
+    assert wait is not None and 0 < wait <= 60
+    assert first.spend("user:someone-else") is None  # per caller
+
+
+def test_redis_down_counts_nothing_and_refuses_nothing(tmp_path):
+    import redis
+
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    budget = RequestBudget("10/minute", unreachable)
+    assert all(budget.spend("user:c") is None for _ in range(50))
+
+
+def test_over_the_limit_the_api_answers_429_with_retry_after(
+    app, client, redis_client, as_learner, monkeypatch
+):
+    monkeypatch.setitem(app.extensions, "request_budget", RequestBudget("20/minute", redis_client))
+    statuses = [client.get("/api/v1/me", headers=as_learner).status_code for _ in range(22)]
+    assert statuses == [200] * (20 + int(20 * LOCAL_SHARE))
+    refused = client.get("/api/v1/me", headers=as_learner)
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert client.get("/healthz").status_code == 200  # probes are never counted

@@ -8,6 +8,7 @@ script and a rebuild's MULTI/RENAME may touch several of them at once.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ class BoardRead:
     my_score: float | None
     built: bool
     exists: bool
+    members_stamp: str | None = None  # see `member_counts_key`; asked for with_members_stamp
 
 
 def read_board(
@@ -125,6 +127,7 @@ def read_board(
     period: str,
     limit: int,
     me: str | None,
+    with_members_stamp: bool = False,
 ) -> BoardRead:
     """Top `limit` (limit <= 0: everyone) and my place, in one round trip."""
     name = key(org_id, board, window, period)
@@ -135,15 +138,67 @@ def read_board(
     if me:
         pipe.zrevrank(name, me)
         pipe.zscore(name, me)
+    if with_members_stamp:
+        pipe.hget(member_counts_key(org_id), "")
     results = pipe.execute()
     top = [(m.decode() if isinstance(m, bytes) else m, s) for m, s in results[0]]
     rank = results[3] if me else None
+    stamp = results[-1] if with_members_stamp else None
     return BoardRead(
         top=top,
         my_rank=None if rank is None else int(rank) + 1,
         my_score=results[4] if me else None,
         built=bool(results[2]),
         exists=bool(results[1]),
+        members_stamp=None if stamp is None else stamp.decode(),
+    )
+
+
+# A whole board as one string, unless the caller already holds it (same SHA-1): a reader that
+# ranks every member (departments per member) then transfers and parses 2 000 values only
+# when the board changed. Also the built marker and the member counts' stamp, so one round
+# trip serves the read. KEYS: board, built marker, member counts; ARGV: the digest held.
+_WHOLE = """
+local payload = table.concat(redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES'), ' ')
+local digest = redis.sha1hex(payload)
+if digest == ARGV[1] then payload = '' end
+return {digest, payload, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], '')}
+"""
+_WHOLE_SHA = hashlib.sha1(_WHOLE.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class WholeBoard:
+    digest: str
+    entries: list[tuple[str, int]] | None  # (member, composite) best first; None: as held
+    built: bool
+    members_stamp: str | None
+
+
+def read_whole_board(
+    client: redis.Redis, *, org_id: str, board: str, window: str, period: str, held: str
+) -> WholeBoard:
+    """Every member of a board with its score, unless its digest is `held`; one round trip."""
+    keys = (key(org_id, board, window, period), built_key(org_id), member_counts_key(org_id))
+    try:
+        reply = client.evalsha(_WHOLE_SHA, len(keys), *keys, held)
+    except redis.exceptions.NoScriptError:
+        reply = client.eval(_WHOLE, len(keys), *keys, held)
+    digest, payload, built, stamp = reply
+    digest = digest.decode()
+    entries = None
+    if digest != held:
+        values = payload.split()
+        # Scores under 2^53 come as integers ("%.17g"); float() also reads any other form.
+        entries = [
+            (member.decode(), int(float(score)))
+            for member, score in zip(values[0::2], values[1::2], strict=True)
+        ]
+    return WholeBoard(
+        digest=digest,
+        entries=entries,
+        built=bool(built),
+        members_stamp=None if stamp is None else stamp.decode(),
     )
 
 

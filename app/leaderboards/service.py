@@ -8,7 +8,6 @@ rebuilt on the next read; with Redis down, boards are computed from the ledger.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -577,16 +576,17 @@ class _PerMember:
     """A departments board ranked by points per active member: what it was computed from,
     and every department's place."""
 
-    digest: str
-    members_stamp: str
+    dump: bytes | None  # the board's DUMP (None: not from Redis)
+    members_stamp: str | None
     ranked: list[_Placed]
     by_department: dict[str, _Placed]
 
 
-# The last per-member ranking per (organisation, window, period), reused while neither the
-# board (its digest) nor the member counts (their stamp) changed: a pure function of both.
+# The last board read and per-member ranking per (organisation, window, period), reused while
+# neither the board (its DUMP) nor the member counts (their stamp) changed: a ranking is a
+# pure function of both.
+_raw_boards: dict[tuple[str, str, str], tuple[bytes, list[Ranked]]] = {}
 _per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
-_raw_boards: dict[tuple[str, str, str], tuple[str, list[Ranked]]] = {}
 
 
 def department_board(
@@ -658,27 +658,33 @@ def _per_member_board(
     past = period.window != "all_time" and period.end <= now
     if not (past and _archived(session, org, period)):
         memo_key = (org.id, period.window, period.key)
-        held_digest, held_entries = _raw_boards.get(memo_key, ("", []))
+        held_dump, held_entries = _raw_boards.get(memo_key, (None, []))
         try:
-            whole = _read_whole(client, org, period, held_digest)
+            whole = _read_whole(client, org, period, held_dump)
             if _repaired(session, client, org, whole.built, now):
-                whole = _read_whole(client, org, period, held_digest)
+                whole = _read_whole(client, org, period, held_dump)
         except redis.RedisError as error:
             log.warning("leaderboard read from Redis failed (%s); using the ledger", error)
             whole = None
-        if whole is not None and (not past or whole.digest != _EMPTY_DIGEST):
+        if whole is not None and (not past or whole.dump is not None):
             if whole.entries is not None:
                 held_entries = [
                     Ranked(member, *rules.split(period.window, score))
                     for member, score in whole.entries
                 ]
-                _remember(_raw_boards, memo_key, (whole.digest, held_entries))
+                if whole.dump is not None:
+                    _remember(_raw_boards, memo_key, (whole.dump, held_entries))
             members = facts.member_counts(session, client, org.id, whole.members_stamp)
-            stamp = whole.members_stamp or ""
             ranking = _per_member_rankings.get(memo_key)
-            if ranking is None or (ranking.digest, ranking.members_stamp) != (whole.digest, stamp):
-                ranking = _rank_per_member(held_entries, members, whole.digest, stamp)
-                if whole.members_stamp is not None:
+            if (
+                ranking is None
+                or whole.dump is None
+                or whole.members_stamp is None
+                or ranking.dump != whole.dump
+                or ranking.members_stamp != whole.members_stamp
+            ):
+                ranking = _rank_per_member(held_entries, members, whole.dump, whole.members_stamp)
+                if whole.dump is not None and whole.members_stamp is not None:
                     _remember(_per_member_rankings, memo_key, ranking)
             return ranking
     # The archive, the ledger (Redis down) or a past period no longer in Redis.
@@ -687,14 +693,11 @@ def _per_member_board(
     else:
         entries = _ranked_from_ledger(session, org, period, "depts")
     members = facts.member_counts(session, client, org.id, facts.members_stamp(client, org.id))
-    return _rank_per_member(entries, members, "", "")
-
-
-_EMPTY_DIGEST = hashlib.sha1(b"").hexdigest()
+    return _rank_per_member(entries, members, None, None)
 
 
 def _read_whole(
-    client: redis.Redis, org: BoardOrg, period: rules.Period, held: str
+    client: redis.Redis, org: BoardOrg, period: rules.Period, held: bytes | None
 ) -> store.WholeBoard:
     return store.read_whole_board(
         client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
@@ -702,7 +705,10 @@ def _read_whole(
 
 
 def _rank_per_member(
-    entries: list[Ranked], members: Mapping[str, int], digest: str, members_stamp: str
+    entries: list[Ranked],
+    members: Mapping[str, int],
+    dump: bytes | None,
+    members_stamp: str | None,
 ) -> _PerMember:
     """Rank by points / active members (at least 1), then by who reached their points first,
     then by id, best first. points * 2^64 // members orders exactly as the fractions do for
@@ -722,7 +728,7 @@ def _rank_per_member(
         score = whole if part == 0 else round(row.points / divisor, 2)
         ranked.append(_Placed(rank, member, row.points, score, count))
     return _PerMember(
-        digest=digest,
+        dump=dump,
         members_stamp=members_stamp,
         ranked=ranked,
         by_department={placed.member: placed for placed in ranked},

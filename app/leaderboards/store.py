@@ -8,7 +8,6 @@ script and a rebuild's MULTI/RENAME may touch several of them at once.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -154,48 +153,43 @@ def read_board(
     )
 
 
-# A whole board as one string, unless the caller already holds it (same SHA-1): a reader that
-# ranks every member (departments per member) then transfers and parses 2 000 values only
-# when the board changed. Also the built marker and the member counts' stamp, so one round
-# trip serves the read. KEYS: board, built marker, member counts; ARGV: the digest held.
-_WHOLE = """
-local payload = table.concat(redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES'), ' ')
-local digest = redis.sha1hex(payload)
-if digest == ARGV[1] then payload = '' end
-return {digest, payload, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], '')}
-"""
-_WHOLE_SHA = hashlib.sha1(_WHOLE.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class WholeBoard:
-    digest: str
+    dump: bytes | None  # the board's DUMP serialisation: equal bytes, equal board
     entries: list[tuple[str, int]] | None  # (member, composite) best first; None: as held
     built: bool
     members_stamp: str | None
 
 
 def read_whole_board(
-    client: redis.Redis, *, org_id: str, board: str, window: str, period: str, held: str
+    client: redis.Redis,
+    *,
+    org_id: str,
+    board: str,
+    window: str,
+    period: str,
+    held: bytes | None,
 ) -> WholeBoard:
-    """Every member of a board with its score, unless its digest is `held`; one round trip."""
-    keys = (key(org_id, board, window, period), built_key(org_id), member_counts_key(org_id))
-    try:
-        reply = client.evalsha(_WHOLE_SHA, len(keys), *keys, held)
-    except redis.exceptions.NoScriptError:
-        reply = client.eval(_WHOLE, len(keys), *keys, held)
-    digest, payload, built, stamp = reply
-    digest = digest.decode()
+    """Every member of a board with its score, unless the board is still the one `held` (its
+    DUMP): a reader that ranks every member (departments per member) transfers, formats and
+    parses 2 000 values only when the board changed. DUMP writes scores as binary doubles,
+    which costs Redis a fifth of what ZREVRANGE WITHSCORES costs for formatting them as text.
+    One round trip when the board is unchanged, two when it changed."""
+    name = key(org_id, board, window, period)
+    pipe = client.pipeline(transaction=False)
+    pipe.dump(name)
+    pipe.exists(built_key(org_id))
+    pipe.hget(member_counts_key(org_id), "")
+    dump, built, stamp = pipe.execute()
     entries = None
-    if digest != held:
-        values = payload.split()
-        # Scores under 2^53 come as integers ("%.17g"); float() also reads any other form.
-        entries = [
-            (member.decode(), int(float(score)))
-            for member, score in zip(values[0::2], values[1::2], strict=True)
-        ]
+    if dump is None or dump != held:
+        with client.pipeline(transaction=True) as both:  # the entries and their DUMP agree
+            both.dump(name)
+            both.zrevrange(name, 0, -1, withscores=True)
+            dump, pairs = both.execute()
+        entries = [(member.decode(), int(score)) for member, score in pairs]
     return WholeBoard(
-        digest=digest,
+        dump=dump,
         entries=entries,
         built=bool(built),
         members_stamp=None if stamp is None else stamp.decode(),

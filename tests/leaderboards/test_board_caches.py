@@ -5,9 +5,11 @@ another app instance on the same Redis."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import redis
+from sqlalchemy.exc import SAWarning
 
 from app import caching, create_app, db
 from app.gamification import service as gamification
@@ -168,19 +170,21 @@ def test_a_missed_board_update_is_repaired_on_the_next_read(
 def second_app(app, session):
     """Another instance of the app on the same database connection and Redis."""
     bind = session.get_bind()
-    other = create_app(
-        {
-            "TESTING": True,
-            "ENGINE": app.extensions["engine"],
-            "REDIS_CLIENT": app.extensions["redis"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "SECRET_KEY": SECRET,
-            "ACCESS_LOG": False,
-            "MEDIA_DIR": app.config["MEDIA_DIR"],
-        }
-    )
-    # create_app binds the shared session to the engine; keep this test's transaction.
-    db.session.configure(bind=bind, join_transaction_mode="create_savepoint")
+    with warnings.catch_warnings():  # "a scoped session is already present": it is this test's
+        warnings.simplefilter("ignore", SAWarning)
+        other = create_app(
+            {
+                "TESTING": True,
+                "ENGINE": app.extensions["engine"],
+                "REDIS_CLIENT": app.extensions["redis"],
+                "REDIS_URL": app.config["REDIS_URL"],
+                "SECRET_KEY": SECRET,
+                "ACCESS_LOG": False,
+                "MEDIA_DIR": app.config["MEDIA_DIR"],
+            }
+        )
+        # create_app binds the shared session to the engine; keep this test's transaction.
+        db.session.configure(bind=bind, join_transaction_mode="create_savepoint")
     return other
 
 

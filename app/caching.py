@@ -130,17 +130,27 @@ class _Publish:
         self.names = names
 
     def __call__(self) -> None:
-        cache, names = self.cache, self.names
-        cache.drop(names)  # a request here may have re-read the old row before the commit
-        client = current_app.extensions["redis"] if has_app_context() else _publisher
-        if client is None:  # a script using services without the app: no caches to tell
-            return
-        try:
-            client.publish(channel(client), json.dumps({"cache": cache.name, "keys": names}))
-        except redis.RedisError:
-            # The other processes' subscriptions are most likely down too (and their caches
-            # empty); if not, their entries expire after the cache's ttl.
-            log.warning("cache invalidation of %s could not be published", cache.name)
+        # A request here may have re-read the old row before the commit: drop it again.
+        _drop_everywhere(self.cache, self.names)
+
+
+def invalidate_committed(cache: LocalCache[Any], *keys: str) -> None:
+    """Drop `keys` (or everything) from `cache` in every process now: for a change already
+    committed outside a request's session (e.g. written by an after-commit hook)."""
+    _drop_everywhere(cache, list(keys) or [_ALL])
+
+
+def _drop_everywhere(cache: LocalCache[Any], names: list[str]) -> None:
+    cache.drop(names)
+    client = current_app.extensions["redis"] if has_app_context() else _publisher
+    if client is None:  # a script using services without the app: no caches to tell
+        return
+    try:
+        client.publish(channel(client), json.dumps({"cache": cache.name, "keys": names}))
+    except redis.RedisError:
+        # The other processes' subscriptions are most likely down too (and their caches
+        # empty); if not, their entries expire after the cache's ttl.
+        log.warning("cache invalidation of %s could not be published", cache.name)
 
 
 def invalidation_pending(db_session: Session, *caches: LocalCache[Any]) -> bool:

@@ -9,11 +9,10 @@ rebuilt on the next read; with Redis down, boards are computed from the ledger.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from flask import current_app
@@ -22,10 +21,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app.db import insert_for
-from app.errors import Forbidden, Unprocessable
+from app.errors import Forbidden, NotFound, Unprocessable
 from app.extensions import get_redis
-from app.leaderboards import rules, store
+from app.leaderboards import facts, rules, store
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
+from app.orgs import facts as org_facts
 from app.orgs.models import Department, Organization, User
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ def _mark_dirty(bind: Engine | Connection, org_ids: list[str]) -> None:
             write(connection)
     else:
         write(bind)
+    facts.repair_marked(org_ids)
 
 
 def _mark_archive_stale(session: Session, org_id: str, award: rules.Award, tz: str) -> None:
@@ -176,7 +177,7 @@ class Ranked:
 
 
 def _ranked_from_ledger(
-    session: Session, org: Organization, period: rules.Period, board: str
+    session: Session, org: BoardOrg, period: rules.Period, board: str
 ) -> list[Ranked]:
     start = None if period.window == "all_time" else period.start
     end = None if period.window == "all_time" else period.end
@@ -188,7 +189,7 @@ def _ranked_from_ledger(
     ]
 
 
-def rebuild_org(session: Session, client: redis.Redis, org: Organization, now: datetime) -> int:
+def rebuild_org(session: Session, client: redis.Redis, org: BoardOrg, now: datetime) -> int:
     """Recompute every live board of one organisation from the ledger and swap it in."""
     started = datetime.now(UTC)
     archived = {
@@ -215,6 +216,7 @@ def rebuild_org(session: Session, client: redis.Redis, org: Organization, now: d
     session.execute(
         delete(BoardRepair).where(BoardRepair.org_id == org.id, BoardRepair.marked_at <= started)
     )
+    facts.repair_cleared(session, org.id)
     return written
 
 
@@ -303,7 +305,7 @@ def _oldest_unarchived_start(
 
 def _write_archive(
     session: Session,
-    org: Organization,
+    org: BoardOrg,
     period: rules.Period,
     tallies: dict[tuple[str, str, str], dict[str, rules.Standing]],
 ) -> None:
@@ -345,7 +347,7 @@ def _write_archive(
 
 
 def _ranked_from_archive(
-    session: Session, org: Organization, period: rules.Period, board: str
+    session: Session, org: BoardOrg, period: rules.Period, board: str
 ) -> list[Ranked]:
     marker = session.get(ArchivedPeriod, (org.id, period.window, period.key))
     assert marker is not None
@@ -370,65 +372,102 @@ def _ranked_from_archive(
 # --- reading --------------------------------------------------------------------------------
 
 
+class BoardOrg(Protocol):
+    """What reading a board needs of the organisation: an `Organization` or its cached facts."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+class BoardViewer(Protocol):
+    """Who reads a board: the caller's cached `Principal` (or a `User`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def department_id(self) -> str | None: ...
+
+    @property
+    def organization(self) -> BoardOrg: ...
+
+    def has_role(self, *roles: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class BoardView:
     entries: list[tuple[int, Ranked]]  # (rank, row)
     mine: tuple[int, Ranked] | None
+    from_redis: bool = False
+    members_stamp: str | None = None  # see `facts.member_counts`, if asked for
 
 
 def _board(
     session: Session,
-    org: Organization,
+    org: BoardOrg,
     period: rules.Period,
     board: str,
     *,
     limit: int,
     me: str | None,
     now: datetime,
+    with_members_stamp: bool = False,
 ) -> BoardView:
     """One board, top `limit` (0: all) and `me`, from the archive, Redis or the ledger."""
     past = period.window != "all_time" and period.end <= now
-    if past and session.get(ArchivedPeriod, (org.id, period.window, period.key)) is not None:
+    if past and _archived(session, org, period):
         return _slice(_ranked_from_archive(session, org, period, board), limit, me)
     client = get_redis()
+    args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
+
+    def read() -> store.BoardRead:
+        return store.read_board(
+            client, limit=limit, me=me, with_members_stamp=with_members_stamp, **args
+        )
+
     try:
-        read = _read_redis(session, client, org, period, board, limit, me, now)
+        result = read()
+        if _repaired(session, client, org, result.built, now):
+            result = read()
     except redis.RedisError as error:
         log.warning("leaderboard read from Redis failed (%s); using the ledger", error)
-        read = None
-    if read is None or (past and not read.exists):
+        return _slice(_ranked_from_ledger(session, org, period, board), limit, me)
+    if past and not result.exists:
         return _slice(_ranked_from_ledger(session, org, period, board), limit, me)
     entries = [
         (rank, Ranked(member, *rules.split(period.window, score)))
-        for rank, (member, score) in enumerate(read.top, start=1)
+        for rank, (member, score) in enumerate(result.top, start=1)
     ]
     mine = None
-    if me and read.my_rank is not None and read.my_score is not None:
-        mine = (read.my_rank, Ranked(me, *rules.split(period.window, read.my_score)))
-    return BoardView(entries, mine)
+    if me and result.my_rank is not None and result.my_score is not None:
+        mine = (result.my_rank, Ranked(me, *rules.split(period.window, result.my_score)))
+    return BoardView(entries, mine, from_redis=True, members_stamp=result.members_stamp)
 
 
-def _read_redis(
-    session: Session,
-    client: redis.Redis,
-    org: Organization,
-    period: rules.Period,
-    board: str,
-    limit: int,
-    me: str | None,
-    now: datetime,
-) -> store.BoardRead:
-    args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
-    read = store.read_board(client, limit=limit, me=me, **args)
-    stale = not read.built or session.get(BoardRepair, org.id) is not None
+def _archived(session: Session, org: BoardOrg, period: rules.Period) -> bool:
+    return session.get(ArchivedPeriod, (org.id, period.window, period.key)) is not None
+
+
+def _repaired(
+    session: Session, client: redis.Redis, org: BoardOrg, built: bool, now: datetime
+) -> bool:
+    """Rebuild the organisation's boards if they missed updates; whether this read did."""
+    if built and not facts.needs_repair(session, org.id):
+        return False
     # One reader repairs; the others serve what Redis has until it is done.
-    if stale and store.acquire_rebuild_lock(client, org.id):
-        try:
-            rebuild_org(session, client, org, now)
-        finally:
-            store.release_rebuild_lock(client, org.id)
-        read = store.read_board(client, limit=limit, me=me, **args)
-    return read
+    if not store.acquire_rebuild_lock(client, org.id):
+        return False
+    try:
+        rebuild_org(session, client, org, now)
+    finally:
+        store.release_rebuild_lock(client, org.id)
+    return True
 
 
 def _slice(ranked: list[Ranked], limit: int, me: str | None) -> BoardView:
@@ -437,9 +476,7 @@ def _slice(ranked: list[Ranked], limit: int, me: str | None) -> BoardView:
     return BoardView(entries[:limit] if limit > 0 else entries, mine)
 
 
-def resolve_period(
-    window: str, period: str | None, org: Organization, now: datetime
-) -> rules.Period:
+def resolve_period(window: str, period: str | None, org: BoardOrg, now: datetime) -> rules.Period:
     """The period asked for, or the current one; 422 keyed by `period` when it is not one."""
     if not period:
         return rules.period_at(window, now, org.timezone)
@@ -452,7 +489,7 @@ def resolve_period(
 def user_board(
     session: Session,
     *,
-    viewer: User,
+    viewer: BoardViewer,
     scope: str,
     window: str,
     period: str | None,
@@ -461,16 +498,16 @@ def user_board(
     now: datetime,
 ) -> dict[str, Any]:
     """`GET /leaderboards/users`: top learners of my department or organisation, and me."""
-    from app.orgs import service as orgs
-
     org = viewer.organization
     resolved = resolve_period(window, period, org, now)
     board = "users:org"
     if scope == "department":
         dept = department_id or viewer.department_id
         if department_id and department_id != viewer.department_id:
-            orgs.get_department(session, viewer.org_id, department_id)
-            if department_id not in orgs.managed_department_ids(session, viewer):
+            departments = org_facts.department_facts(session, viewer.org_id)
+            if department_id not in departments.names:
+                raise NotFound("No such department.")
+            if department_id not in departments.managed_by(viewer):
                 raise Forbidden("You can only see the boards of your own or managed departments.")
         if dept is None:
             return {
@@ -488,7 +525,7 @@ def user_board(
         "window": window,
         "period": resolved.key,
         "entries": [
-            {"rank": rank, "user": names.get(row.member, _anonymous()), "score": row.points}
+            {"rank": rank, "user": names.get(row.member) or _anonymous(), "score": row.points}
             for rank, row in view.entries
         ],
         "me": {"rank": view.mine[0], "score": view.mine[1].points} if view.mine else None,
@@ -499,43 +536,63 @@ def _anonymous() -> dict[str, Any]:
     return {"id": None, "display_name": ANONYMOUS_NAME, "anonymous": True}
 
 
-def _user_names(session: Session, viewer: User, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Names as the viewer may see them, in one query (plus one for a manager's departments)."""
-    from app.gamification.models import PlayerProfile
-
+def _user_names(
+    session: Session, viewer: BoardViewer, user_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Names as the viewer may see them (cached; a query only for names not seen lately)."""
     if not user_ids:
         return {}
-    rows = session.execute(
-        select(User.id, User.display_name, User.department_id, PlayerProfile.leaderboard_visibility)
-        .outerjoin(PlayerProfile, PlayerProfile.user_id == User.id)
-        .where(User.id.in_(user_ids))
-    ).all()
-    managed: set[str] | None = None
+    managed: frozenset[str] | None = None
     names: dict[str, dict[str, Any]] = {}
-    for user_id, display_name, department_id, visibility in rows:
+    for user_id, name in facts.board_names(session, user_ids).items():
         visible = (
-            visibility != "department"
+            not name.department_only
             or user_id == viewer.id
-            or (department_id is not None and department_id == viewer.department_id)
+            or (name.department_id is not None and name.department_id == viewer.department_id)
         )
         if not visible and viewer.has_role("manager", "admin"):
             if managed is None:
-                from app.orgs import service as orgs
-
-                managed = orgs.managed_department_ids(session, viewer)
-            visible = department_id in managed
+                managed = org_facts.department_facts(session, viewer.org_id).managed_by(viewer)
+            visible = name.department_id in managed
         names[user_id] = (
-            {"id": user_id, "display_name": display_name, "anonymous": False}
+            {"id": user_id, "display_name": name.display_name, "anonymous": False}
             if visible
             else _anonymous()
         )
     return names
 
 
+@dataclass(frozen=True)
+class _Placed:
+    rank: int
+    member: str
+    points: int
+    score: int | float  # points, or points per active member
+    members: int
+
+
+@dataclass(frozen=True)
+class _PerMember:
+    """A departments board ranked by points per active member: what it was computed from,
+    and every department's place."""
+
+    dump: bytes | None  # the board's DUMP (None: not from Redis)
+    members_stamp: str | None
+    ranked: list[_Placed]
+    by_department: dict[str, _Placed]
+
+
+# The last board read and per-member ranking per (organisation, window, period), reused while
+# neither the board (its DUMP) nor the member counts (their stamp) changed: a ranking is a
+# pure function of both.
+_raw_boards: dict[tuple[str, str, str], tuple[bytes, list[Ranked]]] = {}
+_per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
+
+
 def department_board(
     session: Session,
     *,
-    viewer: User,
+    viewer: BoardViewer,
     window: str,
     period: str | None,
     metric: str,
@@ -546,93 +603,142 @@ def department_board(
     org = viewer.organization
     resolved = resolve_period(window, period, org, now)
     mine_id = viewer.department_id
+    client = get_redis()
     if metric == "total":
-        view = _board(session, org, resolved, "depts", limit=limit, me=mine_id, now=now)
-        ids = [row.member for _, row in view.entries]
-        info = department_info(session, org.id, [*ids, *([mine_id] if mine_id else [])])
-        rows = [(rank, row, Fraction(row.points)) for rank, row in view.entries]
-        mine = (view.mine[0], view.mine[1], Fraction(view.mine[1].points)) if view.mine else None
-    else:
-        everything = _board(session, org, resolved, "depts", limit=0, me=None, now=now)
-        members = active_member_counts(session, org.id)
-        scored = sorted(
-            (
-                (Fraction(row.points, max(members.get(row.member, 0), 1)), row)
-                for _, row in everything.entries
-            ),
-            key=lambda item: (item[0], item[1].ticks, item[1].member),
-            reverse=True,
+        view = _board(
+            session,
+            org,
+            resolved,
+            "depts",
+            limit=limit,
+            me=mine_id,
+            now=now,
+            with_members_stamp=True,
         )
-        ranked = [(rank, row, score) for rank, (score, row) in enumerate(scored, start=1)]
-        rows = ranked[:limit]
-        mine = next((item for item in ranked if item[1].member == mine_id), None)
-        # Names only for the departments shown, not for every department on the board.
-        shown = [row.member for _, row, _ in rows] + ([mine[1].member] if mine else [])
-        info = {
-            dep_id: (name, members.get(dep_id, 0))  # the counts the ranking used
-            for dep_id, (name, _) in department_info(session, org.id, shown).items()
-        }
+        stamp = view.members_stamp if view.from_redis else facts.members_stamp(client, org.id)
+        members = facts.member_counts(session, client, org.id, stamp)
+        rows = [
+            _Placed(rank, row.member, row.points, row.points, members.get(row.member, 0))
+            for rank, row in view.entries
+        ]
+        mine = None
+        if view.mine:
+            rank, row = view.mine
+            mine = _Placed(rank, row.member, row.points, row.points, members.get(row.member, 0))
+    else:
+        ranking = _per_member_board(session, client, org, resolved, now)
+        rows = ranking.ranked[:limit]
+        mine = ranking.by_department.get(mine_id) if mine_id else None
+    names = org_facts.department_facts(session, org.id).names
 
-    def entry(rank: int, row: Ranked, score: Fraction) -> dict[str, Any]:
-        name, members = info.get(row.member, ("", 0))
+    def entry(placed: _Placed) -> dict[str, Any]:
         return {
-            "rank": rank,
-            "department": {"id": row.member, "name": name},
-            "score": _number(score),
-            "points": row.points,
-            "members": members,
+            "rank": placed.rank,
+            "department": {"id": placed.member, "name": names.get(placed.member, "")},
+            "score": placed.score,
+            "points": placed.points,
+            "members": placed.members,
         }
 
     return {
         "window": window,
         "period": resolved.key,
         "metric": metric,
-        "entries": [entry(*item) for item in rows],
-        "mine": entry(*mine) if mine else None,
+        "entries": [entry(placed) for placed in rows],
+        "mine": entry(mine) if mine else None,
     }
 
 
-def _number(value: Fraction) -> int | float:
-    return int(value) if value.denominator == 1 else round(float(value), 2)
+def _per_member_board(
+    session: Session, client: redis.Redis, org: BoardOrg, period: rules.Period, now: datetime
+) -> _PerMember:
+    """Every department ranked by points per active member: the whole `depts` board is needed
+    to rank any of them. Redis sends the board only when it changed since this process last
+    ranked it; the ranking is then reused as long as the member counts are the same too."""
+    past = period.window != "all_time" and period.end <= now
+    if not (past and _archived(session, org, period)):
+        memo_key = (org.id, period.window, period.key)
+        held_dump, held_entries = _raw_boards.get(memo_key, (None, []))
+        try:
+            whole = _read_whole(client, org, period, held_dump)
+            if _repaired(session, client, org, whole.built, now):
+                whole = _read_whole(client, org, period, held_dump)
+        except redis.RedisError as error:
+            log.warning("leaderboard read from Redis failed (%s); using the ledger", error)
+            whole = None
+        if whole is not None and (not past or whole.dump is not None):
+            if whole.entries is not None:
+                held_entries = [
+                    Ranked(member, *rules.split(period.window, score))
+                    for member, score in whole.entries
+                ]
+                if whole.dump is not None:
+                    _remember(_raw_boards, memo_key, (whole.dump, held_entries))
+            members = facts.member_counts(session, client, org.id, whole.members_stamp)
+            ranking = _per_member_rankings.get(memo_key)
+            if (
+                ranking is None
+                or whole.dump is None
+                or whole.members_stamp is None
+                or ranking.dump != whole.dump
+                or ranking.members_stamp != whole.members_stamp
+            ):
+                ranking = _rank_per_member(held_entries, members, whole.dump, whole.members_stamp)
+                if whole.dump is not None and whole.members_stamp is not None:
+                    _remember(_per_member_rankings, memo_key, ranking)
+            return ranking
+    # The archive, the ledger (Redis down) or a past period no longer in Redis.
+    if past and _archived(session, org, period):
+        entries = _ranked_from_archive(session, org, period, "depts")
+    else:
+        entries = _ranked_from_ledger(session, org, period, "depts")
+    members = facts.member_counts(session, client, org.id, facts.members_stamp(client, org.id))
+    return _rank_per_member(entries, members, None, None)
 
 
-MEMBER_COUNTS_SECONDS = 60
-
-
-def active_member_counts(session: Session, org_id: str) -> dict[str, int]:
-    """{department id: active members} for the whole organisation, as every department's points
-    per member is needed to rank any of them. Counting means scanning the organisation's users
-    (100 000 at a large retailer), so the counts are kept in Redis for a minute: a new hire or
-    a deactivation shows in per-member boards within that minute."""
-    client = get_redis()
-    cache_key = store.member_counts_key(org_id)
-    try:
-        cached = client.hgetall(cache_key)
-    except redis.RedisError:
-        cached = {}
-    if cached:
-        return {dep.decode(): int(count) for dep, count in cached.items() if dep != b""}
-    counts = _count_active_members(session, org_id)
-    try:
-        with client.pipeline(transaction=True) as pipe:
-            # The "" field marks an organisation with no members at all as counted too.
-            mapping: dict[str | bytes, int] = {"": 0}
-            mapping.update(counts)
-            pipe.hset(cache_key, mapping=mapping)
-            pipe.expire(cache_key, MEMBER_COUNTS_SECONDS)
-            pipe.execute()
-    except redis.RedisError:
-        log.warning("could not cache member counts of %s", org_id)
-    return counts
-
-
-def _count_active_members(session: Session, org_id: str) -> dict[str, int]:
-    rows = session.execute(
-        select(User.department_id, func.count())
-        .where(User.org_id == org_id, User.active.is_(True), User.department_id.is_not(None))
-        .group_by(User.department_id)
+def _read_whole(
+    client: redis.Redis, org: BoardOrg, period: rules.Period, held: bytes | None
+) -> store.WholeBoard:
+    return store.read_whole_board(
+        client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
     )
-    return {dep_id: int(count) for dep_id, count in rows if dep_id is not None}
+
+
+def _rank_per_member(
+    entries: list[Ranked],
+    members: Mapping[str, int],
+    dump: bytes | None,
+    members_stamp: str | None,
+) -> _PerMember:
+    """Rank by points / active members (at least 1), then by who reached their points first,
+    then by id, best first. points * 2^64 // members orders exactly as the fractions do for
+    up to 2^32 members: two different fractions differ by at least 1 / (m1 * m2)."""
+    keyed = sorted(
+        (
+            ((row.points << 64) // max(members.get(row.member, 0), 1), row.ticks, row.member, row)
+            for row in entries
+        ),
+        reverse=True,
+    )
+    ranked: list[_Placed] = []
+    for rank, (_key, _ticks, member, row) in enumerate(keyed, start=1):
+        count = members.get(member, 0)
+        divisor = max(count, 1)
+        whole, part = divmod(row.points, divisor)
+        score = whole if part == 0 else round(row.points / divisor, 2)
+        ranked.append(_Placed(rank, member, row.points, score, count))
+    return _PerMember(
+        dump=dump,
+        members_stamp=members_stamp,
+        ranked=ranked,
+        by_department={placed.member: placed for placed in ranked},
+    )
+
+
+def _remember(memo: dict[tuple[str, str, str], Any], key: tuple[str, str, str], value: Any) -> None:
+    if key not in memo and len(memo) >= 256:
+        memo.clear()  # a few boards per organisation are read at a time
+    memo[key] = value
 
 
 def department_info(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.auth.passwords import hash_password
 from app.auth.service import revoke_all_logins
 from app.errors import Conflict, NotFound, Unprocessable
+from app.orgs import facts
 from app.orgs.models import ROLES, Department, DepartmentManager, Organization, User
 
 _SLUG = re.compile(r"^(?=.{1,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
@@ -125,6 +126,7 @@ def _set_managers(session: Session, department: Department, manager_ids: list[st
     session.execute(
         delete(DepartmentManager).where(DepartmentManager.department_id == department.id)
     )
+    facts.forget(session, department.org_id)  # the bulk delete is invisible to the ORM
     for manager in managers:
         session.add(DepartmentManager(department_id=department.id, user_id=manager.id))
         if "manager" not in manager.roles:

@@ -1,0 +1,213 @@
+"""Board reads come from per-process caches (names, privacy, departments, the repair marker,
+the per-member ranking): every change must show on the next read, in this process and in
+another app instance on the same Redis."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import redis
+from sqlalchemy.exc import SAWarning
+
+from app import caching, create_app, db
+from app.gamification import service as gamification
+from tests import factories
+from tests.conftest import SECRET, auth_headers
+from tests.gamification.play import play
+
+USERS = "/api/v1/leaderboards/users"
+ORG_BOARD = USERS + "?scope=organization"
+DEPTS = "/api/v1/leaderboards/departments"
+
+
+@pytest.fixture
+def picker(session, org, warehouse):
+    return factories.make_user(session, org, "picker", department=warehouse)
+
+
+@pytest.fixture
+def played(client, session, org, module, learner, colleague, picker, manager, frozen_clock):
+    """Learner (10:00) and colleague (11:00) tie on 80 points; the picker has 35."""
+    play(client, session, module, auth_headers(session, learner))
+    frozen_clock.advance(hours=1)
+    play(client, session, module, auth_headers(session, colleague))
+    frozen_clock.advance(hours=1)
+    play(client, session, module, auth_headers(session, picker), wrong=2)
+    return frozen_clock
+
+
+def shown(client, headers, url=ORG_BOARD):
+    body = client.get(url, headers=headers)
+    assert body.status_code == 200, body.json
+    return [e["user"]["display_name"] for e in body.json["entries"]]
+
+
+def departments(client, headers, metric="total"):
+    body = client.get(f"{DEPTS}?metric={metric}", headers=headers)
+    assert body.status_code == 200, body.json
+    return [(e["department"]["name"], e["score"], e["members"]) for e in body.json["entries"]]
+
+
+def test_a_rename_shows_on_the_next_read(client, session, played, colleague, as_learner, as_admin):
+    assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
+    renamed = client.patch(
+        f"/api/v1/admin/users/{colleague.id}", json={"display_name": "Kari"}, headers=as_admin
+    )
+    assert renamed.status_code == 200, renamed.json
+    assert shown(client, as_learner) == ["Learner", "Kari", "Picker"]
+    as_colleague = auth_headers(session, colleague)
+    mine = client.patch("/api/v1/me", json={"display_name": "Kari N."}, headers=as_colleague)
+    assert mine.status_code == 200, mine.json
+    assert shown(client, as_learner) == ["Learner", "Kari N.", "Picker"]
+
+
+def test_a_privacy_change_shows_on_the_next_read(client, session, played, colleague, picker):
+    as_picker = auth_headers(session, picker)
+    as_colleague = auth_headers(session, colleague)
+    assert shown(client, as_picker) == ["Learner", "Colleague", "Picker"]
+    for visibility, expected in (("department", "A colleague"), ("everyone", "Colleague")):
+        changed = client.patch(
+            "/api/v1/me", json={"leaderboard_visibility": visibility}, headers=as_colleague
+        )
+        assert changed.status_code == 200, changed.json
+        assert shown(client, as_picker) == ["Learner", expected, "Picker"]
+
+
+def test_moving_a_learner_changes_who_sees_their_name(
+    client, session, played, colleague, picker, warehouse, as_learner, as_admin
+):
+    as_picker = auth_headers(session, picker)
+    hidden = client.patch(
+        "/api/v1/me",
+        json={"leaderboard_visibility": "department"},
+        headers=auth_headers(session, colleague),
+    )
+    assert hidden.status_code == 200
+    assert shown(client, as_learner)[1] == "Colleague"  # the same department
+    assert shown(client, as_picker)[1] == "A colleague"
+    moved = client.patch(
+        f"/api/v1/admin/users/{colleague.id}",
+        json={"department_id": warehouse.id},
+        headers=as_admin,
+    )
+    assert moved.status_code == 200, moved.json
+    assert shown(client, as_learner)[1] == "A colleague"
+    assert shown(client, as_picker)[1] == "Colleague"
+
+
+def test_department_changes_show_on_the_next_read(
+    client, session, org, played, colleague, checkout, warehouse, as_learner, as_admin
+):
+    assert departments(client, as_learner) == [("Kasse", 160, 2), ("Lager Nord", 35, 1)]
+    renamed = client.patch(
+        f"/api/v1/admin/departments/{checkout.id}", json={"name": "Kasse 1"}, headers=as_admin
+    )
+    assert renamed.status_code == 200, renamed.json
+    assert departments(client, as_learner) == [("Kasse 1", 160, 2), ("Lager Nord", 35, 1)]
+    assert departments(client, as_learner, "per_member")[0] == ("Kasse 1", 80, 2)
+
+    # Managers: the boss of the warehouse sees a hidden Kasse learner only while managing Kasse.
+    boss = factories.make_user(session, org, "boss", department=warehouse, roles=["manager"])
+    as_boss = auth_headers(session, boss)
+    client.patch(
+        "/api/v1/me",
+        json={"leaderboard_visibility": "department"},
+        headers=auth_headers(session, colleague),
+    )
+    assert shown(client, as_boss)[1] == "A colleague"
+    for manager_ids, expected in (([boss.id], "Colleague"), ([], "A colleague")):
+        changed = client.patch(
+            f"/api/v1/admin/departments/{checkout.id}",
+            json={"manager_ids": manager_ids},
+            headers=as_admin,
+        )
+        assert changed.status_code == 200, changed.json
+        assert shown(client, as_boss)[1] == expected
+    # A department board of a department one no longer manages is refused at once.
+    refused = client.get(f"{USERS}?department_id={checkout.id}", headers=as_boss)
+    assert refused.status_code == 403
+
+
+def test_new_points_show_on_the_next_per_member_read(
+    client, session, played, picker, as_learner, frozen_clock
+):
+    assert departments(client, as_learner, "per_member") == [
+        ("Kasse", 80, 2),
+        ("Lager Nord", 35, 1),
+    ]
+    now = frozen_clock.current
+    gamification.award_points(
+        session, user=picker, points=50, reason="Test", source_key="extra", earned_at=now, now=now
+    )
+    session.commit()
+    assert departments(client, as_learner, "per_member") == [
+        ("Lager Nord", 85, 1),
+        ("Kasse", 80, 2),
+    ]
+
+
+def test_a_missed_board_update_is_repaired_on_the_next_read(
+    app, client, session, played, picker, as_learner, frozen_clock, monkeypatch
+):
+    """The repair marker is cached as absent; a failed update must still be repaired next."""
+    assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
+    assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
+    real = app.extensions["redis"]
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setitem(app.extensions, "redis", dead)
+    now = frozen_clock.current
+    gamification.award_points(
+        session, user=picker, points=100, reason="Test", source_key="late", earned_at=now, now=now
+    )
+    session.commit()  # the board update fails: the organisation is marked for repair
+    monkeypatch.setitem(app.extensions, "redis", real)
+    assert shown(client, as_learner) == ["Picker", "Learner", "Colleague"]
+
+
+@pytest.fixture
+def second_app(app, session):
+    """Another instance of the app on the same database connection and Redis."""
+    bind = session.get_bind()
+    with warnings.catch_warnings():  # "a scoped session is already present": it is this test's
+        warnings.simplefilter("ignore", SAWarning)
+        other = create_app(
+            {
+                "TESTING": True,
+                "ENGINE": app.extensions["engine"],
+                "REDIS_CLIENT": app.extensions["redis"],
+                "REDIS_URL": app.config["REDIS_URL"],
+                "SECRET_KEY": SECRET,
+                "ACCESS_LOG": False,
+                "MEDIA_DIR": app.config["MEDIA_DIR"],
+            }
+        )
+        # create_app binds the shared session to the engine; keep this test's transaction.
+        db.session.configure(bind=bind, join_transaction_mode="create_savepoint")
+    return other
+
+
+def test_a_second_app_instance_sees_the_change(
+    client, session, played, colleague, second_app, as_learner, as_admin, redis_client
+):
+    session.commit()
+    other = second_app.test_client()
+    assert shown(other, as_learner) == ["Learner", "Colleague", "Picker"]
+    assert shown(other, as_learner) == ["Learner", "Colleague", "Picker"]  # cached now
+    listener = redis_client.pubsub()
+    listener.subscribe(caching.channel(redis_client))
+    try:
+        renamed = client.patch(
+            f"/api/v1/admin/users/{colleague.id}", json={"display_name": "Kari"}, headers=as_admin
+        )
+        assert renamed.status_code == 200
+        messages = []
+        while (message := listener.get_message(timeout=1.0)) is not None:
+            if message["type"] == "message":
+                messages.append(json.loads(message["data"]))
+    finally:
+        listener.close()
+    # What other processes act on: the renamed user's name dropped from every board cache.
+    assert {"cache": "leaderboards.names", "keys": [colleague.id]} in messages
+    assert shown(other, as_learner) == ["Learner", "Kari", "Picker"]

@@ -11,12 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, bindparam, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    bindparam,
+    event,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, defer
 
 from app.auth.principal import Principal
+from app.caching import LocalCache, invalidate, invalidation_pending
 from app.content.models import Module, ModuleVersion
 from app.errors import NotFound, Unprocessable
 from app.learning.models import Attempt
@@ -193,7 +207,7 @@ def parse_week_arg(week: str) -> str:
 # --- the learner's week ----------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Progress:
     completed: bool = False
     started: bool = False
@@ -245,25 +259,71 @@ _PROGRESS = {
     ),
     "other": _progress_statement(_attempts.module_id.in_(bindparam("module_ids", expanding=True))),
 }
+_PROGRESS_ALL = _progress_statement(true())
 
 
-def _progress(session: Session, user_id: str, module_ids: set[str]) -> dict[str, _Progress]:
+def _progress(
+    session: Session, user_id: str, module_ids: set[str], *, cached: bool = False
+) -> dict[str, _Progress]:
     """Per module: completed, started, the newest open attempt and the newest pass, in one
-    query over every version of the module (progress on an older version still counts)."""
-    found = {module_id: _Progress() for module_id in module_ids}
+    query over every version of the module (progress on an older version still counts).
+
+    `cached`: for reads, the learner's progress on every module from the per-process cache
+    (dropped whenever one of their attempts is started or finished); a check before a write
+    reads the database.
+    """
     if not module_ids:
-        return found
+        return {}
+    if cached:
+        everything = _learner_progress.get(user_id)
+        if everything is None:
+            generation = _learner_progress.generation
+            everything = MappingProxyType(_read_progress(session, user_id, None))
+            if not invalidation_pending(session, _learner_progress):
+                _learner_progress.put(user_id, everything, loaded_at=generation)
+        return {module_id: everything.get(module_id, _NO_PROGRESS) for module_id in module_ids}
+    found = _read_progress(session, user_id, module_ids)
+    return {module_id: found.get(module_id, _NO_PROGRESS) for module_id in module_ids}
+
+
+_NO_PROGRESS = _Progress()
+# user id -> progress per module: what every read of a week needs and only the learner's own
+# attempts change (a start or a completion, not each answer).
+_learner_progress: LocalCache[Mapping[str, _Progress]] = LocalCache("paths.progress", ttl=300)
+
+
+def _read_progress(
+    session: Session, user_id: str, module_ids: set[str] | None
+) -> dict[str, _Progress]:
     connection = session.connection()
-    statement = _PROGRESS.get(connection.dialect.name, _PROGRESS["other"])
-    rows = connection.execute(statement, {"user_id": user_id, "module_ids": sorted(module_ids)})
-    for module_id, completed, started, open_started_at, last_passed_at in rows:
-        found[module_id] = _Progress(
+    parameters: dict[str, Any] = {"user_id": user_id}
+    if module_ids is None:
+        statement = _PROGRESS_ALL
+    else:
+        statement = _PROGRESS.get(connection.dialect.name, _PROGRESS["other"])
+        parameters["module_ids"] = sorted(module_ids)
+    return {
+        module_id: _Progress(
             completed=bool(completed),
             started=bool(started),
             open_started_at=open_started_at,
             last_passed_at=last_passed_at,
         )
-    return found
+        for module_id, completed, started, open_started_at, last_passed_at in connection.execute(
+            statement, parameters
+        )
+    }
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_progress(session: Session, _flush_context: Any) -> None:
+    users = {
+        obj.user_id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, Attempt)
+    }
+    if users:
+        invalidate(session, _learner_progress, *users)
 
 
 def _applicable_requirements(
@@ -301,6 +361,7 @@ def _load_week(
     with_requirements: bool,
     now: datetime,
     with_paths: bool = True,
+    cached_progress: bool = False,
 ) -> _Week:
     ancestors = ancestor_department_ids(session, user.org_id, user.department_id)
     paths = _paths_for(session, user, week, ancestors) if with_paths else []
@@ -310,7 +371,7 @@ def _load_week(
     versions = structure.modules(session, user.org_id, module_ids)
     requirements = [req for req in requirements if req.module_id in versions]
     prerequisites = {pre for version in versions.values() for pre in version.prerequisites}
-    progress = _progress(session, user.id, module_ids | prerequisites)
+    progress = _progress(session, user.id, module_ids | prerequisites, cached=cached_progress)
     loaded = _Week(week, paths, requirements, versions, progress)
     settings = requirement_settings(user.organization.settings)
     for req in requirements:
@@ -471,7 +532,14 @@ def learner_week(
     timezone = user.organization.timezone
     current = rules.week_of(now, timezone)
     week = week or current
-    loaded = _load_week(session, user=user, week=week, with_requirements=week == current, now=now)
+    loaded = _load_week(
+        session,
+        user=user,
+        week=week,
+        with_requirements=week == current,
+        now=now,
+        cached_progress=True,
+    )
     locale = locales[0] if locales else user.organization.default_locale
     entries = _entries(loaded, timezone=timezone, locale=locale)
     locked = _module_locks(loaded, entries)

@@ -10,8 +10,9 @@ refuses at the limit. A caller spread over W processes can therefore make up to
 like before. The login and refresh limits, which stop password guessing, are exact and
 shared (flask-limiter, `app.auth.routes`).
 
-Both counters are `limits` sliding window counters, as flask-limiter's. Redis down: the
-shared counter is skipped (requests are not refused for want of a counter).
+The shared counter is a `limits` sliding window counter, as flask-limiter's; the local share
+is a plain count per fixed window. Redis down: the shared counter is skipped (requests are
+not refused for want of a counter).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 
 from flask import Flask, request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, RedisStorage
+from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from redis import Redis, RedisError
 
@@ -39,17 +40,14 @@ class RequestBudget:
     def __init__(self, limit: str, redis: Redis) -> None:
         self.limit: RateLimitItem = parse(limit)
         local_amount = max(1, math.floor(self.limit.amount * LOCAL_SHARE))
-        self.local_limit: RateLimitItem = type(self.limit)(
-            local_amount, self.limit.multiples, _NAMESPACE
-        )
-        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._local = _LocalWindows(local_amount, self.limit.get_expiry())
         # The app's own connection pool: its short timeouts, no second set of connections.
         storage = RedisStorage("redis://", connection_pool=redis.connection_pool)
         self._shared = SlidingWindowCounterRateLimiter(storage)
 
     def spend(self, key: str) -> float | None:
         """Count one request of `key`; None if allowed, else seconds until it would be."""
-        if self._local.hit(self.local_limit, _NAMESPACE, key):
+        if self._local.hit(key):
             return None
         try:
             if self._shared.hit(self.limit, _NAMESPACE, key):
@@ -59,6 +57,28 @@ class RequestBudget:
             log.warning("request budget: Redis unavailable, request not counted")
             return None
         return max(1.0, stats.reset_time - time.time())
+
+
+class _LocalWindows:
+    """Requests per key in fixed windows, in this process. (`limits`' MemoryStorage starts a
+    timer thread every few milliseconds to expire its keys: a thread per few requests.) A
+    fixed window is precise enough for the share before the shared, sliding count."""
+
+    def __init__(self, amount: int, seconds: int) -> None:
+        self.amount = amount
+        self.seconds = seconds
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def hit(self, key: str) -> bool:
+        window = int(time.time()) // self.seconds
+        if window != self._window:  # keeps memory to the callers of one window
+            self._window, self._counts = window, {}
+        count = self._counts.get(key, 0)
+        if count >= self.amount:
+            return False
+        self._counts[key] = count + 1
+        return True
 
 
 # Endpoints the budget never counts: health probes, and images a store's staff share.

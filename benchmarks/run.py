@@ -157,7 +157,7 @@ def server_env(args: argparse.Namespace, database_url: str, secret_key: str) -> 
         "DATABASE_URL": database_url,
         "REDIS_URL": args.redis_url,
         "LOG_JSON": "1",
-        "RATE_LIMIT_DEFAULT": "1000000/minute",
+        "RATE_LIMIT_DEFAULT": "600/minute",  # the production default
         "MEDIA_DIR": str(WORK / "media"),
         "PYTHONDONTWRITEBYTECODE": "1",
         "LEADERBOARDS_LIVE": args.leaderboards_live,
@@ -455,7 +455,7 @@ def _facts(
         "python": platform.python_version(),
         "server": config.describe(),
         "app settings": "NANOLEARN_ENV=production, LOG_JSON=1 (one JSON access line per request "
-        "to a file), RATE_LIMIT_DEFAULT=1000000/minute (limiter on, never 429 for one address)",
+        "to a file), RATE_LIMIT_DEFAULT=600/minute per learner (the default; every request counted)",
         "load generator": generator.name,
         "connections": args.connections,
         "duration per scenario": f"{args.warmup:g} s warm-up, then {args.duration:g} s measured "

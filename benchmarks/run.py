@@ -455,7 +455,7 @@ def _facts(
         "python": platform.python_version(),
         "server": config.describe(),
         "app settings": "NANOLEARN_ENV=production, LOG_JSON=1 (one JSON access line per request "
-        "to a file), RATE_LIMIT_DEFAULT=600/minute per learner (the default; every request counted)",
+        "to a file), RATE_LIMIT_DEFAULT=600/minute per learner (the default)",
         "load generator": generator.name,
         "connections": args.connections,
         "duration per scenario": f"{args.warmup:g} s warm-up, then {args.duration:g} s measured "

@@ -42,7 +42,7 @@ def _account_key() -> str:
 class Login(MethodView):
     @limiter.limit(_per_ip_limit, key_func=client_address, scope="login-ip")
     @limiter.limit(_per_account_limit, key_func=_account_key, scope="login-account")
-    @blp.arguments(schemas.LoginSchema)
+    @blp.arguments(schemas.LoginSchema())
     @blp.response(200, schemas.TokenPairSchema)
     @errors(blp, 401, 429)
     def post(self, body: dict[str, Any]) -> Any:
@@ -55,7 +55,7 @@ class Login(MethodView):
 @blp.route("/refresh")
 class Refresh(MethodView):
     @limiter.limit(_per_ip_limit, key_func=client_address, scope="refresh-ip")
-    @blp.arguments(schemas.RefreshTokenSchema)
+    @blp.arguments(schemas.RefreshTokenSchema())
     @blp.response(200, schemas.TokenPairSchema)
     @errors(blp, 401, 429)
     def post(self, body: dict[str, Any]) -> Any:
@@ -73,7 +73,7 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.arguments(schemas.RefreshTokenSchema)
+    @blp.arguments(schemas.RefreshTokenSchema())
     @blp.response(204)
     def post(self, body: dict[str, Any]) -> None:
         """End the login of this refresh token; its access tokens stop working."""

@@ -23,7 +23,7 @@ CompetitionPage = page_schema(schemas.CompetitionSchema, "CompetitionPage")
 @blp.route("")
 class Competitions(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.CompetitionListArgsSchema, location="query")
+    @blp.arguments(schemas.CompetitionListArgsSchema(), location="query")
     @blp.response(200, CompetitionPage)
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -31,7 +31,7 @@ class Competitions(MethodView):
         return service.list_competitions(db.session(), user=current_user(), now=clock.now(), **args)
 
     @authenticated(blp, "manager", "admin")
-    @blp.arguments(schemas.CompetitionInSchema)
+    @blp.arguments(schemas.CompetitionInSchema())
     @blp.response(201, schemas.CompetitionSchema)
     @errors(blp, 404, 422)
     def post(self, body: dict[str, Any]) -> Any:

@@ -93,7 +93,7 @@ def _people(ids: list[str | None]) -> dict[str, Any]:
 @blp.route("/modules")
 class Modules(MethodView):
     @authenticated(blp, *EDITORS)
-    @blp.arguments(schemas.ModuleListArgsSchema, location="query")
+    @blp.arguments(schemas.ModuleListArgsSchema(), location="query")
     @blp.response(200, ModuleListPage)
     def get(self, args: dict[str, Any]) -> Any:
         """The organisation's modules in every status (drafts, published, archived)."""
@@ -289,7 +289,7 @@ class History(MethodView):
 @blp.route("/modules/<module_id>/preview")
 class Preview(MethodView):
     @authenticated(blp, *EDITORS)
-    @blp.arguments(schemas.PreviewArgsSchema, location="query")
+    @blp.arguments(schemas.PreviewArgsSchema(), location="query")
     @blp.response(200, schemas.PreviewSchema)
     @errors(blp, 404)
     def get(self, args: dict[str, Any], module_id: str) -> Any:
@@ -306,7 +306,7 @@ class Preview(MethodView):
 @blp.route("/modules/<module_id>/export")
 class Export(MethodView):
     @authenticated(blp, *EDITORS)
-    @blp.arguments(schemas.ExportArgsSchema, location="query")
+    @blp.arguments(schemas.ExportArgsSchema(), location="query")
     @blp.response(
         200,
         description="A package: zip by default; JSON with `Accept: application/json`",
@@ -463,7 +463,7 @@ class MediaUpload(MethodView):
 @blp.route("/modules/<module_id>/stats")
 class Stats(MethodView):
     @authenticated(blp, *EDITORS)
-    @blp.arguments(schemas.StatsArgsSchema, location="query")
+    @blp.arguments(schemas.StatsArgsSchema(), location="query")
     @blp.response(200, schemas.StatsSchema)
     @errors(blp, 404)
     def get(self, args: dict[str, Any], module_id: str) -> Any:

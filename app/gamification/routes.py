@@ -23,7 +23,7 @@ PointAwardPage = page_schema(PointAwardSchema, "PointAwardPage")
 @blp.route("/points")
 class MyPoints(MethodView):
     @authenticated(blp)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, PointAwardPage)
     def get(self, args: dict[str, Any]) -> Any:
         """My points ledger, newest first."""

@@ -37,7 +37,7 @@ def _finish() -> None:
 @blp.route("/users")
 class UserBoard(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.UserBoardArgsSchema, location="query")
+    @blp.arguments(schemas.UserBoardArgsSchema(), location="query")
     @blp.response(200, schemas.UserBoardSchema)
     @errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -52,7 +52,7 @@ class UserBoard(MethodView):
 @blp.route("/departments")
 class DepartmentBoard(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.DepartmentBoardArgsSchema, location="query")
+    @blp.arguments(schemas.DepartmentBoardArgsSchema(), location="query")
     @blp.response(200, schemas.DepartmentBoardSchema)
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:

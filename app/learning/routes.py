@@ -54,7 +54,7 @@ def _summary(version: ModuleVersion, locale: str, status: str) -> dict[str, Any]
 @blp.route("/modules")
 class Modules(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.ModuleListArgsSchema, location="query")
+    @blp.arguments(schemas.ModuleListArgsSchema(), location="query")
     @blp.response(200, ModuleSummaryPage)
     def get(self, args: dict[str, Any]) -> Any:
         """The published modules of my organisation, with my progress on each."""
@@ -241,7 +241,7 @@ _event_schema = schemas.OfflineEventSchema()
 class Sync(MethodView):
     @authenticated(blp)
     @idempotent(blp)
-    @blp.arguments(schemas.SyncInSchema)
+    @blp.arguments(schemas.SyncInSchema())
     @blp.response(200, schemas.SyncOutSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Upload attempts done offline (at most 100). Each is applied once; a bad one is

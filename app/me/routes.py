@@ -59,7 +59,7 @@ class Me(MethodView):
         return me_view(current_user())
 
     @authenticated(blp)
-    @blp.arguments(schemas.MePatchSchema)
+    @blp.arguments(schemas.MePatchSchema())
     @blp.response(200, schemas.MeSchema)
     def patch(self, changes: dict[str, Any]) -> Any:
         """Change my name, language, time zone, quiet hours, away days or board visibility."""

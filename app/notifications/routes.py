@@ -23,7 +23,7 @@ NotificationPage = page_schema(schemas.NotificationSchema, "NotificationPage")
 @blp.route("/me/devices/<installation_id>")
 class DeviceByInstallation(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.DeviceRegisterSchema)
+    @blp.arguments(schemas.DeviceRegisterSchema())
     @blp.response(200, schemas.DeviceSchema)
     @blp.alt_response(201, schema=schemas.DeviceSchema, description="A new installation")
     def put(self, body: dict[str, Any], installation_id: str) -> Any:
@@ -55,7 +55,7 @@ class Preferences(MethodView):
         return service.preferences(db.session(), user=current_user())
 
     @authenticated(blp)
-    @blp.arguments(schemas.PreferencesPatchSchema)
+    @blp.arguments(schemas.PreferencesPatchSchema())
     @blp.response(200, schemas.PreferencesSchema)
     def patch(self, body: dict[str, Any]) -> Any:
         """Turn pushes of some types on or off (they still reach the inbox)."""
@@ -68,7 +68,7 @@ class Preferences(MethodView):
 @blp.route("/me/notifications")
 class Inbox(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.InboxArgsSchema, location="query")
+    @blp.arguments(schemas.InboxArgsSchema(), location="query")
     @blp.response(200, NotificationPage)
     def get(self, args: dict[str, Any]) -> Any:
         """My notifications, newest first, pushed or not (`unread=true` for unread only)."""
@@ -91,7 +91,7 @@ class MarkRead(MethodView):
 @blp.route("/nudges")
 class Nudges(MethodView):
     @authenticated(blp, "manager", "admin")
-    @blp.arguments(schemas.NudgeSchema)
+    @blp.arguments(schemas.NudgeSchema())
     @blp.response(202, schemas.NudgeResultSchema)
     @errors(blp, 404)
     def post(self, body: dict[str, Any]) -> Any:

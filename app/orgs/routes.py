@@ -25,7 +25,7 @@ DepartmentPage = page_schema(schemas.DepartmentSchema, "DepartmentPage")
 @blp.route("/departments")
 class Departments(MethodView):
     @authenticated(blp, "admin")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, DepartmentPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List the organisation's departments."""
@@ -33,7 +33,7 @@ class Departments(MethodView):
         return paginate(db.session(), stmt, key=Department.id, **args)
 
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.DepartmentCreateSchema)
+    @blp.arguments(schemas.DepartmentCreateSchema())
     @blp.response(201, schemas.DepartmentSchema)
     @errors(blp, 404)
     def post(self, body: dict[str, Any]) -> Any:
@@ -46,7 +46,7 @@ class Departments(MethodView):
 @blp.route("/departments/<department_id>")
 class DepartmentById(MethodView):
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.DepartmentPatchSchema)
+    @blp.arguments(schemas.DepartmentPatchSchema())
     @blp.response(200, schemas.DepartmentSchema)
     @errors(blp, 404)
     def patch(self, changes: dict[str, Any], department_id: str) -> Any:
@@ -61,7 +61,7 @@ class DepartmentById(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.UserCreateSchema)
+    @blp.arguments(schemas.UserCreateSchema())
     @blp.response(201, schemas.AdminUserSchema)
     @errors(blp, 404, 409)
     def post(self, body: dict[str, Any]) -> Any:
@@ -74,7 +74,7 @@ class Users(MethodView):
 @blp.route("/users/<user_id>")
 class UserById(MethodView):
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.UserPatchSchema)
+    @blp.arguments(schemas.UserPatchSchema())
     @blp.response(200, schemas.AdminUserSchema)
     @errors(blp, 404, 409)
     def patch(self, changes: dict[str, Any], user_id: str) -> Any:
@@ -95,7 +95,7 @@ class UserImport(MethodView):
     accepted_content_types = ("text/csv", "multipart/form-data", "text/plain")
 
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.RosterArgsSchema, location="query")
+    @blp.arguments(schemas.RosterArgsSchema(), location="query")
     @blp.response(200, schemas.RosterReportSchema)
     @blp.doc(
         requestBody={

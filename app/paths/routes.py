@@ -54,7 +54,7 @@ class CurrentPaths(MethodView):
 @blp.route("/paths")
 class PathsOfWeek(MethodView):
     @authenticated(blp)
-    @blp.arguments(schemas.WeekArgsSchema, location="query")
+    @blp.arguments(schemas.WeekArgsSchema(), location="query")
     @blp.response(200, schemas.LearnerWeekSchema)
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -72,7 +72,7 @@ class PathsOfWeek(MethodView):
 @blp.route("/editor/paths")
 class EditorPaths(MethodView):
     @authenticated(blp, "editor", "admin")
-    @blp.arguments(schemas.EditorPathListArgsSchema, location="query")
+    @blp.arguments(schemas.EditorPathListArgsSchema(), location="query")
     @blp.response(200, PathPage)
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -84,7 +84,7 @@ class EditorPaths(MethodView):
         )
 
     @authenticated(blp, "editor", "admin")
-    @blp.arguments(schemas.PathInSchema)
+    @blp.arguments(schemas.PathInSchema())
     @blp.response(201, schemas.PathSchema)
     @errors(blp, 422)
     def post(self, body: dict[str, Any]) -> Any:
@@ -128,7 +128,7 @@ class MyRequirements(MethodView):
 @blp.route("/admin/requirements")
 class Requirements(MethodView):
     @authenticated(blp, "admin")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, RequirementPage)
     def get(self, args: dict[str, Any]) -> Any:
         """The organisation's competence requirements."""
@@ -136,7 +136,7 @@ class Requirements(MethodView):
         return paginate(db.session(), stmt, key=Requirement.id, **args)
 
     @authenticated(blp, "admin")
-    @blp.arguments(schemas.RequirementInSchema)
+    @blp.arguments(schemas.RequirementInSchema())
     @blp.response(201, schemas.RequirementSchema)
     @errors(blp, 422)
     def post(self, body: dict[str, Any]) -> Any:

@@ -28,7 +28,7 @@ def request_locales() -> list[str]:
 @blp.route("/reviews")
 class Reviews(MethodView):
     @authenticated(blp)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, schemas.ReviewPageSchema)
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -47,7 +47,7 @@ class Reviews(MethodView):
 class ReviewAnswers(MethodView):
     @authenticated(blp)
     @idempotent(blp)
-    @blp.arguments(schemas.ReviewAnswerInSchema)
+    @blp.arguments(schemas.ReviewAnswerInSchema())
     @blp.response(200, schemas.ReviewFeedbackSchema)
     @errors(blp, 404, 409, 422)
     def post(self, body: dict[str, Any], question_id: str) -> Any:

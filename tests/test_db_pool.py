@@ -28,18 +28,19 @@ def backend_pid(engine) -> int:
         return int(connection.scalar(text("SELECT pg_backend_pid()")))
 
 
-def terminate(engine, pid: int) -> None:
-    with engine.connect() as other:  # a second, unpooled-in-practice connection
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+def terminate(pid: int) -> None:
+    """End a backend from another connection, as a database restart would."""
+    killer = db.make_engine(DATABASE_URL)
+    try:
+        with killer.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        killer.dispose()
 
 
 def test_an_idle_connection_that_died_is_replaced_before_use(pool_engine, monkeypatch):
     first = backend_pid(pool_engine)
-    killer = db.make_engine(DATABASE_URL)
-    try:
-        terminate(killer, first)
-    finally:
-        killer.dispose()
+    terminate(first)
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has idled long enough
     assert backend_pid(pool_engine) != first  # the request never saw the dead connection
 
@@ -59,11 +60,7 @@ def test_a_connection_in_steady_use_is_not_pinged(pool_engine):
 
 def test_a_connection_that_died_while_busy_fails_once_then_the_pool_recovers(pool_engine):
     first = backend_pid(pool_engine)
-    killer = db.make_engine(DATABASE_URL)
-    try:
-        terminate(killer, first)
-    finally:
-        killer.dispose()
+    terminate(first)
     with pytest.raises(exc.OperationalError), pool_engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     assert backend_pid(pool_engine) != first

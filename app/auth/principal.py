@@ -51,6 +51,8 @@ class UserFactsLike(Protocol):
     @property
     def organization(self) -> OrgFactsLike: ...
 
+    def has_role(self, *roles: str) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class OrganizationFacts:

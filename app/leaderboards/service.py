@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 from flask import current_app
@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from app.auth.principal import OrgFactsLike, UserFactsLike
 from app.db import insert_for
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.extensions import get_redis
@@ -177,7 +178,7 @@ class Ranked:
 
 
 def _ranked_from_ledger(
-    session: Session, org: BoardOrg, period: rules.Period, board: str
+    session: Session, org: OrgFactsLike, period: rules.Period, board: str
 ) -> list[Ranked]:
     start = None if period.window == "all_time" else period.start
     end = None if period.window == "all_time" else period.end
@@ -189,7 +190,7 @@ def _ranked_from_ledger(
     ]
 
 
-def rebuild_org(session: Session, client: redis.Redis, org: BoardOrg, now: datetime) -> int:
+def rebuild_org(session: Session, client: redis.Redis, org: OrgFactsLike, now: datetime) -> int:
     """Recompute every live board of one organisation from the ledger and swap it in."""
     started = datetime.now(UTC)
     archived = {
@@ -305,7 +306,7 @@ def _oldest_unarchived_start(
 
 def _write_archive(
     session: Session,
-    org: BoardOrg,
+    org: OrgFactsLike,
     period: rules.Period,
     tallies: dict[tuple[str, str, str], dict[str, rules.Standing]],
 ) -> None:
@@ -347,7 +348,7 @@ def _write_archive(
 
 
 def _ranked_from_archive(
-    session: Session, org: BoardOrg, period: rules.Period, board: str
+    session: Session, org: OrgFactsLike, period: rules.Period, board: str
 ) -> list[Ranked]:
     marker = session.get(ArchivedPeriod, (org.id, period.window, period.key))
     assert marker is not None
@@ -372,34 +373,6 @@ def _ranked_from_archive(
 # --- reading --------------------------------------------------------------------------------
 
 
-class BoardOrg(Protocol):
-    """What reading a board needs of the organisation: an `Organization` or its cached facts."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def timezone(self) -> str: ...
-
-
-class BoardViewer(Protocol):
-    """Who reads a board: the caller's cached `Principal` (or a `User`)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def org_id(self) -> str: ...
-
-    @property
-    def department_id(self) -> str | None: ...
-
-    @property
-    def organization(self) -> BoardOrg: ...
-
-    def has_role(self, *roles: str) -> bool: ...
-
-
 @dataclass(frozen=True)
 class BoardView:
     entries: list[tuple[int, Ranked]]  # (rank, row)
@@ -410,7 +383,7 @@ class BoardView:
 
 def _board(
     session: Session,
-    org: BoardOrg,
+    org: OrgFactsLike,
     period: rules.Period,
     board: str,
     *,
@@ -450,12 +423,12 @@ def _board(
     return BoardView(entries, mine, from_redis=True, members_stamp=result.members_stamp)
 
 
-def _archived(session: Session, org: BoardOrg, period: rules.Period) -> bool:
+def _archived(session: Session, org: OrgFactsLike, period: rules.Period) -> bool:
     return session.get(ArchivedPeriod, (org.id, period.window, period.key)) is not None
 
 
 def _repaired(
-    session: Session, client: redis.Redis, org: BoardOrg, built: bool, now: datetime
+    session: Session, client: redis.Redis, org: OrgFactsLike, built: bool, now: datetime
 ) -> bool:
     """Rebuild the organisation's boards if they missed updates; whether this read did."""
     if built and not facts.needs_repair(session, org.id):
@@ -476,7 +449,9 @@ def _slice(ranked: list[Ranked], limit: int, me: str | None) -> BoardView:
     return BoardView(entries[:limit] if limit > 0 else entries, mine)
 
 
-def resolve_period(window: str, period: str | None, org: BoardOrg, now: datetime) -> rules.Period:
+def resolve_period(
+    window: str, period: str | None, org: OrgFactsLike, now: datetime
+) -> rules.Period:
     """The period asked for, or the current one; 422 keyed by `period` when it is not one."""
     if not period:
         return rules.period_at(window, now, org.timezone)
@@ -489,7 +464,7 @@ def resolve_period(window: str, period: str | None, org: BoardOrg, now: datetime
 def user_board(
     session: Session,
     *,
-    viewer: BoardViewer,
+    viewer: UserFactsLike,
     scope: str,
     window: str,
     period: str | None,
@@ -537,7 +512,7 @@ def _anonymous() -> dict[str, Any]:
 
 
 def _user_names(
-    session: Session, viewer: BoardViewer, user_ids: list[str]
+    session: Session, viewer: UserFactsLike, user_ids: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Names as the viewer may see them (cached; a query only for names not seen lately)."""
     if not user_ids:
@@ -592,7 +567,7 @@ _per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
 def department_board(
     session: Session,
     *,
-    viewer: BoardViewer,
+    viewer: UserFactsLike,
     window: str,
     period: str | None,
     metric: str,
@@ -650,7 +625,7 @@ def department_board(
 
 
 def _per_member_board(
-    session: Session, client: redis.Redis, org: BoardOrg, period: rules.Period, now: datetime
+    session: Session, client: redis.Redis, org: OrgFactsLike, period: rules.Period, now: datetime
 ) -> _PerMember:
     """Every department ranked by points per active member: the whole `depts` board is needed
     to rank any of them. Redis sends the board only when it changed since this process last
@@ -697,7 +672,7 @@ def _per_member_board(
 
 
 def _read_whole(
-    client: redis.Redis, org: BoardOrg, period: rules.Period, held: bytes | None
+    client: redis.Redis, org: OrgFactsLike, period: rules.Period, held: bytes | None
 ) -> store.WholeBoard:
     return store.read_whole_board(
         client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held

@@ -145,6 +145,11 @@ def _drop_everywhere(cache: LocalCache[Any], names: list[str]) -> None:
     client = current_app.extensions["redis"] if has_app_context() else _publisher
     if client is None:  # a script using services without the app: no caches to tell
         return
+    if _bus.lost():
+        # This process's subscription is down, so Redis most likely is: the others' caches
+        # are off too. Publishing would hold every write up for the connect timeouts.
+        log.warning("cache invalidation of %s not published: Redis unreachable", cache.name)
+        return
     try:
         client.publish(channel(client), json.dumps({"cache": cache.name, "keys": names}))
     except redis.RedisError:
@@ -199,6 +204,10 @@ class _InvalidationBus:
 
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
+
+    def lost(self) -> bool:
+        """Started in this process (a serving process) but not subscribed now."""
+        return self._started_in == os.getpid() and not self._subscribed.is_set()
 
     def start(self, client: redis.Redis) -> None:
         if self._started_in == os.getpid():

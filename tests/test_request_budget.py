@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.request_budget import LOCAL_SHARE, RequestBudget
+from tests.own_redis import dead_redis
 
 
 def test_a_caller_under_the_local_share_costs_no_round_trip(redis_client, monkeypatch):
@@ -40,9 +41,8 @@ def test_processes_share_the_limit_beyond_their_local_shares(redis_client):
 
 
 def test_redis_down_counts_nothing_and_refuses_nothing(tmp_path):
-    import redis
 
-    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    unreachable = dead_redis()
     budget = RequestBudget("10/minute", unreachable)
     assert all(budget.spend("user:c") is None for _ in range(50))
 

@@ -8,7 +8,6 @@ import json
 import warnings
 
 import pytest
-import redis
 from sqlalchemy.exc import SAWarning
 
 from app import caching, create_app, db
@@ -16,6 +15,7 @@ from app.gamification import service as gamification
 from tests import factories
 from tests.conftest import SECRET, auth_headers
 from tests.gamification.play import play
+from tests.own_redis import dead_redis
 
 USERS = "/api/v1/leaderboards/users"
 ORG_BOARD = USERS + "?scope=organization"
@@ -155,7 +155,7 @@ def test_a_missed_board_update_is_repaired_on_the_next_read(
     assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
     assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
     real = app.extensions["redis"]
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = dead_redis()
     monkeypatch.setitem(app.extensions, "redis", dead)
     now = frozen_clock.current
     gamification.award_points(

@@ -14,6 +14,7 @@ from app.notifications.models import Notification
 from app.notifications.push import FakePushSender
 from app.notifications.worker import build_cron
 from tests.conftest import auth_headers
+from tests.own_redis import dead_redis
 
 
 def register(session: Any, user: Any, token: str, installation: str | None = None) -> None:
@@ -325,12 +326,11 @@ def test_redis_down_at_commit_loses_nothing(
     frozen_clock: Any,
     monkeypatch: Any,
 ) -> None:
-    import redis
 
     register(session, learner, "tok")
     headers = auth_headers(session, manager)
     alive = app.extensions["redis"]
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = dead_redis()
     monkeypatch.setitem(app.extensions, "redis", dead)  # a real outage: nothing listens there
 
     answer = client.post(

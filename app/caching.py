@@ -74,14 +74,17 @@ class LocalCache(Generic[V]):
             return None
         return value
 
-    def fetch(self, key: str, load: Callable[[], V | None]) -> V | None:
-        """The cached value, or `load()` (stored unless None or invalidated meanwhile)."""
+    def fetch(
+        self, key: str, load: Callable[[], V | None], *, session: Session | None = None
+    ) -> V | None:
+        """The cached value, or `load()`: stored unless None, invalidated meanwhile, or read
+        by a `session` that changed this cache's data and may still roll it back."""
         value = self.get(key)
         if value is not None:
             return value
         generation = self.generation
         value = load()
-        if value is not None:
+        if value is not None and (session is None or not invalidation_pending(session, self)):
             self.put(key, value, loaded_at=generation)
         return value
 

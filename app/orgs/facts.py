@@ -35,6 +35,16 @@ class DepartmentFacts:
     names: Mapping[str, str]  # department id -> name
     children: Mapping[str, tuple[str, ...]]  # department id -> its direct subdepartments
     managed: Mapping[str, tuple[str, ...]]  # user id -> departments they manage directly
+    parents: Mapping[str, str | None]  # department id -> the department above it
+
+    def ancestors(self, department_id: str) -> frozenset[str]:
+        """The department and every department above it (none for an unknown one)."""
+        found: set[str] = set()
+        current: str | None = department_id if department_id in self.names else None
+        while current is not None and current not in found:
+            found.add(current)
+            current = self.parents.get(current)
+        return frozenset(found)
 
     def subtree(self, root_ids: Iterable[str]) -> frozenset[str]:
         """The given departments and everything below them."""
@@ -64,13 +74,14 @@ _departments: LocalCache[DepartmentFacts] = LocalCache("orgs.departments", ttl=6
 
 def department_facts(session: Session, org_id: str) -> DepartmentFacts:
     """The organisation's departments and managers; two queries on a miss."""
-    facts = _departments.fetch(org_id, lambda: _load(session, org_id))
+    facts = _departments.fetch(org_id, lambda: _load(session, org_id), session=session)
     assert facts is not None
     return facts
 
 
 def _load(session: Session, org_id: str) -> DepartmentFacts:
     names: dict[str, str] = {}
+    parents: dict[str, str | None] = {}
     children: dict[str, list[str]] = {}
     for dep_id, name, parent_id in session.execute(
         select(Department.id, Department.name, Department.parent_id).where(
@@ -78,6 +89,7 @@ def _load(session: Session, org_id: str) -> DepartmentFacts:
         )
     ):
         names[dep_id] = name
+        parents[dep_id] = parent_id
         if parent_id is not None:
             children.setdefault(parent_id, []).append(dep_id)
     managed: dict[str, list[str]] = {}
@@ -92,6 +104,7 @@ def _load(session: Session, org_id: str) -> DepartmentFacts:
         names=MappingProxyType(names),
         children=MappingProxyType({k: tuple(v) for k, v in children.items()}),
         managed=MappingProxyType({k: tuple(v) for k, v in managed.items()}),
+        parents=MappingProxyType(parents),
     )
 
 

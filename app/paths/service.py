@@ -34,6 +34,7 @@ from app.caching import LocalCache, invalidate, invalidation_pending
 from app.content.models import Module, ModuleVersion
 from app.errors import NotFound, Unprocessable
 from app.learning.models import Attempt
+from app.orgs.facts import department_facts
 from app.orgs.models import ROLES, Department, Organization, User
 from app.paths import rules, structure
 from app.paths.models import LearningPath, PathModule, Requirement
@@ -67,7 +68,7 @@ def ancestor_department_ids(
     """The department and every department above it (from the organisation's cached tree)."""
     if department_id is None:
         return frozenset()
-    return structure.department_ancestors(session, org_id).get(department_id, frozenset())
+    return department_facts(session, org_id).ancestors(department_id)
 
 
 def _audience_matches(
@@ -717,25 +718,6 @@ class PathAudience:
     user_ids: list[str]
 
 
-def _department_ancestors(session: Session, org_id: str) -> dict[str, set[str]]:
-    """Every department of the organisation with itself and all above it (one query)."""
-    parents: dict[str, str | None] = {
-        department_id: parent_id
-        for department_id, parent_id in session.execute(
-            select(Department.id, Department.parent_id).where(Department.org_id == org_id)
-        )
-    }
-    found: dict[str, set[str]] = {}
-    for department_id in parents:
-        chain: set[str] = set()
-        current: str | None = department_id
-        while current is not None and current not in chain:
-            chain.add(current)
-            current = parents.get(current)
-        found[department_id] = chain
-    return found
-
-
 def _org_audiences(
     session: Session, org: Organization, paths: list[LearningPath], week: str
 ) -> list[PathAudience]:
@@ -745,7 +727,7 @@ def _org_audiences(
             select(User).where(User.org_id == org.id, User.active.is_(True)).order_by(User.id)
         )
     )
-    ancestors = _department_ancestors(session, org.id)
+    departments = department_facts(session, org.id)
     week_end = rules.week_span_utc(week, org.timezone)[1]
     found: list[PathAudience] = []
     for path in paths:
@@ -760,7 +742,7 @@ def _org_audiences(
                 path.audience_department_ids,
                 path.audience_roles,
                 user,
-                ancestors.get(user.department_id or "", set()),
+                departments.ancestors(user.department_id) if user.department_id else frozenset(),
             )
         ]
         due_at = path.due_at

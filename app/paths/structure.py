@@ -85,8 +85,6 @@ class RequirementFacts:
     created_at: datetime
 
 
-# org id -> {department id: the department and every one above it}
-_departments: LocalCache[Mapping[str, frozenset[str]]] = LocalCache("paths.departments", ttl=TTL)
 # "<org id>:<week>" -> the week's paths; "<org id>:onboarding" -> every onboarding template
 _paths: LocalCache[tuple[PathFacts, ...]] = LocalCache("paths.paths", ttl=TTL)
 # org id -> every requirement of the organisation
@@ -97,48 +95,7 @@ _modules: LocalCache[ModuleFacts] = LocalCache("paths.modules", ttl=TTL)
 ONBOARDING = "onboarding"
 
 
-def _may_store(session: Session) -> bool:
-    # A transaction that changed what these caches hold (and may still roll back) must not
-    # fill them with what only it can see.
-    return not invalidation_pending(session, _departments, _paths, _requirements, _modules)
-
-
-def _cached(session: Session, cache: LocalCache[Any], key: str, load: Any) -> Any:
-    value = cache.get(key)
-    if value is not None:
-        return value
-    generation = cache.generation
-    value = load()
-    if _may_store(session):
-        cache.put(key, value, loaded_at=generation)
-    return value
-
-
 # --- loading ---------------------------------------------------------------------------------
-
-
-def department_ancestors(session: Session, org_id: str) -> Mapping[str, frozenset[str]]:
-    """Every department of the organisation with itself and all above it."""
-
-    def load() -> Mapping[str, frozenset[str]]:
-        parents: dict[str, str | None] = {
-            department_id: parent_id
-            for department_id, parent_id in session.execute(
-                select(Department.id, Department.parent_id).where(Department.org_id == org_id)
-            )
-        }
-        found: dict[str, frozenset[str]] = {}
-        for department_id in parents:
-            chain: set[str] = set()
-            current: str | None = department_id
-            while current is not None and current not in chain:
-                chain.add(current)
-                current = parents.get(current)
-            found[department_id] = frozenset(chain)
-        return MappingProxyType(found)
-
-    result: Mapping[str, frozenset[str]] = _cached(session, _departments, org_id, load)
-    return result
 
 
 def _path_key(org_id: str, week: str | None) -> str:
@@ -202,19 +159,13 @@ def _load_paths(session: Session, org_id: str, week: str | None) -> tuple[PathFa
 def week_paths(session: Session, org_id: str, week: str) -> tuple[PathFacts, ...]:
     """The organisation's paths for `week`, by id."""
     key = _path_key(org_id, week)
-    result: tuple[PathFacts, ...] = _cached(
-        session, _paths, key, lambda: _load_paths(session, org_id, week)
-    )
-    return result
+    return _paths.fetch(key, lambda: _load_paths(session, org_id, week), session=session) or ()
 
 
 def onboarding_templates(session: Session, org_id: str) -> tuple[PathFacts, ...]:
     """Every onboarding template of the organisation, by id."""
     key = _path_key(org_id, None)
-    result: tuple[PathFacts, ...] = _cached(
-        session, _paths, key, lambda: _load_paths(session, org_id, None)
-    )
-    return result
+    return _paths.fetch(key, lambda: _load_paths(session, org_id, None), session=session) or ()
 
 
 def requirements(session: Session, org_id: str) -> tuple[RequirementFacts, ...]:
@@ -238,8 +189,7 @@ def requirements(session: Session, org_id: str) -> tuple[RequirementFacts, ...]:
             )
         )
 
-    result: tuple[RequirementFacts, ...] = _cached(session, _requirements, org_id, load)
-    return result
+    return _requirements.fetch(org_id, load, session=session) or ()
 
 
 def _titles(locale: str, title: str, translations: Any) -> Mapping[str, str]:
@@ -296,7 +246,7 @@ def modules(session: Session, org_id: str, module_ids: Iterable[str]) -> dict[st
             prerequisites=tuple(prerequisites or ()),
             titles=_titles(locale, title, translations),
         )
-    store = _may_store(session)
+    store = not invalidation_pending(session, _modules)
     for module_id, facts in loaded.items():
         if store:
             _modules.put(module_id, facts, loaded_at=generation)
@@ -315,13 +265,13 @@ def _changed(obj: Any, *names: str) -> bool:
 
 @event.listens_for(Session, "after_flush")
 def _forget_changed(session: Session, _flush_context: Any) -> None:
-    """Drop what is cached of every path, module, department and requirement this flush
-    changed (an organisation's change or deletion drops everything)."""
+    """Drop what is cached of every path, module and requirement this flush changed (an
+    organisation's change or deletion drops everything; the department tree is
+    `app.orgs.facts`)."""
     path_keys: set[str] = set()
     paths_seen: set[str] = set()
     step_paths: set[str] = set()
     module_ids: set[str] = set()
-    department_orgs: set[str] = set()
     requirement_orgs: set[str] = set()
     all_paths = everything = False
     dirty = session.dirty
@@ -335,10 +285,8 @@ def _forget_changed(session: Session, _flush_context: Any) -> None:
             step_paths.add(obj.path_id)
         elif isinstance(obj, Module):
             module_ids.add(obj.id)
-        elif isinstance(obj, Department):
-            department_orgs.add(obj.org_id)
-            if obj in session.deleted:  # its requirements go with it (ON DELETE CASCADE)
-                requirement_orgs.add(obj.org_id)
+        elif isinstance(obj, Department) and obj in session.deleted:
+            requirement_orgs.add(obj.org_id)  # its requirements go with it (ON DELETE CASCADE)
         elif isinstance(obj, Requirement):
             requirement_orgs.add(obj.org_id)
         elif isinstance(obj, Organization) and (obj in dirty or obj in session.deleted):
@@ -346,7 +294,7 @@ def _forget_changed(session: Session, _flush_context: Any) -> None:
     if step_paths - paths_seen:  # steps changed without their path: which week is unknown
         all_paths = True
     if everything:
-        for cache in (_departments, _paths, _requirements, _modules):
+        for cache in (_paths, _requirements, _modules):
             invalidate(session, cache)
         return
     if all_paths:
@@ -355,7 +303,5 @@ def _forget_changed(session: Session, _flush_context: Any) -> None:
         invalidate(session, _paths, *path_keys)
     if module_ids:
         invalidate(session, _modules, *module_ids)
-    if department_orgs:
-        invalidate(session, _departments, *department_orgs)
     if requirement_orgs:
         invalidate(session, _requirements, *requirement_orgs)

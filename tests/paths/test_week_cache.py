@@ -261,7 +261,7 @@ def test_every_invalidation_is_published_for_the_other_processes(
             {"cache": "paths.paths", "keys": [f"{org.id}:2026-W48"]},  # the create
             {"cache": "paths.paths", "keys": [f"{org.id}:2026-W48"]},  # and the delete
             {"cache": "paths.modules", "keys": [modules[0].id]},
-            {"cache": "paths.departments", "keys": [org.id]},
+            {"cache": "orgs.departments", "keys": [org.id]},  # the tree: app.orgs.facts
             {"cache": "paths.requirements", "keys": [org.id]},
         ]
         deadline = time.monotonic() + 10

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, request
+from flask.sessions import NullSession, SessionInterface
 from flask_compress import Compress
 from flask_cors import CORS
-from flask_limiter import RateLimitExceeded
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import caching, db, errors, request_budget
+from app import caching, db, errors, rate_limits
 from app.config import INSTANCE_DIR, load_settings
-from app.extensions import api, connect_redis, handle_rate_limited, limiter, redis_storage_uri
+from app.extensions import api, connect_redis
 from app.logging_setup import configure_logging
 
 JSON_BODY_TYPES = ("application/json",)
@@ -24,6 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_mapping(load_settings().as_flask_config())
     app.config.update(overrides or {})
+    app.session_interface = _NoCookieSessions()
     configure_logging(app)
 
     engine = app.config.get("ENGINE") or db.make_engine(app.config["DATABASE_URL"])
@@ -31,15 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.session.configure(bind=engine)
     app.extensions["redis"] = app.config.get("REDIS_CLIENT") or connect_redis(app)
 
-    app.config["RATELIMIT_STORAGE_URI"] = redis_storage_uri(app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    # A sliding window counter: a fixed window lets twice the limit through around a window
-    # boundary (10 password guesses at 12:00:59 and 10 more at 12:01:00); this one weighs the
-    # previous window's count in. The exact moving window keeps one Redis list entry per
-    # request and cost ~1 ms of every request's CPU; this costs two counters.
-    app.config.setdefault("RATELIMIT_STRATEGY", "sliding-window-counter")
-    limiter.init_app(app)  # the login and refresh limits
-    request_budget.init_app(app)  # every other endpoint
+    rate_limits.init_app(app)
     CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}})
     Compress(app)
     if hops := int(app.config.get("PROXY_FIX_HOPS") or 0):
@@ -51,7 +44,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     _register_blueprints(app)
     errors.register_error_handlers(app)
-    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     caching.init_app(app)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_nul_characters)
@@ -65,6 +57,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+class _NoCookieSessions(SessionInterface):
+    """The API knows its callers by bearer token and never sets a cookie. Flask's default
+    cookie session would build a signing serializer from SECRET_KEY on every request only to
+    find no cookie."""
+
+    def open_session(self, app: Flask, request: Any) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -96,7 +100,6 @@ def _register_blueprints(app: Flask) -> None:
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
-    limiter.exempt(media_blp)  # immutable images: a store's staff share one IP address
 
 
 def _require_known_body_type() -> None:
@@ -175,6 +178,3 @@ def _register_health(app: Flask) -> None:
             status=200 if ready else 503,
             mimetype="application/json",
         )
-
-    limiter.exempt(healthz)
-    limiter.exempt(readyz)

@@ -157,7 +157,7 @@ def flatten_validation_messages(messages: Any, *, by_location: bool = True) -> d
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    """Werkzeug, webargs and flask-limiter errors as problem+json."""
+    """Werkzeug and webargs errors as problem+json."""
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})

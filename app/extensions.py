@@ -1,17 +1,13 @@
-"""The shared extension objects: the API (OpenAPI + blueprints), Redis, the rate limiter."""
+"""The shared extension objects: the API (OpenAPI + blueprints) and Redis."""
 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Flask, current_app, request
-from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
+from flask import Flask, current_app
 from flask_smorest import Api as SmorestApi
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -36,29 +32,6 @@ class Api(SmorestApi):
 
 
 api = Api(spec_kwargs={"extra_plugins": [CommonErrorsPlugin()]})
-
-
-def client_address() -> str:
-    return get_remote_address() or "unknown"
-
-
-def caller_key() -> str:
-    """Limits count per user when the access token is valid, else per address:
-    a store's whole staff may share one address, and must not share one budget."""
-    from app.auth.bearer import bearer_claims
-
-    claims = bearer_claims()
-    return f"user:{claims.user_id}" if claims is not None else f"ip:{client_address()}"
-
-
-limiter = Limiter(
-    key_func=caller_key,
-    # The X-RateLimit-* headers cost two more Redis round trips on every request; the one
-    # header the contract asks for, Retry-After on a 429, is set by `handle_rate_limited`.
-    headers_enabled=False,
-    swallow_errors=True,  # Redis down must not take logins down with it
-    in_memory_fallback_enabled=True,
-)
 
 
 def connect_redis(app: Flask) -> redis.Redis:
@@ -89,29 +62,3 @@ def connect_redis(app: Flask) -> redis.Redis:
 def get_redis() -> redis.Redis:
     client: redis.Redis = current_app.extensions["redis"]
     return client
-
-
-def redis_storage_uri(url: str) -> str:
-    """flask-limiter's `limits` spells a unix socket `redis+unix://`."""
-    if url.startswith("unix://"):
-        return "redis+unix://" + url.removeprefix("unix://")
-    return url
-
-
-def request_json_field(name: str) -> str:
-    """A field of the JSON body as a string, for limits keyed by account."""
-    try:
-        body = request.get_json(silent=True)
-    except HTTPException:  # e.g. 413: the view will answer that; the limit key is moot
-        return ""
-    if isinstance(body, dict):
-        return str(body.get(name, ""))[:255]
-    return ""
-
-
-def handle_rate_limited(error: RateLimitExceeded) -> Any:
-    """429 problem+json with `Retry-After`: the seconds until the breached window frees up."""
-    current = limiter.current_limit
-    seconds = current.reset_at - time.time() if current is not None else 60
-    error.retry_after = max(1, math.ceil(seconds))
-    return errors.handle_http_exception(error)

@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth import schemas, service
-from app.extensions import client_address, limiter, request_json_field
 from app.openapi import errors
+from app.rate_limits import Rule, client_address, limited, request_json_field
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and out")
 
@@ -40,8 +40,10 @@ def _account_key() -> str:
 
 @blp.route("/login")
 class Login(MethodView):
-    @limiter.limit(_per_ip_limit, key_func=client_address, scope="login-ip")
-    @limiter.limit(_per_account_limit, key_func=_account_key, scope="login-account")
+    @limited(
+        Rule("login-ip", _per_ip_limit, client_address),
+        Rule("login-account", _per_account_limit, _account_key),
+    )
     @blp.arguments(schemas.LoginSchema())
     @blp.response(200, schemas.TokenPairSchema)
     @errors(blp, 401, 429)
@@ -54,7 +56,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @limiter.limit(_per_ip_limit, key_func=client_address, scope="refresh-ip")
+    @limited(Rule("refresh-ip", _per_ip_limit, client_address))
     @blp.arguments(schemas.RefreshTokenSchema())
     @blp.response(200, schemas.TokenPairSchema)
     @errors(blp, 401, 429)

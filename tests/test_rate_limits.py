@@ -1,8 +1,9 @@
-"""The general per-caller request limit: counted locally up to a share, then in Redis."""
+"""The request limits: the general per-caller budget, counted locally up to a share, then in
+Redis; the login limits, shared in Redis and per process while Redis is down."""
 
 from __future__ import annotations
 
-from app.request_budget import LOCAL_SHARE, RequestBudget
+from app.rate_limits import LOCAL_SHARE, RequestBudget, Rule, ViewLimits
 from tests.own_redis import dead_redis
 
 
@@ -58,3 +59,25 @@ def test_over_the_limit_the_api_answers_429_with_retry_after(
     assert refused.mimetype == "application/problem+json"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert client.get("/healthz").status_code == 200  # probes are never counted
+
+
+def _rule(limit: str, key: str = "ip:10.0.0.1") -> Rule:
+    return Rule("login-test", lambda: limit, lambda: key)
+
+
+def test_a_login_limit_is_exact_across_processes(redis_client):
+    # No local share here: two processes' counters over one Redis admit the limit, no more.
+    first, second = ViewLimits(redis_client), ViewLimits(redis_client)
+    rule = _rule("5/minute")
+    verdicts = [counters.spend(rule) for _ in range(4) for counters in (first, second)]
+    assert verdicts[:5] == [None] * 5
+    assert all(wait is not None and 0 < wait <= 60 for wait in verdicts[5:])
+    assert first.spend(_rule("5/minute", "ip:10.0.0.2")) is None  # per key
+
+
+def test_with_redis_down_a_login_limit_is_counted_in_the_process():
+    counters = ViewLimits(dead_redis())
+    rule = _rule("3/minute")
+    verdicts = [counters.spend(rule) for _ in range(4)]
+    assert verdicts[:3] == [None] * 3
+    assert verdicts[3] is not None and 0 < verdicts[3] <= 60

@@ -378,7 +378,7 @@ class BoardView:
     entries: list[tuple[int, Ranked]]  # (rank, row)
     mine: tuple[int, Ranked] | None
     from_redis: bool = False
-    members_stamp: str | None = None  # see `facts.member_counts`, if asked for
+    members_stamp: str | None = None  # see `facts.member_counts`
 
 
 def _board(
@@ -390,7 +390,6 @@ def _board(
     limit: int,
     me: str | None,
     now: datetime,
-    with_members_stamp: bool = False,
 ) -> BoardView:
     """One board, top `limit` (0: all) and `me`, from the archive, Redis or the ledger."""
     past = period.window != "all_time" and period.end <= now
@@ -400,9 +399,7 @@ def _board(
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
 
     def read() -> store.BoardRead:
-        return store.read_board(
-            client, limit=limit, me=me, with_members_stamp=with_members_stamp, **args
-        )
+        return store.read_board(client, limit=limit, me=me, **args)
 
     try:
         result = read()
@@ -588,7 +585,6 @@ def department_board(
             limit=limit,
             me=mine_id,
             now=now,
-            with_members_stamp=True,
         )
         stamp = view.members_stamp if view.from_redis else facts.members_stamp(client, org.id)
         members = facts.member_counts(session, client, org.id, stamp)

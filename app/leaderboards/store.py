@@ -114,7 +114,24 @@ class BoardRead:
     my_score: float | None
     built: bool
     exists: bool
-    members_stamp: str | None = None  # see `member_counts_key`; asked for with_members_stamp
+    members_stamp: str | None = None  # see `member_counts_key`
+
+
+# One board read in one round trip and one reply: the top (member, score, member, score...),
+# whether the board and the built marker exist, my rank and score, and the member-count
+# stamp. (A pipeline of the same commands cost redis-py five encodings, five replies and a
+# score conversion per row.) KEYS: board, built marker, member counts; ARGV: the last rank
+# to return (-1: everyone), me ('' for nobody).
+_READ = """
+local top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]), 'WITHSCORES')
+local rank, score = false, false
+if ARGV[2] ~= '' then
+  rank = redis.call('ZREVRANK', KEYS[1], ARGV[2])
+  score = redis.call('ZSCORE', KEYS[1], ARGV[2])
+end
+return {top, redis.call('EXISTS', KEYS[1]), redis.call('EXISTS', KEYS[2]), rank, score,
+        redis.call('HGET', KEYS[3], '')}
+"""
 
 
 def read_board(
@@ -126,31 +143,25 @@ def read_board(
     period: str,
     limit: int,
     me: str | None,
-    with_members_stamp: bool = False,
 ) -> BoardRead:
-    """Top `limit` (limit <= 0: everyone) and my place, in one round trip."""
-    name = key(org_id, board, window, period)
-    pipe = client.pipeline(transaction=False)
-    pipe.zrevrange(name, 0, limit - 1 if limit > 0 else -1, withscores=True)
-    pipe.exists(name)
-    pipe.exists(built_key(org_id))
-    if me:
-        pipe.zrevrank(name, me)
-        pipe.zscore(name, me)
-    if with_members_stamp:
-        pipe.hget(member_counts_key(org_id), "")
-    results = pipe.execute()
-    top = [(m.decode() if isinstance(m, bytes) else m, s) for m, s in results[0]]
-    rank = results[3] if me else None
-    stamp = results[-1] if with_members_stamp else None
-    return BoardRead(
-        top=top,
-        my_rank=None if rank is None else int(rank) + 1,
-        my_score=results[4] if me else None,
-        built=bool(results[2]),
-        exists=bool(results[1]),
-        members_stamp=None if stamp is None else stamp.decode(),
+    """Top `limit` (limit <= 0: everyone), my place and the member-count stamp, in one round
+    trip."""
+    keys = [key(org_id, board, window, period), built_key(org_id), member_counts_key(org_id)]
+    top, exists, built, rank, score, stamp = client.register_script(_READ)(
+        keys=keys, args=[limit - 1 if limit > 0 else -1, me or ""]
     )
+    return BoardRead(
+        top=[(_text(top[i]), float(top[i + 1])) for i in range(0, len(top), 2)],
+        my_rank=None if rank is None else int(rank) + 1,
+        my_score=None if score is None else float(score),
+        built=bool(built),
+        exists=bool(exists),
+        members_stamp=None if stamp is None else _text(stamp),
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import caching, db, errors, rate_limits
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_redis
+from app.json_provider import OrjsonProvider
 from app.logging_setup import configure_logging
 
 JSON_BODY_TYPES = ("application/json",)
@@ -25,6 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_settings().as_flask_config())
     app.config.update(overrides or {})
     app.session_interface = _NoCookieSessions()
+    app.json = OrjsonProvider(app)
     configure_logging(app)
 
     engine = app.config.get("ENGINE") or db.make_engine(app.config["DATABASE_URL"])

@@ -63,7 +63,7 @@ def configure_logging(app: Flask) -> None:
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round(elapsed_ms, 1),
-                    "user_id": getattr(g.get("user"), "id", None),
+                    "user_id": getattr(g.get("principal"), "id", None),
                 },
             )
         return response

@@ -66,6 +66,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     rate_limits.init_app(app)
     CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}})
+    # Views with ETags answer If-None-Match themselves (`app.etags`), before the work.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     Compress(app)
     if hops := int(app.config.get("PROXY_FIX_HOPS") or 0):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from app.content.models import Module, ModuleVersion
 from app.editor import packages, queries, schemas, service
 from app.editor.models import ModuleEvent
 from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
+from app.etags import matching_etag
 from app.idempotency.service import idempotent
 from app.learning.routes import request_locales
 from app.media import service as media_service
@@ -137,9 +138,10 @@ class ModuleDraft(MethodView):
     def get(self, module_id: str) -> Any:
         """The draft with its answer keys, and an ETag to send back when saving."""
         module = service.get_module(db.session(), org_id=current_user().org_id, module_id=module_id)
-        if service.draft_etag(module) in request.if_none_match:
+        matched = matching_etag(service.draft_etag(module))
+        if matched:
             response = current_app.response_class(status=304)
-            response.set_etag(service.draft_etag(module))
+            response.set_etag(matched)
             return response
         return _draft_response(module)
 

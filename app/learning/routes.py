@@ -16,6 +16,7 @@ from app import clock, db
 from app.auth.guard import authenticated, current_principal, current_user
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
+from app.etags import matching_etag
 from app.idempotency.service import idempotent
 from app.learning import schemas, service
 from app.openapi import errors
@@ -100,7 +101,7 @@ class ModuleById(MethodView):
             version = content.get_version(session, version_id)
             view = _learner_views.render(version, wanted)
         # Versions never change: the ETag is known before any rendering work is done.
-        matched = _matching_etag(view.etag)
+        matched = matching_etag(view.etag)
         if matched:
             return not_modified_response(matched)
         if request.accept_encodings["gzip"]:
@@ -155,15 +156,6 @@ class _LearnerViews:
 
 
 _learner_views = _LearnerViews()
-
-
-def _matching_etag(etag: str) -> str | None:
-    """The If-None-Match tag that names this version, as sent or as flask-compress suffixed
-    it for a compressed body (`"<etag>:gzip"`), so phones asking for gzip get their 304 too."""
-    for tag in request.if_none_match.as_set():
-        if tag == etag or tag.startswith(etag + ":"):
-            return str(tag)
-    return None
 
 
 def not_modified_response(etag: str) -> Any:

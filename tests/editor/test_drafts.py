@@ -40,6 +40,19 @@ def test_get_draft_with_current_etag_is_304(client, as_editor, draft):
     assert response.status_code == 304
 
 
+def test_a_gzip_client_gets_its_304_with_the_compressed_etag(client, as_editor, draft):
+    url = f"{API}/modules/{draft['id']}"
+    first = client.get(url, headers={**as_editor, "Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    etag = first.headers["ETag"]
+    assert etag != draft["etag"]  # flask-compress's suffix
+    again = client.get(url, headers={**as_editor, "Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == etag
+    changed = client.get(url, headers={**as_editor, "If-None-Match": '"something-else"'})
+    assert changed.status_code == 200
+
+
 def test_locale_defaults_to_the_organisations_language(client, as_editor):
     body = factories.module_document()
     del body["locale"]

@@ -36,8 +36,10 @@ class Department(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Loaded when asked for (the admin list asks for it with selectinload): a department is
+    # joined to every loaded user, and most requests never look at its managers.
     managers: Mapped[list[User]] = relationship(
-        secondary="department_managers", lazy="selectin", order_by="User.username"
+        secondary="department_managers", order_by="User.username"
     )
 
 

@@ -8,6 +8,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
@@ -29,7 +30,11 @@ class Departments(MethodView):
     @blp.response(200, DepartmentPage)
     def get(self, args: dict[str, Any]) -> Any:
         """List the organisation's departments."""
-        stmt = select(Department).where(Department.org_id == current_user().org_id)
+        stmt = (
+            select(Department)
+            .where(Department.org_id == current_user().org_id)
+            .options(selectinload(Department.managers))
+        )
         return paginate(db.session(), stmt, key=Department.id, **args)
 
     @authenticated(blp, "admin")

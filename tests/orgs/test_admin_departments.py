@@ -148,3 +148,31 @@ def test_the_same_manager_twice_is_one_manager(client, session, learner, as_admi
     )
     assert response.status_code == 201, response.json
     assert [m["id"] for m in response.json["managers"]] == [learner.id]
+
+
+def test_the_department_list_loads_managers_in_a_fixed_number_of_queries(
+    client, session, org, learner, as_admin
+):
+    from tests.paths.test_query_count import count_queries
+
+    def add_departments(count: int) -> None:
+        for n in range(count):
+            response = client.post(
+                DEPARTMENTS,
+                json={"name": f"Avdeling {n}", "manager_ids": [learner.id]},
+                headers=as_admin,
+            )
+            assert response.status_code == 201
+
+    def queries_to_list() -> int:
+        session.expire_all()
+        with count_queries(session) as statements:
+            response = client.get(f"{DEPARTMENTS}?limit=100", headers=as_admin)
+        assert response.status_code == 200
+        assert all(d["managers"] for d in response.json["items"] if d["name"].startswith("Avd"))
+        return len(statements)
+
+    add_departments(2)
+    few = queries_to_list()
+    add_departments(6)
+    assert queries_to_list() == few

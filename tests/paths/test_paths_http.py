@@ -267,6 +267,30 @@ def test_onboarding_template_follows_each_learners_start(
     assert old["paths"] == []
 
 
+def test_onboarding_counts_from_the_first_working_day_an_admin_sets(
+    client, session, frozen_clock, org, modules, checkout, as_editor, as_admin
+):
+    week2 = schedule(
+        client, as_editor, modules[1:2], week=None, onboarding_week=2, title="Velkommen, uke 2"
+    )
+    # Imported today, but started last Monday: this is their second week, not their first.
+    transferred = factories.make_user(session, org, "overfort", department=checkout)
+    headers = auth_headers(session, transferred)
+    assert client.get("/api/v1/paths/current", headers=headers).json["paths"] == []
+    response = client.patch(
+        f"/api/v1/admin/users/{transferred.id}", json={"started_on": "2026-11-16"}, headers=as_admin
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["started_on"] == "2026-11-16"
+    body = client.get("/api/v1/paths/current", headers=headers).json
+    assert [p["id"] for p in body["paths"]] == [week2["id"]]
+    # Someone who started years ago gets no onboarding at all.
+    client.patch(
+        f"/api/v1/admin/users/{transferred.id}", json={"started_on": "2019-03-04"}, headers=as_admin
+    )
+    assert client.get("/api/v1/paths/current", headers=headers).json["paths"] == []
+
+
 def test_editor_post_errors(client, session, frozen_clock, org, other_org, modules, as_editor):
     draft = factories.publish_module(session, org, factories.module_document())
     draft.status = "draft"

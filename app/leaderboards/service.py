@@ -548,16 +548,16 @@ class _PerMember:
     """A departments board ranked by points per active member: what it was computed from,
     and every department's place."""
 
-    dump: bytes | None  # the board's DUMP (None: not from Redis)
+    tag: str | None  # the board's tag in Redis (None: not from Redis)
     members_stamp: str | None
     ranked: list[_Placed]
     by_department: dict[str, _Placed]
 
 
 # The last board read and per-member ranking per (organisation, window, period), reused while
-# neither the board (its DUMP) nor the member counts (their stamp) changed: a ranking is a
+# neither the board (its tag) nor the member counts (their stamp) changed: a ranking is a
 # pure function of both.
-_raw_boards: dict[tuple[str, str, str], tuple[bytes, list[Ranked]]] = {}
+_raw_boards: dict[tuple[str, str, str], tuple[str, list[Ranked]]] = {}
 _per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
 
 
@@ -629,33 +629,33 @@ def _per_member_board(
     past = period.window != "all_time" and period.end <= now
     if not (past and _archived(session, org, period)):
         memo_key = (org.id, period.window, period.key)
-        held_dump, held_entries = _raw_boards.get(memo_key, (None, []))
+        held_tag, held_entries = _raw_boards.get(memo_key, (None, []))
         try:
-            whole = _read_whole(client, org, period, held_dump)
+            whole = _read_whole(client, org, period, held_tag)
             if _repaired(session, client, org, whole.built, now):
-                whole = _read_whole(client, org, period, held_dump)
+                whole = _read_whole(client, org, period, held_tag)
         except redis.RedisError as error:
             log.warning("leaderboard read from Redis failed (%s); using the ledger", error)
             whole = None
-        if whole is not None and (not past or whole.dump is not None):
+        if whole is not None and (not past or whole.tag is not None):
             if whole.entries is not None:
                 held_entries = [
                     Ranked(member, *rules.split(period.window, score))
                     for member, score in whole.entries
                 ]
-                if whole.dump is not None:
-                    _remember(_raw_boards, memo_key, (whole.dump, held_entries))
+                if whole.tag is not None:
+                    _remember(_raw_boards, memo_key, (whole.tag, held_entries))
             members = facts.member_counts(session, client, org.id, whole.members_stamp)
             ranking = _per_member_rankings.get(memo_key)
             if (
                 ranking is None
-                or whole.dump is None
+                or whole.tag is None
                 or whole.members_stamp is None
-                or ranking.dump != whole.dump
+                or ranking.tag != whole.tag
                 or ranking.members_stamp != whole.members_stamp
             ):
-                ranking = _rank_per_member(held_entries, members, whole.dump, whole.members_stamp)
-                if whole.dump is not None and whole.members_stamp is not None:
+                ranking = _rank_per_member(held_entries, members, whole.tag, whole.members_stamp)
+                if whole.tag is not None and whole.members_stamp is not None:
                     _remember(_per_member_rankings, memo_key, ranking)
             return ranking
     # The archive, the ledger (Redis down) or a past period no longer in Redis.
@@ -668,7 +668,7 @@ def _per_member_board(
 
 
 def _read_whole(
-    client: redis.Redis, org: OrgFactsLike, period: rules.Period, held: bytes | None
+    client: redis.Redis, org: OrgFactsLike, period: rules.Period, held: str | None
 ) -> store.WholeBoard:
     return store.read_whole_board(
         client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
@@ -678,7 +678,7 @@ def _read_whole(
 def _rank_per_member(
     entries: list[Ranked],
     members: Mapping[str, int],
-    dump: bytes | None,
+    tag: str | None,
     members_stamp: str | None,
 ) -> _PerMember:
     """Rank by points / active members (at least 1), then by who reached their points first,
@@ -699,7 +699,7 @@ def _rank_per_member(
         score = whole if part == 0 else round(row.points / divisor, 2)
         ranked.append(_Placed(rank, member, row.points, score, count))
     return _PerMember(
-        dump=dump,
+        tag=tag,
         members_stamp=members_stamp,
         ranked=ranked,
         by_department={placed.member: placed for placed in ranked},

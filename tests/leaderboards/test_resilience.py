@@ -107,8 +107,12 @@ def test_rebuild_from_the_ledger_swaps_in_every_board(
     for each in (org, other_org):
         expected = brute_force(ledger_rows(session, each.id), each.timezone)
         assert redis_boards(redis_client, each.id) == expected
-        assert redis_client.get(store.built_key(each.id)) == b"1"
+        assert redis_client.get(store.built_key(each.id))  # complete, with this rebuild's token
     assert not list(redis_client.scan_iter(match="nl:*:tmp:*"))
+    # Each rebuild marks the boards with a new token: readers holding a board see it changed.
+    token = redis_client.get(store.built_key(org.id))
+    assert app.test_cli_runner().invoke(args=["leaderboards", "rebuild"]).exit_code == 0
+    assert redis_client.get(store.built_key(org.id)) not in (None, token)
 
 
 def test_finished_periods_are_archived_and_stay_readable(

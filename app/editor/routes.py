@@ -20,7 +20,7 @@ from app.editor.models import ModuleEvent
 from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
 from app.etags import matching_etag
 from app.idempotency.service import idempotent
-from app.learning.routes import request_locales
+from app.languages import caller_locales
 from app.media import service as media_service
 from app.media.models import Media
 from app.media.storage import get_storage
@@ -299,7 +299,7 @@ class Preview(MethodView):
 
         `?locale=` picks a translation; otherwise Accept-Language and the editor's own locale.
         """
-        locales = [args["locale"]] if args["locale"] else request_locales()
+        locales = [args["locale"]] if args["locale"] else caller_locales()
         return service.preview(
             db.session(), org_id=current_user().org_id, module_id=module_id, locales=locales
         )

@@ -13,6 +13,7 @@ from app.auth.guard import authenticated, current_user
 from app.gamification import service
 from app.gamification.models import PointAward
 from app.gamification.schemas import MyBadgesSchema, PointAwardSchema
+from app.languages import caller_locales
 from app.pagination import PageArgsSchema, page_schema, paginate
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1/me", description="Points")
@@ -37,4 +38,6 @@ class MyBadges(MethodView):
     @blp.response(200, MyBadgesSchema)
     def get(self) -> Any:
         """Badges I have earned, and those I can still earn."""
-        return service.my_badges(db.session(), current_user(), clock.now())
+        return service.my_badges(
+            db.session(), current_user(), clock.now(), locale=caller_locales()[0]
+        )

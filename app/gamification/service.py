@@ -203,8 +203,10 @@ def pay_for_completion(
     total: int,
     earned_at: datetime,
     now: datetime,
+    locale: str | None = None,
 ) -> dict[str, Any]:
-    """Pay the completion and perfect-score bonuses, count the learning day, check badges.
+    """Pay the completion and perfect-score bonuses, count the learning day, check badges
+    (their titles in `locale`, else the user's language).
 
     Returns what `complete` answers with: points_awarded, points_total, level, streak, new_badges.
     The attempt must already be marked completed (badge facts count it).
@@ -230,11 +232,13 @@ def pay_for_completion(
     )
     record_learning_day(session, user=user, at=earned_at)
     streak = streak_of(session, user, now)
-    new_badges = check_counter_badges(session, user=user, streak_days=streak["current"], now=now)
+    new_badges = check_counter_badges(
+        session, user=user, streak_days=streak["current"], now=now, locale=locale
+    )
     path_module_ids = current_week_path_module_ids(session, user, now)
     if path_module_ids:
         new_badges += check_path_badges(
-            session, user=user, path_module_ids=path_module_ids, now=now
+            session, user=user, path_module_ids=path_module_ids, now=now, locale=locale
         )
     summary = points_summary(session, user, now)
     level = level_of(summary["total"])
@@ -317,6 +321,11 @@ def streak_of(session: Session, user: User, now: datetime) -> dict[str, int]:
 # --- badges -----------------------------------------------------------------------------------
 
 
+def _badge_locale(user: User, locale: str | None) -> str:
+    """The language of badge titles: the caller's (`app.languages`), else the user's own."""
+    return locale or user.locale or user.organization.default_locale
+
+
 def _badge_view(code: str, earned_at: datetime, locale: str | None) -> dict[str, str]:
     badge = badge_defs.BY_CODE[code]
     return {
@@ -376,7 +385,7 @@ def badge_facts(session: Session, user: User, streak_days: int) -> badge_defs.Fa
 
 
 def check_counter_badges(
-    session: Session, *, user: User, streak_days: int, now: datetime
+    session: Session, *, user: User, streak_days: int, now: datetime, locale: str | None = None
 ) -> list[dict[str, str]]:
     """Award the once-ever badges the user now qualifies for; returns the new ones."""
     held = set(
@@ -395,7 +404,7 @@ def check_counter_badges(
     new: list[dict[str, str]] = []
     for code in candidates:
         if code in due and grant_badges(session, users=[user], code=code, period="", now=now):
-            new.append(_badge_view(code, now, user.locale or user.organization.default_locale))
+            new.append(_badge_view(code, now, _badge_locale(user, locale)))
     return new
 
 
@@ -410,7 +419,12 @@ def current_week_path_module_ids(session: Session, user: User, now: datetime) ->
 
 
 def check_path_badges(
-    session: Session, *, user: User, path_module_ids: set[str], now: datetime
+    session: Session,
+    *,
+    user: User,
+    path_module_ids: set[str],
+    now: datetime,
+    locale: str | None = None,
 ) -> list[dict[str, str]]:
     """The week's path badges, given the module ids of the user's current-week mandatory paths.
 
@@ -436,7 +450,7 @@ def check_path_badges(
 
     if user.id not in completed_all([user.id]):
         return []
-    locale = user.locale or user.organization.default_locale
+    locale = _badge_locale(user, locale)
     new = [
         _badge_view("weekly_path", now, locale)
         for _ in grant_badges(session, users=[user], code="weekly_path", period=week, now=now)
@@ -456,9 +470,11 @@ def check_path_badges(
     return new
 
 
-def my_badges(session: Session, user: User, now: datetime) -> dict[str, list[dict[str, Any]]]:
+def my_badges(
+    session: Session, user: User, now: datetime, locale: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Badges I earned (newest first) and those still open to me (`GET /me/badges`)."""
-    locale = user.locale or user.organization.default_locale
+    locale = _badge_locale(user, locale)
     earned = session.execute(
         select(EarnedBadge.code, EarnedBadge.period, EarnedBadge.earned_at)
         .where(EarnedBadge.user_id == user.id)

@@ -18,24 +18,14 @@ from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.etags import matching_etag
 from app.idempotency.service import idempotent
+from app.languages import caller_locales
 from app.learning import schemas, service
 from app.openapi import errors
 from app.pagination import page_schema, paginate
 
 blp = Blueprint("learning", __name__, url_prefix="/api/v1", description="Modules and attempts")
 
-SUPPORTED_LOCALES = ["nb", "nn", "en"]
 ModuleSummaryPage = page_schema(schemas.ModuleSummarySchema, "ModuleSummaryPage")
-
-
-def request_locales() -> list[str]:
-    """The caller's languages, best first: the user's own setting, then Accept-Language."""
-    accepted = request.accept_languages.best_match(SUPPORTED_LOCALES)
-    from_header = [accepted] if accepted else []
-    # "no" (Norwegian) in a phone's settings means bokmål for our content.
-    if not from_header and request.accept_languages.best_match(["no"]):
-        from_header = ["nb"]
-    return service.wanted_locales(current_principal(), from_header)
 
 
 def _summary(version: ModuleVersion, locale: str, status: str) -> dict[str, Any]:
@@ -75,7 +65,7 @@ class Modules(MethodView):
             cursor=args["cursor"],
         )
         statuses = service.module_statuses(db.session(), user, [v.module_id for v in page.items])
-        locales = request_locales()
+        locales = caller_locales()
         return {
             "items": [
                 _summary(v, content.pick_locale(v, locales), statuses[v.module_id])
@@ -95,7 +85,7 @@ class ModuleById(MethodView):
         """A module's newest version in my language: cards, then questions (no answer key)."""
         session = db.session()
         version_id = content.published_version_id(session, current_principal().org_id, module_id)
-        wanted = request_locales()
+        wanted = caller_locales()
         view = _learner_views.get(version_id, wanted)
         if view is None:
             version = content.get_version(session, version_id)
@@ -207,7 +197,7 @@ class Answers(MethodView):
             db.session(),
             user=current_principal(),
             attempt_id=attempt_id,
-            locales=request_locales(),
+            locales=caller_locales(),
             now=clock.now(),
             **body,
         )
@@ -222,7 +212,11 @@ class Complete(MethodView):
     def post(self, attempt_id: str) -> Any:
         """Finish the attempt: score, pass, points. Calling it again returns the same result."""
         return service.complete_attempt(
-            db.session(), user=current_user(), attempt_id=attempt_id, now=clock.now()
+            db.session(),
+            user=current_user(),
+            attempt_id=attempt_id,
+            now=clock.now(),
+            locale=caller_locales()[0],
         )
 
 
@@ -240,6 +234,7 @@ class Sync(MethodView):
         rejected with a reason and does not stop the others."""
         user = current_user()
         now = clock.now()
+        locale = caller_locales()[0]
         results = []
         for raw in body["events"]:
             client_id = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
@@ -253,6 +248,8 @@ class Sync(MethodView):
                 continue
             event["client_id"] = str(event["client_id"])
             results.append(
-                service.apply_offline_attempt(db.session(), user=user, event=event, now=now)
+                service.apply_offline_attempt(
+                    db.session(), user=user, event=event, now=now, locale=locale
+                )
             )
         return {"results": results}

@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def wanted_locales(user: UserFactsLike, accept_languages: list[str]) -> list[str]:
-    """The user's own language first, then the request's, then the organisation's."""
-    wanted = [user.locale] if user.locale else []
-    return [*wanted, *accept_languages, user.organization.default_locale]
-
-
 def module_statuses(session: Session, user: User, module_ids: list[str]) -> dict[str, str]:
     """`not_started`, `in_progress` or `completed` for each module, in one query."""
     if not module_ids:
@@ -322,13 +316,22 @@ def answer_question(
 
 
 def complete_attempt(
-    session: Session, *, user: User, attempt_id: str, now: datetime
+    session: Session, *, user: User, attempt_id: str, now: datetime, locale: str | None = None
 ) -> dict[str, Any]:
-    """Score the attempt and pay the completion bonus; a second call returns the first result."""
+    """Score the attempt and pay the completion bonus (new badges titled in `locale`); a
+    second call returns the first result."""
     attempt = _own_attempt(session, user, attempt_id, lock=True)
     if attempt.completion is not None:
         return attempt.completion
-    return _complete(session, user=user, attempt=attempt, completed_at=now, earned_at=now, now=now)
+    return _complete(
+        session,
+        user=user,
+        attempt=attempt,
+        completed_at=now,
+        earned_at=now,
+        now=now,
+        locale=locale,
+    )
 
 
 def _complete(
@@ -339,6 +342,7 @@ def _complete(
     completed_at: datetime,
     earned_at: datetime,
     now: datetime,
+    locale: str | None = None,
 ) -> dict[str, Any]:
     correct = int(
         session.scalar(
@@ -363,6 +367,7 @@ def _complete(
         total=attempt.questions_total,
         earned_at=earned_at,
         now=now,
+        locale=locale,
     )
     result: dict[str, Any] = {
         "attempt_id": attempt.id,
@@ -394,7 +399,12 @@ class SyncResult:
 
 
 def apply_offline_attempt(
-    session: Session, *, user: User, event: dict[str, Any], now: datetime
+    session: Session,
+    *,
+    user: User,
+    event: dict[str, Any],
+    now: datetime,
+    locale: str | None = None,
 ) -> SyncResult:
     """Apply one offline attempt exactly once; a bad event is rejected with a reason."""
     client_id = event["client_id"]
@@ -473,6 +483,7 @@ def apply_offline_attempt(
                 completed_at=earned_at,
                 earned_at=earned_at,
                 now=now,
+                locale=locale,
             )
     except IntegrityError:
         # The same client_id applied concurrently by another request: that one won.

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth.guard import authenticated, current_principal, current_user
+from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import PageArgsSchema, page_schema, paginate
 from app.paths import schemas, service
@@ -23,17 +24,6 @@ blp = Blueprint(
 
 PathPage = page_schema(schemas.PathSchema, "PathPage")
 RequirementPage = page_schema(schemas.RequirementSchema, "RequirementPage")
-
-
-def request_locales() -> list[str]:
-    """The caller's languages, best first: the user's own setting, then Accept-Language, then
-    the organisation's (as `learning.wanted_locales`, from the cached principal)."""
-    principal = current_principal()
-    accepted = request.accept_languages.best_match(["nb", "nn", "en"])
-    wanted = [principal.locale] if principal.locale else []
-    if accepted:
-        wanted.append(accepted)
-    return [*wanted, principal.organization.default_locale]
 
 
 @dataclass(frozen=True)
@@ -86,7 +76,7 @@ class CurrentPaths(MethodView):
             db.session(),
             user=current_principal(),
             week=None,
-            locales=request_locales(),
+            locales=caller_locales(),
             now=clock.now(),
         )
         return _rendered_weeks.response(loaded)
@@ -104,7 +94,7 @@ class PathsOfWeek(MethodView):
             db.session(),
             user=current_principal(),
             week=service.parse_week_arg(args["week"]),
-            locales=request_locales(),
+            locales=caller_locales(),
             now=clock.now(),
         )
         return _rendered_weeks.response(loaded)
@@ -161,7 +151,7 @@ class MyRequirements(MethodView):
     def get(self) -> Any:
         """The competence requirements that apply to me: valid, expiring, expired or missing."""
         items = service.my_requirements(
-            db.session(), user=current_principal(), locales=request_locales(), now=clock.now()
+            db.session(), user=current_principal(), locales=caller_locales(), now=clock.now()
         )
         return {"items": items}
 

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import clock, db
-from app.auth.guard import authenticated, current_principal, current_user
+from app.auth.guard import authenticated, current_user
 from app.idempotency.service import idempotent
-from app.learning import service as learning
+from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import PageArgsSchema
 from app.reviews import schemas, service
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1/me", description="Spaced review")
-
-
-def request_locales() -> list[str]:
-    """The caller's languages, best first (the user's own setting, then Accept-Language)."""
-    accepted = request.accept_languages.best_match(["nb", "nn", "en"])
-    return learning.wanted_locales(current_principal(), [accepted] if accepted else [])
 
 
 @blp.route("/reviews")
@@ -37,7 +30,7 @@ class Reviews(MethodView):
         return service.due_reviews(
             db.session(),
             user=current_user(),
-            locales=request_locales(),
+            locales=caller_locales(),
             now=clock.now(),
             **args,
         )
@@ -58,6 +51,6 @@ class ReviewAnswers(MethodView):
             user=current_user(),
             question_id=question_id,
             choice_ids=body["choice_ids"],
-            locales=request_locales(),
+            locales=caller_locales(),
             now=clock.now(),
         )

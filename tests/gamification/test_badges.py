@@ -59,6 +59,23 @@ def test_my_badges_lists_earned_and_available(client, session, module, as_learne
     assert all(b["description"] for b in after["available"])
 
 
+def test_badge_titles_follow_the_callers_language(
+    client, session, learner, module, as_learner, frozen_clock
+):
+    english = {**as_learner, "Accept-Language": "en-GB,en;q=0.9"}
+    done = play(client, session, module, english)
+    assert done["new_badges"][0]["title"] == "First module"
+    earned = client.get("/api/v1/me/badges", headers=english).json["earned"]
+    assert {b["title"] for b in earned} >= {"First module"}
+    norwegian = client.get("/api/v1/me/badges", headers={**as_learner, "Accept-Language": "no"})
+    assert {b["title"] for b in norwegian.json["earned"]} >= {"Første modul"}
+    # The learner's own setting comes before the phone's.
+    learner.locale = "nb"
+    session.flush()
+    own = client.get("/api/v1/me/badges", headers=english).json["earned"]
+    assert {b["title"] for b in own} >= {"Første modul"}
+
+
 def test_my_badges_needs_a_login(client):
     assert client.get("/api/v1/me/badges").status_code == 401
 

@@ -1,25 +1,31 @@
-"""What a board read needs besides Redis, cached per process so a read costs no query:
-the names and privacy choices of the learners shown, whether the organisation's boards await
-a repair, and the active members per department.
+"""What a board read needs, cached per process so a read costs no query and, while the
+organisation's boards are unchanged, no Redis round trip either: what Redis answered, the
+names and privacy choices of the learners shown, whether the organisation's boards await a
+repair, and the active members per department.
 
+- What Redis answered is kept per organisation until any of its boards changes: every board
+  update publishes the organisation's key on the invalidation channel from inside its own
+  script (`store.apply_increments`), the updating process drops its copy at once, and a
+  rebuild publishes after its swap.
 - Names and privacy choices are dropped everywhere (`app.caching`) when a flush changes a
   user's display name or department or a learner's board visibility (`_forget_changed`).
 - The repair marker is dropped when it is set (after a failed board update, outside any
   request's transaction) and when a rebuild clears it. A process that missed the message
   (its subscription outlived a Redis outage) sees the marker within `REPAIR_CHECK_SECONDS`.
 - Member counts are not invalidated: they live for a minute in a Redis hash that every
-  process shares, and the copy here is used only while that hash is the one it came from
-  (a random stamp in the hash's "" field, read in the same round trip as the board).
+  process shares and for a minute here, and the copy here is dropped early when a board read
+  shows another stamp (a random token in the hash's "" field, read with the board).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import Select, String, any_, bindparam, event, func, inspect, select
@@ -32,6 +38,47 @@ from app.leaderboards.models import BoardRepair
 from app.orgs.models import User
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+# --- what Redis answered ---------------------------------------------------------------------
+
+READS_SECONDS = 30
+
+# org id -> {what was asked: what Redis answered}. The dict under an organisation fills as
+# its boards are read and is replaced, never emptied in place, when they change.
+_reads: LocalCache[dict[tuple[Any, ...], Any]] = LocalCache("leaderboards.reads", ttl=READS_SECONDS)
+
+
+def remembered_read(org_id: str, asked: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """What Redis answered to `asked` since the organisation's boards last changed, or
+    `read()` (kept unless a change was announced while it ran)."""
+    held = _reads.get(org_id)
+    if held is not None and asked in held:
+        answer: T = held[asked]
+        return answer
+    generation = _reads.generation
+    answer = read()
+    if held is None:
+        _reads.put(org_id, {asked: answer}, loaded_at=generation)
+    elif _reads.generation == generation:
+        held[asked] = answer  # an announced change replaces `held` rather than emptying it
+    return answer
+
+
+def change_announcement(org_id: str) -> str:
+    """The invalidation message a board update publishes (`app.caching` reads it)."""
+    return json.dumps({"cache": _reads.name, "keys": [org_id]})
+
+
+def boards_changed(org_ids: Iterable[str]) -> None:
+    """Forget this process's copies at once; the update's own message tells the others."""
+    _reads.drop(list(org_ids))
+
+
+def boards_rebuilt(org_id: str) -> None:
+    invalidate_committed(_reads, org_id)
 
 
 # --- names and privacy -----------------------------------------------------------------------
@@ -163,20 +210,22 @@ _member_counts: LocalCache[MemberCounts] = LocalCache(
 
 def member_counts(
     session: Session, client: redis.Redis, org_id: str, stamp: str | None
-) -> Mapping[str, int]:
+) -> MemberCounts:
     """{department id: active members} for the whole organisation (every department's points
     per member are needed to rank any of them). `stamp`: the Redis hash's "" field as read
-    with the board (None: no hash). Counting scans the organisation's users (100 000 at a
-    large retailer), so the counts are shared in Redis for a minute: a new hire or a
-    deactivation shows within that minute."""
-    if stamp is not None:
-        cached = _member_counts.get(org_id)
-        if cached is not None and cached.stamp == stamp:
-            return cached.counts
+    with the board (None: no hash then). Counting scans the organisation's users (100 000 at
+    a large retailer), so the counts are shared in Redis for a minute and kept here for a
+    minute too: a new hire or a deactivation shows within two. The copy here is dropped
+    early when the board read shows another process counted since."""
+    cached = _member_counts.get(org_id)
+    # No stamp: no hash when the board was read, which may be remembered from before this
+    # process counted (`remembered_read`).
+    if cached is not None and stamp in (None, cached.stamp):
+        return cached
     generation = _member_counts.generation
     loaded = _load_member_counts(session, client, org_id, known=stamp is not None)
     _member_counts.put(org_id, loaded, loaded_at=generation)
-    return loaded.counts
+    return loaded
 
 
 def _load_member_counts(

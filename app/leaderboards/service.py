@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from app import caching
 from app.auth.principal import OrgFactsLike, UserFactsLike
 from app.db import insert_for
 from app.errors import Forbidden, NotFound, Unprocessable
@@ -106,9 +107,16 @@ def _pending(session: Session) -> _Pending:
 def apply_or_mark_dirty(
     client: redis.Redis, bind: Engine | Connection, increments: list[store.Increment]
 ) -> None:
-    """Apply the increments in one pipeline; if Redis fails, mark the organisations for repair."""
+    """Apply the increments in one pipeline, telling every process that the boards changed
+    (`facts.remembered_read`); if Redis fails, mark the organisations for repair."""
     try:
-        store.apply_increments(client, increments)
+        store.apply_increments(
+            client,
+            increments,
+            channel=caching.channel(client),
+            announcement=facts.change_announcement,
+        )
+        facts.boards_changed({inc.org_id for inc in increments})
     except redis.RedisError as error:
         org_ids = sorted({inc.org_id for inc in increments})
         log.warning("leaderboard update failed (%s); marking %s for repair", error, org_ids)
@@ -214,6 +222,7 @@ def rebuild_org(session: Session, client: redis.Redis, org: OrgFactsLike, now: d
             continue  # long gone: reads of it fall back to the ledger
         boards[(window, period_key, board)] = rules.ranked(window, period, standings.values())
     written = store.replace_org_boards(client, org.id, boards, periods)
+    facts.boards_rebuilt(org.id)
     session.execute(
         delete(BoardRepair).where(BoardRepair.org_id == org.id, BoardRepair.marked_at <= started)
     )
@@ -399,7 +408,11 @@ def _board(
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
 
     def read() -> store.BoardRead:
-        return store.read_board(client, limit=limit, me=me, **args)
+        return facts.remembered_read(
+            org.id,
+            ("top", board, period.window, period.key, limit, me),
+            lambda: store.read_board(client, limit=limit, me=me, **args),
+        )
 
     try:
         result = read()
@@ -587,7 +600,7 @@ def department_board(
             now=now,
         )
         stamp = view.members_stamp if view.from_redis else facts.members_stamp(client, org.id)
-        members = facts.member_counts(session, client, org.id, stamp)
+        members = facts.member_counts(session, client, org.id, stamp).counts
         rows = [
             _Placed(rank, row.member, row.points, row.points, members.get(row.member, 0))
             for rank, row in view.entries
@@ -645,17 +658,18 @@ def _per_member_board(
                 ]
                 if whole.tag is not None:
                     _remember(_raw_boards, memo_key, (whole.tag, held_entries))
+            # The counts' own stamp, not the one read with the board: the board's read may be
+            # remembered from before the counts were counted again.
             members = facts.member_counts(session, client, org.id, whole.members_stamp)
             ranking = _per_member_rankings.get(memo_key)
             if (
                 ranking is None
                 or whole.tag is None
-                or whole.members_stamp is None
                 or ranking.tag != whole.tag
-                or ranking.members_stamp != whole.members_stamp
+                or ranking.members_stamp != members.stamp
             ):
-                ranking = _rank_per_member(held_entries, members, whole.tag, whole.members_stamp)
-                if whole.tag is not None and whole.members_stamp is not None:
+                ranking = _rank_per_member(held_entries, members.counts, whole.tag, members.stamp)
+                if whole.tag is not None:
                     _remember(_per_member_rankings, memo_key, ranking)
             return ranking
     # The archive, the ledger (Redis down) or a past period no longer in Redis.
@@ -664,14 +678,18 @@ def _per_member_board(
     else:
         entries = _ranked_from_ledger(session, org, period, "depts")
     members = facts.member_counts(session, client, org.id, facts.members_stamp(client, org.id))
-    return _rank_per_member(entries, members, None, None)
+    return _rank_per_member(entries, members.counts, None, None)
 
 
 def _read_whole(
     client: redis.Redis, org: OrgFactsLike, period: rules.Period, held: str | None
 ) -> store.WholeBoard:
-    return store.read_whole_board(
-        client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
+    return facts.remembered_read(
+        org.id,
+        ("whole", period.window, period.key, held),
+        lambda: store.read_whole_board(
+            client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
+        ),
     )
 
 

@@ -9,7 +9,7 @@ script and a rebuild's MULTI/RENAME may touch several of them at once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -18,8 +18,10 @@ from app.leaderboards import rules
 
 # Adds points to a member and keeps the ticks of the later achievement (the smaller number),
 # so the result does not depend on the order in which awards arrive, and counts the board's
-# version up (`version_key`). KEYS: board, its version key, board, its version key...; ARGV per
-# board: member, points, ticks, factor, expire-at (unix seconds, 0 = never).
+# version up (`version_key`); then announces the change on a pub/sub channel, if given.
+# KEYS: board, its version key, board, its version key...; ARGV per board: member, points,
+# ticks, factor, expire-at (unix seconds, 0 = never); then the channel ('' for none) and the
+# message.
 _ADD = """
 for i = 1, #KEYS, 2 do
   local key, version = KEYS[i], KEYS[i + 1]
@@ -44,6 +46,7 @@ for i = 1, #KEYS, 2 do
     redis.call('EXPIREAT', version, expire_at)
   end
 end
+if ARGV[#ARGV - 1] ~= '' then redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV]) end
 return #KEYS / 2
 """
 
@@ -89,8 +92,15 @@ class Increment:
     ticks: int
 
 
-def apply_increments(client: redis.Redis, increments: Sequence[Increment]) -> None:
-    """Add every increment in one round trip (one script call per organisation)."""
+def apply_increments(
+    client: redis.Redis,
+    increments: Sequence[Increment],
+    *,
+    channel: str = "",
+    announcement: Callable[[str], str] | None = None,
+) -> None:
+    """Add every increment in one round trip (one script call per organisation), each
+    organisation's call publishing `announcement(org_id)` on `channel` when given."""
     by_org: dict[str, list[Increment]] = {}
     for inc in increments:
         by_org.setdefault(inc.org_id, []).append(inc)
@@ -110,6 +120,7 @@ def apply_increments(client: redis.Redis, increments: Sequence[Increment]) -> No
                 rules.FACTOR[i.period.window],
                 expire_at(i.period),
             ]
+        args += [channel, announcement(org_id) if announcement and channel else ""]
         calls.append((keys, args))
     if len(calls) == 1:
         # One organisation (every answer): EVALSHA alone, loading the script only if Redis

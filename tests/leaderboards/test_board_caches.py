@@ -211,3 +211,48 @@ def test_a_second_app_instance_sees_the_change(
     # What other processes act on: the renamed user's name dropped from every board cache.
     assert {"cache": "leaderboards.names", "keys": [colleague.id]} in messages
     assert shown(other, as_learner) == ["Learner", "Kari", "Picker"]
+
+
+def test_an_unchanged_board_is_read_without_asking_redis_again(
+    app, client, played, as_learner, monkeypatch
+):
+    urls = (ORG_BOARD, USERS, DEPTS, f"{DEPTS}?metric=per_member")
+    # Twice: a per-member read asks once more, with the tag of the board it now holds.
+    first = [client.get(url, headers=as_learner).json for url in urls * 2][len(urls) :]
+    client_ = app.extensions["redis"]
+    commands: list[tuple] = []
+    original = client_.execute_command
+    monkeypatch.setattr(
+        client_,
+        "execute_command",
+        lambda *args, **kw: commands.append(args) or original(*args, **kw),
+    )
+    again = [client.get(url, headers=as_learner).json for url in urls]
+    assert again == first
+    assert commands == []
+
+
+def test_a_board_update_is_announced_to_every_process(
+    client, session, org, played, picker, as_learner, redis_client, frozen_clock
+):
+    assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
+    session.commit()
+    listener = redis_client.pubsub()
+    listener.subscribe(caching.channel(redis_client))
+    try:
+        assert listener.get_message(timeout=1.0)["type"] == "subscribe"
+        now = frozen_clock.current
+        gamification.award_points(
+            session, user=picker, points=100, reason="Test", source_key="x", earned_at=now, now=now
+        )
+        session.commit()
+        messages = []
+        while (message := listener.get_message(timeout=1.0)) is not None:
+            if message["type"] == "message":
+                messages.append(json.loads(message["data"]))
+    finally:
+        listener.close()
+    # What the other processes act on: the organisation's remembered reads are dropped.
+    assert {"cache": "leaderboards.reads", "keys": [org.id]} in messages
+    # And this process dropped its own at once.
+    assert shown(client, as_learner) == ["Picker", "Learner", "Colleague"]

@@ -13,8 +13,7 @@ repair, and the active members per department.
   request's transaction) and when a rebuild clears it. A process that missed the message
   (its subscription outlived a Redis outage) sees the marker within `REPAIR_CHECK_SECONDS`.
 - Member counts are not invalidated: they live for a minute in a Redis hash that every
-  process shares and for a minute here, and the copy here is dropped early when a board read
-  shows another stamp (a random token in the hash's "" field, read with the board).
+  process shares (stamped with a random token in its "" field) and for a minute here.
 """
 
 from __future__ import annotations
@@ -213,14 +212,13 @@ def member_counts(
 ) -> MemberCounts:
     """{department id: active members} for the whole organisation (every department's points
     per member are needed to rank any of them). `stamp`: the Redis hash's "" field as read
-    with the board (None: no hash then). Counting scans the organisation's users (100 000 at
-    a large retailer), so the counts are shared in Redis for a minute and kept here for a
-    minute too: a new hire or a deactivation shows within two. The copy here is dropped
-    early when the board read shows another process counted since."""
+    with the board (None: there was no hash). Counting scans the organisation's users
+    (100 000 at a large retailer), so the counts are shared in Redis for a minute and kept
+    here for a minute too: a new hire or a deactivation shows within two. (The stamp of a
+    board read cannot tell whether this copy is older than the hash: that read may be
+    remembered from before the copy was loaded.)"""
     cached = _member_counts.get(org_id)
-    # No stamp: no hash when the board was read, which may be remembered from before this
-    # process counted (`remembered_read`).
-    if cached is not None and stamp in (None, cached.stamp):
+    if cached is not None:
         return cached
     generation = _member_counts.generation
     loaded = _load_member_counts(session, client, org_id, known=stamp is not None)

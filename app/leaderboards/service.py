@@ -407,30 +407,39 @@ def _board(
     client = get_redis()
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
 
-    def read() -> store.BoardRead:
-        return facts.remembered_read(
-            org.id,
-            ("top", board, period.window, period.key, limit, me),
-            lambda: store.read_board(client, limit=limit, me=me, **args),
-        )
+    def from_redis() -> _RedisBoard:
+        result = store.read_board(client, limit=limit, me=me, **args)
+        entries = [
+            (rank, Ranked(member, *rules.split(period.window, score)))
+            for rank, (member, score) in enumerate(result.top, start=1)
+        ]
+        mine = None
+        if me and result.my_rank is not None and result.my_score is not None:
+            mine = (result.my_rank, Ranked(me, *rules.split(period.window, result.my_score)))
+        view = BoardView(entries, mine, from_redis=True, members_stamp=result.members_stamp)
+        return _RedisBoard(result.built, result.exists, view)
+
+    def read() -> _RedisBoard:
+        key = ("top", board, period.window, period.key, limit, me)
+        return facts.remembered_read(org.id, key, from_redis)
 
     try:
-        result = read()
-        if _repaired(session, client, org, result.built, now):
-            result = read()
+        found = read()
+        if _repaired(session, client, org, found.built, now):
+            found = read()
     except redis.RedisError as error:
         log.warning("leaderboard read from Redis failed (%s); using the ledger", error)
         return _slice(_ranked_from_ledger(session, org, period, board), limit, me)
-    if past and not result.exists:
+    if past and not found.exists:
         return _slice(_ranked_from_ledger(session, org, period, board), limit, me)
-    entries = [
-        (rank, Ranked(member, *rules.split(period.window, score)))
-        for rank, (member, score) in enumerate(result.top, start=1)
-    ]
-    mine = None
-    if me and result.my_rank is not None and result.my_score is not None:
-        mine = (result.my_rank, Ranked(me, *rules.split(period.window, result.my_score)))
-    return BoardView(entries, mine, from_redis=True, members_stamp=result.members_stamp)
+    return found.view
+
+
+@dataclass(frozen=True)
+class _RedisBoard:
+    built: bool  # the organisation's boards are complete
+    exists: bool  # this board's key exists
+    view: BoardView
 
 
 def _archived(session: Session, org: OrgFactsLike, period: rules.Period) -> bool:

@@ -213,7 +213,9 @@ class _InvalidationBus:
         return self._started_in == os.getpid() and not self._subscribed.is_set()
 
     def start(self, client: redis.Redis) -> None:
-        if self._started_in == os.getpid():
+        # Called before every request: `after_fork` resets `_started_in` in a child, so a set
+        # value is this process's own (no getpid, a system call, per request).
+        if self._started_in is not None:
             return
         with self._lock:
             if self._started_in == os.getpid():

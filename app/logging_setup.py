@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import secrets
 import time
-import uuid
+from typing import Any
 
+import orjson
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class _RequestIds:
+    """32 hex characters, as a UUID's, without a system call per request: 16 random ones
+    per process (drawn again in a forked child) and a counter."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
+os.register_at_fork(after_in_child=_request_ids.reset)
+
+
+def _orjson_dumps(record: dict[str, Any], *, default: Any = None, **_options: Any) -> str:
+    # python-json-logger's own `default` still turns datetimes and exceptions into text.
+    return orjson.dumps(record, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class _RequestIdFilter(logging.Filter):
@@ -33,7 +61,10 @@ def configure_logging(app: Flask) -> None:
     handler.addFilter(_RequestIdFilter())
     if app.config["LOG_JSON"]:
         handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                json_serializer=_orjson_dumps,
+            )
         )
     else:
         handler.setFormatter(
@@ -48,7 +79,7 @@ def configure_logging(app: Flask) -> None:
     @app.before_request
     def start_request() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        g.request_id = incoming[:64] if incoming.isprintable() and incoming else _request_ids.new()
         g.request_started = time.perf_counter()
 
     @app.after_request

@@ -7,6 +7,7 @@ ticks left and wins. Every value stays an integer well under 2^53, so a double h
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
+# Every board read asks for the current period: the few periods in use are kept.
+@functools.lru_cache(maxsize=1024)
 def _week_period(monday: date, tz: ZoneInfo) -> Period:
     iso = monday.isocalendar()
     return Period(
@@ -50,6 +53,7 @@ def _week_period(monday: date, tz: ZoneInfo) -> Period:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _month_period(year: int, month: int, tz: ZoneInfo) -> Period:
     first = date(year, month, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)

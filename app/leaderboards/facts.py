@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -43,27 +44,36 @@ T = TypeVar("T")
 
 # --- what Redis answered ---------------------------------------------------------------------
 
-READS_SECONDS = 30
+READS_SECONDS = 60
+READS_KEPT_PER_ORG = 5_000  # reads per organisation (each viewer's own, per board) at most
 
-# org id -> {what was asked: what Redis answered}. The dict under an organisation fills as
-# its boards are read and is replaced, never emptied in place, when they change.
-_reads: LocalCache[dict[tuple[Any, ...], Any]] = LocalCache("leaderboards.reads", ttl=READS_SECONDS)
+# org id -> {what was asked: (until when, what Redis answered)}. The dict under an
+# organisation fills as its boards are read and is replaced, never emptied in place, when they
+# change; each answer also expires on its own, so a missed announcement is bounded and the
+# answers do not all lapse at once.
+_reads: LocalCache[dict[tuple[Any, ...], tuple[float, Any]]] = LocalCache(
+    "leaderboards.reads", ttl=10 * READS_SECONDS
+)
 
 
 def remembered_read(org_id: str, asked: tuple[Any, ...], read: Callable[[], T]) -> T:
-    """What Redis answered to `asked` since the organisation's boards last changed, or
-    `read()` (kept unless a change was announced while it ran)."""
+    """What Redis answered to `asked` since the organisation's boards last changed (within
+    `READS_SECONDS`), or `read()` (kept unless a change was announced while it ran)."""
     held = _reads.get(org_id)
-    if held is not None and asked in held:
-        answer: T = held[asked]
-        return answer
+    now = time.monotonic()
+    if held is not None:
+        until, answer = held.get(asked, (0.0, None))
+        if until > now:
+            known: T = answer
+            return known
     generation = _reads.generation
-    answer = read()
+    fresh = read()
+    entry = (now + READS_SECONDS, fresh)
     if held is None:
-        _reads.put(org_id, {asked: answer}, loaded_at=generation)
-    elif _reads.generation == generation:
-        held[asked] = answer  # an announced change replaces `held` rather than emptying it
-    return answer
+        _reads.put(org_id, {asked: entry}, loaded_at=generation)
+    elif _reads.generation == generation and len(held) < READS_KEPT_PER_ORG:
+        held[asked] = entry  # an announced change replaces `held` rather than emptying it
+    return fresh
 
 
 def change_announcement(org_id: str) -> str:

@@ -38,6 +38,22 @@ def played(client, session, org, module, learner, colleague, picker, manager, fr
     return frozen_clock
 
 
+def announcements(redis_client, act) -> list[dict]:
+    """The cache invalidations published while `act()` runs."""
+    listener = redis_client.pubsub()
+    listener.subscribe(caching.channel(redis_client))
+    try:
+        assert listener.get_message(timeout=1.0)["type"] == "subscribe"
+        act()
+        messages = []
+        while (message := listener.get_message(timeout=1.0)) is not None:
+            if message["type"] == "message":
+                messages.append(json.loads(message["data"]))
+        return messages
+    finally:
+        listener.close()
+
+
 def shown(client, headers, url=ORG_BOARD):
     body = client.get(url, headers=headers)
     assert body.status_code == 200, body.json
@@ -195,19 +211,14 @@ def test_a_second_app_instance_sees_the_change(
     other = second_app.test_client()
     assert shown(other, as_learner) == ["Learner", "Colleague", "Picker"]
     assert shown(other, as_learner) == ["Learner", "Colleague", "Picker"]  # cached now
-    listener = redis_client.pubsub()
-    listener.subscribe(caching.channel(redis_client))
-    try:
+
+    def rename() -> None:
         renamed = client.patch(
             f"/api/v1/admin/users/{colleague.id}", json={"display_name": "Kari"}, headers=as_admin
         )
         assert renamed.status_code == 200
-        messages = []
-        while (message := listener.get_message(timeout=1.0)) is not None:
-            if message["type"] == "message":
-                messages.append(json.loads(message["data"]))
-    finally:
-        listener.close()
+
+    messages = announcements(redis_client, rename)
     # What other processes act on: the renamed user's name dropped from every board cache.
     assert {"cache": "leaderboards.names", "keys": [colleague.id]} in messages
     assert shown(other, as_learner) == ["Learner", "Kari", "Picker"]
@@ -237,21 +248,15 @@ def test_a_board_update_is_announced_to_every_process(
 ):
     assert shown(client, as_learner) == ["Learner", "Colleague", "Picker"]
     session.commit()
-    listener = redis_client.pubsub()
-    listener.subscribe(caching.channel(redis_client))
-    try:
-        assert listener.get_message(timeout=1.0)["type"] == "subscribe"
+
+    def award() -> None:
         now = frozen_clock.current
         gamification.award_points(
             session, user=picker, points=100, reason="Test", source_key="x", earned_at=now, now=now
         )
         session.commit()
-        messages = []
-        while (message := listener.get_message(timeout=1.0)) is not None:
-            if message["type"] == "message":
-                messages.append(json.loads(message["data"]))
-    finally:
-        listener.close()
+
+    messages = announcements(redis_client, award)
     # What the other processes act on: the organisation's remembered reads are dropped.
     assert {"cache": "leaderboards.reads", "keys": [org.id]} in messages
     # And this process dropped its own at once.

@@ -160,14 +160,21 @@ def _nul_paths(value: Any, path: str = "") -> list[str]:
 def _refuse_nul_characters() -> None:
     """PostgreSQL cannot store or even compare text holding NUL (U+0000): such input would
     end as a 500 deep in a query, so it is refused up front, where it is still the caller's."""
-    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+    # Cheap looks first: the decoded path, and the raw query string (a NUL there is `%00`).
+    if "\x00" in request.path and any(
+        "\x00" in str(value) for value in (request.view_args or {}).values()
+    ):
         raise errors.NotFound("No such resource.")
     message = ["Must not contain NUL characters."]
-    bad_args = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
-    if bad_args:
-        raise errors.Unprocessable(
-            "Invalid query parameters.", errors={name: message for name in bad_args}
-        )
+    query = request.query_string
+    if b"%00" in query or b"\x00" in query:
+        bad_args = [
+            name for name, value in request.args.items(multi=True) if "\x00" in name + value
+        ]
+        if bad_args:
+            raise errors.Unprocessable(
+                "Invalid query parameters.", errors={name: message for name in bad_args}
+            )
     if request.content_length and (request.is_json or request.mimetype.endswith("+json")):
         body = request.get_json(silent=True)  # malformed JSON is the view's 400 to give
         bad_fields = _nul_paths(body)

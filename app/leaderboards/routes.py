@@ -17,6 +17,7 @@ from app import clock, db
 from app.auth.guard import authenticated, current_principal
 from app.leaderboards import schemas, service
 from app.openapi import errors
+from app.rendered import RenderedBodies
 
 blp = Blueprint(
     "leaderboards", __name__, url_prefix="/api/v1/leaderboards", description="Leaderboards"
@@ -25,6 +26,12 @@ blp = Blueprint(
 
 def _json(body: dict[str, Any]) -> Response:
     return current_app.response_class(current_app.json.dumps(body), mimetype="application/json")
+
+
+# Each viewer's users board, kept while its facts are equal (the board as remembered from
+# Redis, the names shown, the viewer): a learner or a screen rereads it far more often than
+# it changes.
+_user_boards = RenderedBodies()
 
 
 def _finish() -> None:
@@ -42,11 +49,11 @@ class UserBoard(MethodView):
     @errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """Top learners of my department or organisation, and my own place."""
-        board = service.user_board(
-            db.session(), viewer=current_principal(), now=clock.now(), **args
-        )
+        viewer = current_principal()
+        board = service.user_board_facts(db.session(), viewer=viewer, now=clock.now(), **args)
         _finish()
-        return _json(board)
+        key = (viewer.id, *sorted(args.items()))
+        return _user_boards.response(key, board, lambda: service.render_user_board(board))
 
 
 @blp.route("/departments")

@@ -480,7 +480,21 @@ def resolve_period(
         raise Unprocessable("Invalid query parameters.", errors={"period": [str(error)]}) from None
 
 
-def user_board(
+@dataclass(frozen=True)
+class UserBoardFacts:
+    """What `GET /leaderboards/users` shows, before rendering (`render_user_board`): equal
+    facts render equal bodies, so a caller can keep the body while they stay equal."""
+
+    viewer: UserFactsLike
+    scope: str
+    window: str
+    period: str
+    view: BoardView | None  # None: a department board for someone without a department
+    names: tuple[tuple[str, facts.BoardName], ...]  # the shown learners' names and choices
+    departments: org_facts.DepartmentFacts | None  # for managers and admins: whom they manage
+
+
+def user_board_facts(
     session: Session,
     *,
     viewer: UserFactsLike,
@@ -490,8 +504,9 @@ def user_board(
     limit: int,
     department_id: str | None,
     now: datetime,
-) -> dict[str, Any]:
-    """`GET /leaderboards/users`: top learners of my department or organisation, and me."""
+) -> UserBoardFacts:
+    """Top learners of my department or organisation, and me, with the facts their names
+    are shown by; 404/403 for a department that is not there or not mine to see."""
     org = viewer.organization
     resolved = resolve_period(window, period, org, now)
     board = "users:org"
@@ -504,49 +519,57 @@ def user_board(
             if department_id not in departments.managed_by(viewer):
                 raise Forbidden("You can only see the boards of your own or managed departments.")
         if dept is None:
-            return {
-                "scope": scope,
-                "window": window,
-                "period": resolved.key,
-                "entries": [],
-                "me": None,
-            }
+            return UserBoardFacts(viewer, scope, window, resolved.key, None, (), None)
         board = f"users:dept:{dept}"
     view = _board(session, org, resolved, board, limit=limit, me=viewer.id, now=now)
-    names = _user_names(session, viewer, [row.member for _, row in view.entries])
+    user_ids = [row.member for _, row in view.entries]
+    found = facts.board_names(session, user_ids) if user_ids else {}
+    names = tuple((user_id, found[user_id]) for user_id in user_ids if user_id in found)
+    managing = viewer.has_role("manager", "admin")
+    managed = org_facts.department_facts(session, viewer.org_id) if managing else None
+    return UserBoardFacts(viewer, scope, window, resolved.key, view, names, managed)
+
+
+def render_user_board(board: UserBoardFacts) -> dict[str, Any]:
+    """The body of `GET /leaderboards/users`; a pure function of `board`."""
+    view = board.view
+    names = _visible_names(board)
     return {
-        "scope": scope,
-        "window": window,
-        "period": resolved.key,
+        "scope": board.scope,
+        "window": board.window,
+        "period": board.period,
         "entries": [
             {"rank": rank, "user": names.get(row.member) or _anonymous(), "score": row.points}
-            for rank, row in view.entries
+            for rank, row in (view.entries if view else [])
         ],
-        "me": {"rank": view.mine[0], "score": view.mine[1].points} if view.mine else None,
+        "me": {"rank": view.mine[0], "score": view.mine[1].points} if view and view.mine else None,
     }
+
+
+def user_board(session: Session, **arguments: Any) -> dict[str, Any]:
+    """`GET /leaderboards/users`: top learners of my department or organisation, and me."""
+    return render_user_board(user_board_facts(session, **arguments))
 
 
 def _anonymous() -> dict[str, Any]:
     return {"id": None, "display_name": ANONYMOUS_NAME, "anonymous": True}
 
 
-def _user_names(
-    session: Session, viewer: UserFactsLike, user_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Names as the viewer may see them (cached; a query only for names not seen lately)."""
-    if not user_ids:
-        return {}
+def _visible_names(board: UserBoardFacts) -> dict[str, dict[str, Any]]:
+    """Names as the viewer may see them: outside their own department, a learner who chose
+    so is "a colleague", except to those who manage that learner's department."""
+    viewer = board.viewer
     managed: frozenset[str] | None = None
     names: dict[str, dict[str, Any]] = {}
-    for user_id, name in facts.board_names(session, user_ids).items():
+    for user_id, name in board.names:
         visible = (
             not name.department_only
             or user_id == viewer.id
             or (name.department_id is not None and name.department_id == viewer.department_id)
         )
-        if not visible and viewer.has_role("manager", "admin"):
+        if not visible and board.departments is not None:
             if managed is None:
-                managed = org_facts.department_facts(session, viewer.org_id).managed_by(viewer)
+                managed = board.departments.managed_by(viewer)
             visible = name.department_id in managed
         names[user_id] = (
             {"id": user_id, "display_name": name.display_name, "anonymous": False}

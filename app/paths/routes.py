@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +15,7 @@ from app.openapi import errors
 from app.pagination import PageArgsSchema, page_schema, paginate
 from app.paths import schemas, service
 from app.paths.models import LearningPath, Requirement
+from app.rendered import RenderedBodies
 
 blp = Blueprint(
     "paths", __name__, url_prefix="/api/v1", description="Learning paths and requirements"
@@ -26,43 +25,17 @@ PathPage = page_schema(schemas.PathSchema, "PathPage")
 RequirementPage = page_schema(schemas.RequirementSchema, "RequirementPage")
 
 
-@dataclass(frozen=True)
-class _RenderedWeek:
-    sources: tuple[Any, ...]
-    body: bytes
-    gzip_body: bytes
+# A learner opens the week far more often than it changes.
+_weeks = RenderedBodies()
 
 
-class _RenderedWeeks:
-    """Week bodies per learner, week and languages, kept per process and reused while what
-    they were rendered from is unchanged (`LoadedWeek.sources`, compared on every read): a
-    learner opens the week far more often than it changes, and rendering, dumping and
-    compressing it cost more than loading its facts from the caches."""
-
-    max_entries = 4096
-
-    def __init__(self) -> None:
-        self._weeks: dict[tuple[str, str, tuple[str, ...]], _RenderedWeek] = {}
-
-    def response(self, loaded: service.LoadedWeek) -> Response:
-        key = (loaded.user.id, loaded.week.week, loaded.locales)
-        sources = loaded.sources
-        rendered = self._weeks.get(key)
-        if rendered is None or rendered.sources != sources:
-            week = schemas.dump_learner_week(service.render_learner_week(loaded))
-            body = current_app.json.dumps(week).encode()
-            rendered = _RenderedWeek(sources, body, gzip.compress(body))
-            if len(self._weeks) >= self.max_entries:
-                self._weeks.clear()  # the learners of the last few minutes render again
-            self._weeks[key] = rendered
-        if request.accept_encodings["gzip"]:  # flask-compress leaves it alone
-            response = current_app.response_class(rendered.gzip_body, mimetype="application/json")
-            response.headers["Content-Encoding"] = "gzip"
-            return response
-        return current_app.response_class(rendered.body, mimetype="application/json")
-
-
-_rendered_weeks = _RenderedWeeks()
+def _week_response(loaded: service.LoadedWeek) -> Response:
+    key = (loaded.user.id, loaded.week.week, loaded.locales)
+    return _weeks.response(
+        key,
+        loaded.sources,
+        lambda: schemas.dump_learner_week(service.render_learner_week(loaded)),
+    )
 
 
 @blp.route("/paths/current")
@@ -79,7 +52,7 @@ class CurrentPaths(MethodView):
             locales=caller_locales(),
             now=clock.now(),
         )
-        return _rendered_weeks.response(loaded)
+        return _week_response(loaded)
 
 
 @blp.route("/paths")
@@ -97,7 +70,7 @@ class PathsOfWeek(MethodView):
             locales=caller_locales(),
             now=clock.now(),
         )
-        return _rendered_weeks.response(loaded)
+        return _week_response(loaded)
 
 
 @blp.route("/editor/paths")

@@ -261,3 +261,27 @@ def test_a_board_update_is_announced_to_every_process(
     assert {"cache": "leaderboards.reads", "keys": [org.id]} in messages
     # And this process dropped its own at once.
     assert shown(client, as_learner) == ["Picker", "Learner", "Colleague"]
+
+
+def test_an_unchanged_users_board_is_rendered_once_per_viewer(
+    client, session, played, colleague, as_learner, as_admin, monkeypatch
+):
+    from app.leaderboards import service as boards
+
+    renders: list[int] = []
+    render = boards.render_user_board
+
+    def counting(board):
+        renders.append(1)
+        return render(board)
+
+    monkeypatch.setattr(boards, "render_user_board", counting)
+    first = client.get(ORG_BOARD, headers=as_learner).json
+    assert client.get(ORG_BOARD, headers=as_learner).json == first and renders == [1]
+    gzipped = client.get(ORG_BOARD, headers={**as_learner, "Accept-Encoding": "gzip"})
+    assert gzipped.headers["Content-Encoding"] == "gzip" and renders == [1]
+    renamed = client.patch(
+        f"/api/v1/admin/users/{colleague.id}", json={"display_name": "Kari"}, headers=as_admin
+    )
+    assert renamed.status_code == 200
+    assert shown(client, as_learner) == ["Learner", "Kari", "Picker"] and len(renders) == 2

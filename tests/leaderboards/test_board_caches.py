@@ -267,15 +267,9 @@ def test_an_unchanged_users_board_is_rendered_once_per_viewer(
     client, session, played, colleague, as_learner, as_admin, monkeypatch
 ):
     from app.leaderboards import service as boards
+    from tests.spies import count_calls
 
-    renders: list[int] = []
-    render = boards.render_user_board
-
-    def counting(board):
-        renders.append(1)
-        return render(board)
-
-    monkeypatch.setattr(boards, "render_user_board", counting)
+    renders = count_calls(monkeypatch, boards, "render_user_board")
     first = client.get(ORG_BOARD, headers=as_learner).json
     assert client.get(ORG_BOARD, headers=as_learner).json == first and renders == [1]
     gzipped = client.get(ORG_BOARD, headers={**as_learner, "Accept-Encoding": "gzip"})

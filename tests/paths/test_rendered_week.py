@@ -11,18 +11,7 @@ from app.paths import service
 from tests.paths.conftest import finish
 from tests.paths.test_requirements_http import require
 from tests.paths.test_week_cache import cached_week, week
-
-
-def count_renderings(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    render = service.render_learner_week
-
-    def counting(loaded):
-        calls.append(1)
-        return render(loaded)
-
-    monkeypatch.setattr(service, "render_learner_week", counting)
-    return calls
+from tests.spies import count_calls
 
 
 def test_an_unchanged_week_is_rendered_once_per_language(
@@ -30,7 +19,7 @@ def test_an_unchanged_week_is_rendered_once_per_language(
 ):
     require(client, as_admin, modules[0])
     cached_week(client, session, as_learner)
-    renderings = count_renderings(monkeypatch)
+    renderings = count_calls(monkeypatch, service, "render_learner_week")
     first, again = week(client, as_learner), week(client, as_learner)
     assert first == again and renderings == []
     gzip_client = client.get(

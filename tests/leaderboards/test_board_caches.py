@@ -14,28 +14,11 @@ from app import caching, create_app, db
 from app.gamification import service as gamification
 from tests import factories
 from tests.conftest import SECRET, auth_headers
-from tests.gamification.play import play
 from tests.own_redis import dead_redis
 
 USERS = "/api/v1/leaderboards/users"
 ORG_BOARD = USERS + "?scope=organization"
 DEPTS = "/api/v1/leaderboards/departments"
-
-
-@pytest.fixture
-def picker(session, org, warehouse):
-    return factories.make_user(session, org, "picker", department=warehouse)
-
-
-@pytest.fixture
-def played(client, session, org, module, learner, colleague, picker, manager, frozen_clock):
-    """Learner (10:00) and colleague (11:00) tie on 80 points; the picker has 35."""
-    play(client, session, module, auth_headers(session, learner))
-    frozen_clock.advance(hours=1)
-    play(client, session, module, auth_headers(session, colleague))
-    frozen_clock.advance(hours=1)
-    play(client, session, module, auth_headers(session, picker), wrong=2)
-    return frozen_clock
 
 
 def announcements(redis_client, act) -> list[dict]:

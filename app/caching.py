@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import redis
@@ -87,6 +87,33 @@ class LocalCache(Generic[V]):
         if value is not None and (session is None or not invalidation_pending(session, self)):
             self.put(key, value, loaded_at=generation)
         return value
+
+    def fetch_many(
+        self,
+        keys: Iterable[str],
+        load_missing: Callable[[list[str]], Mapping[str, V]],
+        *,
+        session: Session | None = None,
+    ) -> dict[str, V]:
+        """The cached values of `keys`, and those missing from one `load_missing(missing)`,
+        stored as `fetch` stores; keys neither cached nor loaded are left out."""
+        found: dict[str, V] = {}
+        missing: list[str] = []
+        for key in keys:
+            value = self.get(key)
+            if value is None:
+                missing.append(key)
+            else:
+                found[key] = value
+        if missing:
+            generation = self.generation
+            loaded = load_missing(missing)
+            store = session is None or not invalidation_pending(session, self)
+            for key, value in loaded.items():
+                if store:
+                    self.put(key, value, loaded_at=generation)
+                found[key] = value
+        return found
 
     @property
     def generation(self) -> int:

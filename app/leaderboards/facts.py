@@ -123,28 +123,21 @@ _names_statements: dict[str, Select[str, str, str | None, str]] = {}  # per dial
 
 def board_names(session: Session, user_ids: Iterable[str]) -> dict[str, BoardName]:
     """{user id: name facts} for the users that exist; one query for those not cached."""
-    found: dict[str, BoardName] = {}
-    missing: list[str] = []
-    for user_id in user_ids:
-        name = _names.get(user_id)
-        if name is None:
-            missing.append(user_id)
-        else:
-            found[user_id] = name
-    if missing:
-        generation = _names.generation
+
+    def load(missing: list[str]) -> dict[str, BoardName]:
         connection = session.connection()
         dialect = connection.dialect.name
         statement = _names_statements.get(dialect)
         if statement is None:
             statement = _names_statements[dialect] = _names_statement(dialect)
-        for user_id, display_name, department_id, visibility in connection.execute(
-            statement, {"ids": missing}
-        ):
-            name = BoardName(display_name, department_id, visibility == "department")
-            found[user_id] = name
-            _names.put(user_id, name, loaded_at=generation)
-    return found
+        return {
+            user_id: BoardName(display_name, department_id, visibility == "department")
+            for user_id, display_name, department_id, visibility in connection.execute(
+                statement, {"ids": missing}
+            )
+        }
+
+    return _names.fetch_many(user_ids, load, session=session)
 
 
 _NAME_FIELDS = ("display_name", "department_id")

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from app.caching import LocalCache, invalidate, invalidation_pending
+from app.caching import LocalCache, invalidate
 from app.content.models import Module, ModuleVersion
 from app.orgs.models import Department, Organization
 from app.paths.models import LearningPath, PathModule, Requirement
@@ -203,56 +203,48 @@ def _titles(locale: str, title: str, translations: Any) -> Mapping[str, str]:
 def modules(session: Session, org_id: str, module_ids: Iterable[str]) -> dict[str, ModuleFacts]:
     """The published modules of the organisation among `module_ids`, each with its current
     version's facts; one query for those not cached yet."""
-    found: dict[str, ModuleFacts] = {}
-    missing: list[str] = []
-    for module_id in module_ids:
-        facts = _modules.get(module_id)
-        if facts is None:
-            missing.append(module_id)
-        elif facts.published and facts.org_id == org_id:
-            found[module_id] = facts
-    if not missing:
-        return found
-    generation = _modules.generation
-    loaded: dict[str, ModuleFacts] = {}
-    for row in session.execute(
-        select(
-            Module.id,
-            Module.org_id,
-            ModuleVersion.id,
-            ModuleVersion.locale,
-            ModuleVersion.estimated_minutes,
-            ModuleVersion.prerequisites,
-            ModuleVersion.title,
-            # Only the translations' titles, not every card and question of the content.
-            ModuleVersion.content["translations"],
-        )
-        .outerjoin(
-            ModuleVersion,
-            (ModuleVersion.id == Module.current_version_id) & (Module.status == "published"),
-        )
-        .where(Module.id.in_(missing))
-    ):
-        module_id, module_org, version_id, locale, minutes, prerequisites, title, translations = row
-        if version_id is None:  # a draft or archived module
-            loaded[module_id] = ModuleFacts(module_id, module_org, published=False)
-            continue
-        loaded[module_id] = ModuleFacts(
-            id=module_id,
-            org_id=module_org,
-            published=True,
-            locale=locale,
-            estimated_minutes=minutes,
-            prerequisites=tuple(prerequisites or ()),
-            titles=_titles(locale, title, translations),
-        )
-    store = not invalidation_pending(session, _modules)
-    for module_id, facts in loaded.items():
-        if store:
-            _modules.put(module_id, facts, loaded_at=generation)
-        if facts.published and facts.org_id == org_id:
-            found[module_id] = facts
-    return found
+
+    def load(missing: list[str]) -> dict[str, ModuleFacts]:
+        loaded: dict[str, ModuleFacts] = {}
+        for row in session.execute(
+            select(
+                Module.id,
+                Module.org_id,
+                ModuleVersion.id,
+                ModuleVersion.locale,
+                ModuleVersion.estimated_minutes,
+                ModuleVersion.prerequisites,
+                ModuleVersion.title,
+                # Only the translations' titles, not every card and question of the content.
+                ModuleVersion.content["translations"],
+            )
+            .outerjoin(
+                ModuleVersion,
+                (ModuleVersion.id == Module.current_version_id) & (Module.status == "published"),
+            )
+            .where(Module.id.in_(missing))
+        ):
+            module_id, module_org, version_id, locale, minutes, prerequisites = row[:6]
+            title, translations = row[6:]
+            if version_id is None:  # a draft or archived module
+                loaded[module_id] = ModuleFacts(module_id, module_org, published=False)
+                continue
+            loaded[module_id] = ModuleFacts(
+                id=module_id,
+                org_id=module_org,
+                published=True,
+                locale=locale,
+                estimated_minutes=minutes,
+                prerequisites=tuple(prerequisites or ()),
+                titles=_titles(locale, title, translations),
+            )
+        return loaded
+
+    return {
+        module_id: facts
+        for module_id, facts in _modules.fetch_many(module_ids, load, session=session).items()
+        if facts.published and facts.org_id == org_id
+    }
 
 
 # --- invalidation ----------------------------------------------------------------------------

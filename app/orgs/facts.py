@@ -59,8 +59,8 @@ class DepartmentFacts:
         return frozenset(found)
 
     def managed_by(self, user: Viewer) -> frozenset[str]:
-        """As `orgs.service.managed_department_ids`: every department for an admin, else those
-        the user manages and everything below them."""
+        """Every department for an admin, else those the user manages and everything below
+        them (`orgs.service.managed_department_ids`)."""
         if user.has_role("admin"):
             return frozenset(self.names)
         if not user.has_role("manager"):

@@ -85,21 +85,8 @@ def get_user(session: Session, org_id: str, user_id: str) -> User:
 
 
 def department_subtree_ids(session: Session, org_id: str, root_ids: Iterable[str]) -> set[str]:
-    """The given departments and everything below them (one query for the org's tree)."""
-    children: dict[str | None, list[str]] = {}
-    for dep_id, parent_id in session.execute(
-        select(Department.id, Department.parent_id).where(Department.org_id == org_id)
-    ):
-        children.setdefault(parent_id, []).append(dep_id)
-    found: set[str] = set()
-    stack = list(root_ids)
-    while stack:
-        current = stack.pop()
-        if current in found:
-            continue
-        found.add(current)
-        stack.extend(children.get(current, []))
-    return found
+    """The given departments and everything below them (from the organisation's cached tree)."""
+    return set(facts.department_facts(session, org_id).subtree(root_ids))
 
 
 def _check_parent(session: Session, org_id: str, department_id: str | None, parent_id: str) -> None:
@@ -172,15 +159,9 @@ def update_department(
 
 
 def managed_department_ids(session: Session, user: User) -> set[str]:
-    """Departments a user may act for: every one for an admin, else those managed and below."""
-    if user.has_role("admin"):
-        return set(session.scalars(select(Department.id).where(Department.org_id == user.org_id)))
-    if not user.has_role("manager"):
-        return set()
-    roots = session.scalars(
-        select(DepartmentManager.department_id).where(DepartmentManager.user_id == user.id)
-    )
-    return department_subtree_ids(session, user.org_id, roots)
+    """Departments a user may act for: every one for an admin, else those managed and below
+    (from the organisation's cached tree)."""
+    return set(facts.department_facts(session, user.org_id).managed_by(user))
 
 
 def _validate_roles(roles: list[str]) -> list[str]:

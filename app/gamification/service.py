@@ -176,21 +176,37 @@ def pay_for_answer(
     )
     if points_rules["daily_cap"] is not None:
         # Under a cap each award is cut by what the ones before it actually paid.
-        return sum(
-            award_points(
-                session,
-                user=user,
-                points=pay.points,
-                reason=pay.reason,
-                source_key=pay.source,
-                module_id=module_id,
-                earned_at=earned_at,
-                now=now,
-            )
-            for pay in pays
+        return _award_each(
+            session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
         )
     return _append_awards(
         session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
+    )
+
+
+def _award_each(
+    session: Session,
+    *,
+    user: UserFactsLike,
+    pays: Iterable[rules.AnswerPay],
+    module_id: str,
+    earned_at: datetime,
+    now: datetime,
+) -> int:
+    """Award the payments one by one (each under the daily cap as the ones before left it);
+    returns the points that went in."""
+    return sum(
+        award_points(
+            session,
+            user=user,
+            points=pay.points,
+            reason=pay.reason,
+            source_key=pay.source,
+            module_id=module_id,
+            earned_at=earned_at,
+            now=now,
+        )
+        for pay in pays
     )
 
 
@@ -217,18 +233,8 @@ def pay_for_completion(
         correct=correct,
         total=total,
     )
-    paid = sum(
-        award_points(
-            session,
-            user=user,
-            points=pay.points,
-            reason=pay.reason,
-            source_key=pay.source,
-            module_id=module_id,
-            earned_at=earned_at,
-            now=now,
-        )
-        for pay in pays
+    paid = _award_each(
+        session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
     )
     record_learning_day(session, user=user, at=earned_at)
     streak = streak_of(session, user, now)

@@ -546,11 +546,6 @@ def render_user_board(board: UserBoardFacts) -> dict[str, Any]:
     }
 
 
-def user_board(session: Session, **arguments: Any) -> dict[str, Any]:
-    """`GET /leaderboards/users`: top learners of my department or organisation, and me."""
-    return render_user_board(user_board_facts(session, **arguments))
-
-
 def _anonymous() -> dict[str, Any]:
     return {"id": None, "display_name": ANONYMOUS_NAME, "anonymous": True}
 

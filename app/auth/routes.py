@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth import schemas, service
+from app.blueprints import Blueprint
 from app.openapi import errors
 from app.rate_limits import Rule, client_address, limited, request_json_field
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.blueprints import Blueprint
 from app.competitions import schemas, service
 from app.openapi import errors
 from app.pagination import page_schema

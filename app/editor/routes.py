@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.blueprints import Blueprint
 from app.content.document import ModuleDocumentSchema
 from app.content.models import Module, ModuleVersion
 from app.editor import packages, queries, schemas, service

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.blueprints import Blueprint
 from app.gamification import service
 from app.gamification.models import PointAward
 from app.gamification.schemas import MyBadgesSchema, PointAwardSchema

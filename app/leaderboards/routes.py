@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth.guard import authenticated, current_principal
+from app.blueprints import Blueprint
 from app.leaderboards import schemas, service
 from app.openapi import errors
 from app.rendered import RenderedBodies

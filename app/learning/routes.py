@@ -9,11 +9,11 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from app import clock, db
 from app.auth.guard import authenticated, current_principal, current_user
+from app.blueprints import Blueprint
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.etags import matching_etag

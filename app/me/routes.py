@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.blueprints import Blueprint
 from app.gamification import service as gamification
 from app.me import schemas
 from app.orgs import service as orgs

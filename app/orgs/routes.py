@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
+from app.blueprints import Blueprint
 from app.errors import Unprocessable, UnsupportedMediaType
 from app.openapi import errors
 from app.orgs import schemas, service

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock, db
 from app.auth.guard import authenticated, current_principal, current_user
+from app.blueprints import Blueprint
 from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import PageArgsSchema, page_schema, paginate

@@ -31,3 +31,12 @@ def test_an_anonymous_request_logs_no_caller(client, caplog):
     assert client.get("/healthz").status_code == 200
     [line] = [r for r in caplog.records if r.name == "nanolearn.access"]
     assert line.user_id is None and line.status == 200
+
+
+def test_other_loggers_formats_still_get_the_process_and_thread(app):
+    # gunicorn formats its own lines (a worker exiting, say) with `[%(process)d]`.
+    record = logging.getLogger("gunicorn.error").makeRecord(
+        "gunicorn.error", logging.INFO, __file__, 1, "Worker exiting (pid: %s)", (42,), None
+    )
+    line = logging.Formatter("[%(process)d] [%(thread)d] %(message)s").format(record)
+    assert line.endswith("] Worker exiting (pid: 42)")

@@ -1,15 +1,15 @@
 """`GET /leaderboards/users` and `GET /leaderboards/departments`.
 
 Board reads are among the most frequent requests, so they take the caller's cached facts
-(no query) and write the JSON themselves: the schemas below document the body, and the
-service builds exactly that shape (tests compare the two).
+(no query) and serve bodies rendered, dumped and gzipped once while those facts are equal:
+the schemas below document the body, and the service builds exactly that shape (tests
+compare the two).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
 from flask.views import MethodView
 
 from app import clock, db
@@ -24,14 +24,11 @@ blp = Blueprint(
 )
 
 
-def _json(body: dict[str, Any]) -> Response:
-    return current_app.response_class(current_app.json.dumps(body), mimetype="application/json")
-
-
 # Each viewer's users board, kept while its facts are equal (the board as remembered from
 # Redis, the names shown, the viewer): a learner or a screen rereads it far more often than
-# it changes.
+# it changes. The departments board likewise, per department of the viewer.
 _user_boards = RenderedBodies()
+_department_boards = RenderedBodies()
 
 
 def _finish() -> None:
@@ -64,8 +61,11 @@ class DepartmentBoard(MethodView):
     @errors(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """Departments by total points or points per active member, and my department."""
-        board = service.department_board(
-            db.session(), viewer=current_principal(), now=clock.now(), **args
-        )
+        viewer = current_principal()
+        board = service.department_board_facts(db.session(), viewer=viewer, now=clock.now(), **args)
         _finish()
-        return _json(board)
+        # The body shows the viewer's department, nothing else of the viewer.
+        key = (viewer.department_id, *sorted(args.items()))
+        return _department_boards.response(
+            key, board, lambda: service.render_department_board(board)
+        )

@@ -601,7 +601,21 @@ _raw_boards: dict[tuple[str, str, str], tuple[str, list[Ranked]]] = {}
 _per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
 
 
-def department_board(
+@dataclass(frozen=True)
+class DepartmentBoardFacts:
+    """What `GET /leaderboards/departments` shows, before rendering
+    (`render_department_board`). Unchanged boards hand out the same objects again (the
+    remembered read, the ranking, the names), so comparing two of these is cheap."""
+
+    window: str
+    period: str
+    metric: str
+    rows: list[_Placed]
+    mine: _Placed | None
+    names: Mapping[str, str]  # department id -> name
+
+
+def department_board_facts(
     session: Session,
     *,
     viewer: UserFactsLike,
@@ -610,8 +624,8 @@ def department_board(
     metric: str,
     limit: int,
     now: datetime,
-) -> dict[str, Any]:
-    """`GET /leaderboards/departments`: departments by total or points per active member."""
+) -> DepartmentBoardFacts:
+    """Departments by total or points per active member, and the viewer's department."""
     org = viewer.organization
     resolved = resolve_period(window, period, org, now)
     mine_id = viewer.department_id
@@ -641,22 +655,27 @@ def department_board(
         rows = ranking.ranked[:limit]
         mine = ranking.by_department.get(mine_id) if mine_id else None
     names = org_facts.department_facts(session, org.id).names
+    return DepartmentBoardFacts(window, resolved.key, metric, rows, mine, names)
+
+
+def render_department_board(board: DepartmentBoardFacts) -> dict[str, Any]:
+    """The body of `GET /leaderboards/departments`; a pure function of `board`."""
 
     def entry(placed: _Placed) -> dict[str, Any]:
         return {
             "rank": placed.rank,
-            "department": {"id": placed.member, "name": names.get(placed.member, "")},
+            "department": {"id": placed.member, "name": board.names.get(placed.member, "")},
             "score": placed.score,
             "points": placed.points,
             "members": placed.members,
         }
 
     return {
-        "window": window,
-        "period": resolved.key,
-        "metric": metric,
-        "entries": [entry(placed) for placed in rows],
-        "mine": entry(mine) if mine else None,
+        "window": board.window,
+        "period": board.period,
+        "metric": board.metric,
+        "entries": [entry(placed) for placed in board.rows],
+        "mine": entry(board.mine) if board.mine else None,
     }
 
 

@@ -262,3 +262,30 @@ def test_an_unchanged_users_board_is_rendered_once_per_viewer(
     )
     assert renamed.status_code == 200
     assert shown(client, as_learner) == ["Learner", "Kari", "Picker"] and len(renders) == 2
+
+
+def test_an_unchanged_departments_board_is_rendered_once_per_department(
+    client, session, played, colleague, picker, as_learner, frozen_clock, monkeypatch
+):
+    from app.leaderboards import service as boards
+    from tests.spies import count_calls
+
+    renders = count_calls(monkeypatch, boards, "render_department_board")
+    url = DEPTS + "?metric=per_member"
+    first = client.get(url, headers=as_learner).json
+    assert first["mine"]["department"]["name"] == "Kasse"
+    # The colleague is in the learner's department: the same body, not rendered again.
+    assert client.get(url, headers=auth_headers(session, colleague)).json == first
+    gzipped = client.get(url, headers={**as_learner, "Accept-Encoding": "gzip"})
+    assert gzipped.headers["Content-Encoding"] == "gzip" and renders == [1]
+    # The picker's department is another: its own body, with its own `mine`.
+    as_picker = auth_headers(session, picker)
+    assert client.get(url, headers=as_picker).json["mine"]["department"]["name"] == "Lager Nord"
+    assert len(renders) == 2
+    now = frozen_clock.current
+    gamification.award_points(
+        session, user=picker, points=50, reason="Test", source_key="extra", earned_at=now, now=now
+    )
+    session.commit()
+    assert departments(client, as_learner, "per_member")[0] == ("Lager Nord", 85, 1)
+    assert len(renders) == 3

@@ -171,14 +171,16 @@ def test_boards_equal_the_ledger(session, tz, events):
     for (window, period_key, board), entries in expected.items():
         if board != "depts":
             continue
-        body = service.department_board(
-            session,
-            viewer=users[4],
-            window=window,
-            period=period_key,
-            metric="per_member",
-            limit=100,
-            now=now,
+        body = service.render_department_board(
+            service.department_board_facts(
+                session,
+                viewer=users[4],
+                window=window,
+                period=period_key,
+                metric="per_member",
+                limit=100,
+                now=now,
+            )
         )
         got = [(e["department"]["id"], e["points"], e["members"]) for e in body["entries"]]
         reached = {

@@ -125,6 +125,18 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     return fake
 
 
+@pytest.fixture(autouse=True)
+def _freeze_before_making_data(request: pytest.FixtureRequest) -> None:
+    """A test that freezes the clock has it frozen before its other fixtures make data.
+
+    pytest sets fixtures up in argument order: a module listed before `frozen_clock` would be
+    published at the real time, which lies after the frozen one now that the calendar has
+    passed it.
+    """
+    if "frozen_clock" in request.fixturenames:
+        request.getfixturevalue("frozen_clock")
+
+
 # --- people and places ------------------------------------------------------------------
 
 

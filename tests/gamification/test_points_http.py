@@ -114,6 +114,7 @@ def test_the_daily_cap_stops_paying_until_tomorrow(
 def test_offline_attempts_count_when_they_were_done(
     client, session, module, learner, as_learner, frozen_clock
 ):
+    frozen_clock.advance(days=2)  # the module was published before the phone went offline
     done_at = frozen_clock.current - timedelta(days=1, hours=3)
     synced = client.post(
         "/api/v1/sync",

@@ -34,8 +34,24 @@ class RenderedBodies:
             if len(self._bodies) >= self.max_entries:
                 self._bodies.clear()  # the callers of the last few minutes render again
             self._bodies[key] = rendered
-        if request.accept_encodings["gzip"]:  # flask-compress leaves it alone
+        if _accepts_gzip():  # flask-compress leaves a response with Content-Encoding alone
             response = current_app.response_class(rendered.gzip_body, mimetype="application/json")
             response.headers["Content-Encoding"] = "gzip"
             return response
         return current_app.response_class(rendered.body, mimetype="application/json")
+
+
+# Accept-Encoding header -> whether it accepts gzip. Clients send a handful of distinct
+# headers ("gzip, deflate, br"...), and parsing one cost more than the rest of a kept body's
+# response.
+_gzip_accepted: dict[str, bool] = {}
+
+
+def _accepts_gzip() -> bool:
+    header = request.environ.get("HTTP_ACCEPT_ENCODING", "")
+    accepted = _gzip_accepted.get(header)
+    if accepted is None:
+        accepted = bool(request.accept_encodings["gzip"])
+        if len(_gzip_accepted) < 256:
+            _gzip_accepted[header] = accepted
+    return accepted

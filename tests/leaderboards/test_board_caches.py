@@ -4,6 +4,7 @@ another app instance on the same Redis."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import warnings
 
@@ -262,6 +263,30 @@ def test_an_unchanged_users_board_is_rendered_once_per_viewer(
     )
     assert renamed.status_code == 200
     assert shown(client, as_learner) == ["Learner", "Kari", "Picker"] and len(renders) == 2
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("br, gzip;q=0.8", True),
+        ("gzip;q=0", False),
+        ("identity", False),
+        (None, False),
+    ],
+)
+def test_a_kept_body_is_gzipped_only_for_clients_that_accept_gzip(
+    client, played, as_learner, accept_encoding, gzipped
+):
+    plain = client.get(ORG_BOARD, headers={**as_learner, "Accept-Encoding": "identity"}).json
+    headers = dict(as_learner)
+    if accept_encoding is not None:
+        headers["Accept-Encoding"] = accept_encoding
+    for _ in range(2):  # the second from what the first remembered about the header
+        response = client.get(ORG_BOARD, headers=headers)
+        assert (response.headers.get("Content-Encoding") == "gzip") is gzipped
+        body = response.get_data()  # the test client does not unzip
+        assert json.loads(gzip.decompress(body) if gzipped else body) == plain
 
 
 def test_an_unchanged_departments_board_is_rendered_once_per_department(

@@ -61,3 +61,33 @@ def test_a_rebuild_or_a_lost_board_changes_the_tag(redis_client):
     add(redis_client, "d1", 5)
     unbuilt = read(redis_client)
     assert not unbuilt.built and read(redis_client, held=unbuilt.tag).entries is not None
+
+
+def test_scripts_are_loaded_again_after_redis_forgot_them(redis_client):
+    """A restarted Redis has none of the scripts: updates and reads load them again."""
+    other_org = "01TESTORGWHOLEBOARD0000001"
+    redis_client.script_flush()
+    add(redis_client, "d1", 10)
+    redis_client.script_flush()
+    assert points(read(redis_client)) == [("d1", 10)]
+    redis_client.script_flush()
+    # Two organisations in one call go through a pipeline, which loads the script itself.
+    ticks = rules.ticks_left(WEEK, NOW)
+    store.apply_increments(
+        redis_client,
+        [
+            store.Increment(ORG, "depts", WEEK, "d1", 5, ticks),
+            store.Increment(other_org, "depts", WEEK, "d9", 7, ticks),
+        ],
+    )
+    assert points(read(redis_client)) == [("d1", 15)]
+    top = store.read_board(
+        redis_client,
+        org_id=other_org,
+        board="depts",
+        window="week",
+        period=WEEK.key,
+        limit=10,
+        me="d9",
+    )
+    assert top.my_rank == 1 and rules.split("week", top.my_score)[0] == 7

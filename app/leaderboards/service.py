@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from flask import current_app
@@ -178,8 +178,11 @@ def ledger_awards(
         yield rules.Award(user_id, department_id, points, earned_at)
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):
+    """One row of a board. A tuple rather than a frozen dataclass: a board read from Redis
+    makes one per row, and the per-member ranking thousands, which a tuple makes in about half
+    the time."""
+
     member: str
     points: int
     ticks: int

@@ -61,6 +61,17 @@ def test_over_the_limit_the_api_answers_429_with_retry_after(
     assert client.get("/healthz").status_code == 200  # probes are never counted
 
 
+def test_probes_and_shared_images_are_not_counted(app, client, redis_client, monkeypatch):
+    monkeypatch.setitem(app.extensions, "request_budget", RequestBudget("5/minute", redis_client))
+    allowed = 5 + max(1, int(5 * LOCAL_SHARE))  # the shared count after this process's share
+    for _ in range(allowed):  # from one address, as many as the API allows it
+        assert [client.get(path).status_code for path in ("/healthz", "/readyz")] == [200, 200]
+        assert client.get("/media/no-such-file.png").status_code == 404
+    # The API from the same address is counted, from its first request.
+    statuses = [client.get("/api/v1/modules").status_code for _ in range(allowed + 1)]
+    assert statuses == [401] * allowed + [429]
+
+
 def _rule(limit: str, key: str = "ip:10.0.0.1") -> Rule:
     return Rule("login-test", lambda: limit, lambda: key)
 

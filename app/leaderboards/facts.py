@@ -44,7 +44,13 @@ T = TypeVar("T")
 
 # --- what Redis answered ---------------------------------------------------------------------
 
-READS_SECONDS = 60
+# How long an answer is kept at most. Changes do not wait for it: an update announces itself
+# from inside its own script, and a process whose subscription dropped empties its caches.
+# It bounds what nothing announces (a lost publish after a rebuild's swap). Each viewer has
+# answers of their own: with a thousand viewers rereading a quiet organisation's boards (the
+# load test), one read in six missed at 60 seconds, and a miss costs a round trip and about
+# half a remembered read's CPU again.
+READS_SECONDS = 300
 READS_KEPT_PER_ORG = 5_000  # reads per organisation (each viewer's own, per board) at most
 
 # org id -> {what was asked: (until when, what Redis answered)}. The dict under an

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.gamification import rules as points
 from app.leaderboards import rules
@@ -127,3 +129,27 @@ def test_composite_scores_are_exact_in_a_double_and_order_correctly(window):
     assert rules.composite(window, 50, early) > rules.composite(window, 50, late)
     assert rules.composite(window, 51, 0) > rules.composite(window, 50, rules.FACTOR[window] - 1)
     assert rules.split(window, float(rules.composite(window, 50, early))) == (50, early)
+
+
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(2020, 1, 1),
+            max_value=datetime(2030, 12, 31),
+            timezones=st.just(UTC),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    window=st.sampled_from(["week", "month", "all_time"]),
+    timezone=st.sampled_from(["Europe/Oslo", "America/New_York", "Pacific/Auckland"]),
+)
+def test_the_remembered_current_period_is_always_the_period_of_now(moments, window, timezone):
+    """Board reads remember the current period; clocks that jump back and forth (and across
+    DST changes and year ends) still get the period that contains them."""
+    from app.leaderboards.service import _current_period
+
+    for moment in moments:
+        assert _current_period(window, moment, timezone) == rules.period_at(
+            window, moment, timezone
+        )

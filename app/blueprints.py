@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
@@ -55,10 +55,43 @@ class QueryRememberingParser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = QueryRememberingParser()
 
-    # flask-smorest's `alt_response` and `doc` wrap the view in a function that only carries
-    # the added documentation and calls the view through `current_app.ensure_sync`. A view
-    # documents several statuses, so a request went through several such calls (a twentieth
-    # of a board read's CPU). Here the view itself carries the documentation instead.
+    # flask-smorest's `arguments`, `alt_response` and `doc` wrap the view in a function that
+    # only carries the added documentation and calls the view through
+    # `current_app.ensure_sync`. A view documents several statuses, so a request went through
+    # several such calls (a twentieth of a board read's CPU). Here the view itself carries the
+    # documentation instead.
+
+    def arguments(
+        self,
+        schema: Any,
+        *,
+        location: str = "json",
+        content_type: str | None = None,
+        required: bool = True,
+        description: str | None = None,
+        example: Any = None,
+        examples: Any = None,
+        **kwargs: Any,
+    ) -> Callable[[F], F]:
+        """flask-smorest's: webargs parses into the view, which carries the documentation
+        (flask-smorest's own call between the two only carried it)."""
+        document = super().arguments(
+            schema,
+            location=location,
+            content_type=content_type,
+            required=required,
+            description=description,
+            example=example,
+            examples=examples,
+            **kwargs,
+        )
+        parse = self.ARGUMENTS_PARSER.use_args(schema, location=location, **kwargs)
+
+        def decorator(view: F) -> F:
+            view._apidoc = document(view)._apidoc  # type: ignore[attr-defined]
+            return cast(F, parse(view))
+
+        return decorator
 
     def alt_response(self, status_code: int | str, **kwargs: Any) -> Callable[[F], F]:
         return _documenting_in_place(super().alt_response(status_code, **kwargs))

@@ -3,10 +3,11 @@ organisation's boards are unchanged, no Redis round trip either: what Redis answ
 names and privacy choices of the learners shown, whether the organisation's boards await a
 repair, and the active members per department.
 
-- What Redis answered is kept per organisation until any of its boards changes: every board
+- What Redis answered is kept per organisation until any of its boards changes: a board
   update publishes the organisation's key on the invalidation channel from inside its own
-  script (`store.apply_increments`), the updating process drops its copy at once, and a
-  rebuild publishes after its swap.
+  script (`store.apply_increments`) whenever a read came since the last such message (every
+  read marks the organisation, `store.reads_held_key`), the updating process drops its copy
+  at once, and a rebuild publishes after its swap.
 - Names and privacy choices are dropped everywhere (`app.caching`) when a flush changes a
   user's display name or department or a learner's board visibility (`_forget_changed`).
 - The repair marker is dropped when it is set (after a failed board update, outside any
@@ -51,6 +52,9 @@ T = TypeVar("T")
 # load test), one read in six missed at 60 seconds, and a miss costs a round trip and about
 # half a remembered read's CPU again.
 READS_SECONDS = 300
+# How long a read marks the organisation's boards as read (`store.reads_held_key`): longer
+# than any process keeps its answer, by a margin for the time between the read and keeping it.
+READS_HELD_SECONDS = READS_SECONDS + 60
 READS_KEPT_PER_ORG = 5_000  # reads per organisation (each viewer's own, per board) at most
 
 # org id -> {what was asked: (until when, what Redis answered)}. The dict under an

@@ -411,7 +411,9 @@ def _board(
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
 
     def from_redis() -> _RedisBoard:
-        result = store.read_board(client, limit=limit, me=me, **args)
+        result = store.read_board(
+            client, limit=limit, me=me, held_for=facts.READS_HELD_SECONDS, **args
+        )
         entries = [
             (rank, Ranked(member, *rules.split(period.window, score)))
             for rank, (member, score) in enumerate(result.top, start=1)
@@ -750,7 +752,13 @@ def _read_whole(
         org.id,
         ("whole", period.window, period.key, held),
         lambda: store.read_whole_board(
-            client, org_id=org.id, board="depts", window=period.window, period=period.key, held=held
+            client,
+            org_id=org.id,
+            board="depts",
+            window=period.window,
+            period=period.key,
+            held=held,
+            held_for=facts.READS_HELD_SECONDS,
         ),
     )
 

@@ -39,13 +39,14 @@ class _Lua:
 
 # Adds points to a member and keeps the ticks of the later achievement (the smaller number),
 # so the result does not depend on the order in which awards arrive, and counts the board's
-# version up (`version_key`); then announces the change on a pub/sub channel, if given.
-# KEYS: board, its version key, board, its version key...; ARGV per board: member, points,
-# ticks, factor, expire-at (unix seconds, 0 = never); then the channel ('' for none) and the
-# message.
+# version up (`version_key`); then announces the change on a pub/sub channel, if given, when
+# a reader may hold an answer from before it (`reads_held_key`).
+# KEYS: board, its version key, board, its version key..., then the organisation's
+# reads-held mark; ARGV per board: member, points, ticks, factor, expire-at (unix seconds,
+# 0 = never); then the channel ('' for none) and the message.
 _ADD = _Lua(
     """
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS - 1, 2 do
   local key, version = KEYS[i], KEYS[i + 1]
   local base = (i - 1) / 2 * 5
   local member = ARGV[base + 1]
@@ -68,8 +69,10 @@ for i = 1, #KEYS, 2 do
     redis.call('EXPIREAT', version, expire_at)
   end
 end
-if ARGV[#ARGV - 1] ~= '' then redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV]) end
-return #KEYS / 2
+if ARGV[#ARGV - 1] ~= '' and redis.call('DEL', KEYS[#KEYS]) == 1 then
+  redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])
+end
+return (#KEYS - 1) / 2
 """
 )
 
@@ -92,6 +95,16 @@ def version_key(org_id: str, board: str, window: str, period: str) -> str:
 def member_counts_key(org_id: str) -> str:
     """A short-lived hash of active members per department (outside the board keys' pattern)."""
     return f"nl:members:{{{org_id}}}"
+
+
+def reads_held_key(org_id: str) -> str:
+    """Present while a process may hold an answer of the organisation's boards that an update
+    would make stale: every read sets it, and an update announces itself only when it takes
+    it away. Announcing every update instead cost each process a wake-up per answer (two
+    thirds of the live boards' cost to an answer); now a stream of answers with nobody
+    reading the boards announces nothing, and a read between answers costs one announcement.
+    It expires when no remembered read can still be held (the read says how long)."""
+    return f"nl:{{{org_id}}}:reads-held"
 
 
 def built_key(org_id: str) -> str:
@@ -133,6 +146,7 @@ def apply_increments(
         for i in items:
             parts = (org_id, i.board, i.period.window, i.period.key)
             keys += [key(*parts), version_key(*parts)]
+        keys.append(reads_held_key(org_id))
         args: list[str | int] = []
         for i in items:
             args += [
@@ -169,11 +183,13 @@ class BoardRead:
 
 # One board read in one round trip and one reply: the top (member, score, member, score...),
 # whether the board and the built marker exist, my rank and score, and the member-count
-# stamp. (A pipeline of the same commands cost redis-py five encodings, five replies and a
-# score conversion per row.) KEYS: board, built marker, member counts; ARGV: the last rank
-# to return (-1: everyone), me ('' for nobody).
+# stamp; and it sets the reads-held mark. (A pipeline of the same commands cost redis-py five
+# encodings, five replies and a score conversion per row.) KEYS: board, built marker, member
+# counts, reads-held mark; ARGV: the last rank to return (-1: everyone), me ('' for nobody),
+# seconds the answer may be held.
 _READ = _Lua(
     """
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
 local top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]), 'WITHSCORES')
 local rank, score = false, false
 if ARGV[2] ~= '' then
@@ -195,12 +211,18 @@ def read_board(
     period: str,
     limit: int,
     me: str | None,
+    held_for: int,
 ) -> BoardRead:
     """Top `limit` (limit <= 0: everyone), my place and the member-count stamp, in one round
-    trip."""
-    keys = [key(org_id, board, window, period), built_key(org_id), member_counts_key(org_id)]
+    trip; the caller may keep the answer `held_for` seconds (`reads_held_key`)."""
+    keys = [
+        key(org_id, board, window, period),
+        built_key(org_id),
+        member_counts_key(org_id),
+        reads_held_key(org_id),
+    ]
     top, exists, built, rank, score, stamp = _READ(
-        client, keys, [limit - 1 if limit > 0 else -1, me or ""]
+        client, keys, [limit - 1 if limit > 0 else -1, me or "", held_for]
     )
     return BoardRead(
         top=[(_text(top[i]), float(top[i + 1])) for i in range(0, len(top), 2)],
@@ -225,10 +247,12 @@ class WholeBoard:
 
 
 # The whole board unless the reader holds it already: its tag is the rebuild's token (in the
-# built marker) and the board's version. KEYS: board, version, built marker, member counts;
-# ARGV: the tag the reader holds ('' for none).
+# built marker) and the board's version; it sets the reads-held mark. KEYS: board, version,
+# built marker, member counts, reads-held mark; ARGV: the tag the reader holds ('' for
+# none), seconds the answer may be held.
 _READ_WHOLE = _Lua(
     """
+redis.call('SET', KEYS[5], '1', 'EX', ARGV[2])
 local built = redis.call('GET', KEYS[3])
 local stamp = redis.call('HGET', KEYS[4], '')
 if redis.call('EXISTS', KEYS[1]) == 0 then return {false, built, stamp, {}} end
@@ -247,13 +271,20 @@ def read_whole_board(
     window: str,
     period: str,
     held: str | None,
+    held_for: int,
 ) -> WholeBoard:
     """Every member of a board with its score, unless the board is still the one `held` (its
     tag), in one round trip: a reader that ranks every member (departments per member) gets,
     parses and ranks 2 000 values only when the board changed."""
     parts = (org_id, board, window, period)
-    keys = [key(*parts), version_key(*parts), built_key(org_id), member_counts_key(org_id)]
-    tag, built, stamp, pairs = _READ_WHOLE(client, keys, [held or ""])
+    keys = [
+        key(*parts),
+        version_key(*parts),
+        built_key(org_id),
+        member_counts_key(org_id),
+        reads_held_key(org_id),
+    ]
+    tag, built, stamp, pairs = _READ_WHOLE(client, keys, [held or "", held_for])
     entries = None
     if pairs is not None:
         entries = [(_text(pairs[i]), int(float(pairs[i + 1]))) for i in range(0, len(pairs), 2)]

@@ -99,8 +99,10 @@ def redis_boards(client, org_id: str) -> dict:
     prefix = f"nl:{{{org_id}}}:"
     for raw in client.scan_iter(match=f"nl:{{{org_id}}}:*", count=1000):
         name = raw.decode()
-        if name == store.built_key(org_id) or name.startswith(f"{prefix}version:"):
-            continue  # the built marker and the boards' version counters
+        if name in (store.built_key(org_id), store.reads_held_key(org_id)) or name.startswith(
+            f"{prefix}version:"
+        ):
+            continue  # the built and reads-held marks and the boards' version counters
         window, period = name.split(":")[-2:]
         board = name.removeprefix(prefix)[: -len(f":{window}:{period}")]
         found[(window, period, board)] = [

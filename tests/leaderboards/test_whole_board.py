@@ -14,7 +14,20 @@ WEEK = rules.period_at("week", NOW, "Europe/Oslo")
 
 def read(client, held=None) -> store.WholeBoard:
     return store.read_whole_board(
-        client, org_id=ORG, board="depts", window="week", period=WEEK.key, held=held
+        client, org_id=ORG, board="depts", window="week", period=WEEK.key, held=held, held_for=60
+    )
+
+
+def read_top(client, org_id: str, me: str | None = None) -> store.BoardRead:
+    return store.read_board(
+        client,
+        org_id=org_id,
+        board="depts",
+        window="week",
+        period=WEEK.key,
+        limit=10,
+        me=me,
+        held_for=60,
     )
 
 
@@ -81,13 +94,37 @@ def test_scripts_are_loaded_again_after_redis_forgot_them(redis_client):
         ],
     )
     assert points(read(redis_client)) == [("d1", 15)]
-    top = store.read_board(
-        redis_client,
-        org_id=other_org,
-        board="depts",
-        window="week",
-        period=WEEK.key,
-        limit=10,
-        me="d9",
-    )
+    top = read_top(redis_client, other_org, me="d9")
     assert top.my_rank == 1 and rules.split("week", top.my_score)[0] == 7
+
+
+def test_an_update_is_announced_only_when_a_read_came_since_the_last_announcement(redis_client):
+    channel = "test-board-announcements"
+    listener = redis_client.pubsub()
+    listener.subscribe(channel)
+    assert listener.get_message(timeout=1.0)["type"] == "subscribe"
+
+    def update_then_announced() -> bool:
+        store.apply_increments(
+            redis_client,
+            [store.Increment(ORG, "depts", WEEK, "d1", 1, rules.ticks_left(WEEK, NOW))],
+            channel=channel,
+            announcement=lambda org_id: org_id,
+        )
+        messages = []
+        while (message := listener.get_message(timeout=0.2)) is not None:
+            messages.append(message["data"])
+        assert messages in ([], [ORG.encode()])
+        return bool(messages)
+
+    try:
+        assert not update_then_announced()  # nobody has read the boards: nobody to tell
+        read(redis_client)
+        ttl = redis_client.ttl(store.reads_held_key(ORG))
+        assert 0 < ttl <= 60  # the read said how long it may be kept
+        assert update_then_announced()
+        assert not update_then_announced()  # that reader was told; nobody read since
+        read_top(redis_client, ORG)
+        assert update_then_announced()
+    finally:
+        listener.close()

@@ -34,7 +34,7 @@ class RenderedBodies:
             if len(self._bodies) >= self.max_entries:
                 self._bodies.clear()  # the callers of the last few minutes render again
             self._bodies[key] = rendered
-        if _accepts_gzip():  # flask-compress leaves a response with Content-Encoding alone
+        if accepts_gzip():  # flask-compress leaves a response with Content-Encoding alone
             response = current_app.response_class(rendered.gzip_body, mimetype="application/json")
             response.headers["Content-Encoding"] = "gzip"
             return response
@@ -47,7 +47,8 @@ class RenderedBodies:
 _gzip_accepted: dict[str, bool] = {}
 
 
-def _accepts_gzip() -> bool:
+def accepts_gzip() -> bool:
+    """Whether the request's client takes a gzipped body (for bodies compressed ahead)."""
     header = request.environ.get("HTTP_ACCEPT_ENCODING", "")
     accepted = _gzip_accepted.get(header)
     if accepted is None:

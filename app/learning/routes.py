@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from app.languages import caller_locales
 from app.learning import schemas, service
 from app.openapi import errors
 from app.pagination import page_schema, paginate
+from app.rendered import accepts_gzip
 
 blp = Blueprint("learning", __name__, url_prefix="/api/v1", description="Modules and attempts")
 
@@ -94,7 +95,7 @@ class ModuleById(MethodView):
         matched = matching_etag(view.etag)
         if matched:
             return not_modified_response(matched)
-        if request.accept_encodings["gzip"]:
+        if accepts_gzip():
             # Compressed once per version, not per read; flask-compress leaves it alone.
             response = content_response(view.gzip_body, f"{view.etag}:gzip")
             response.headers["Content-Encoding"] = "gzip"

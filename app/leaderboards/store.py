@@ -100,9 +100,10 @@ def member_counts_key(org_id: str) -> str:
 def reads_held_key(org_id: str) -> str:
     """Present while a process may hold an answer of the organisation's boards that an update
     would make stale: every read sets it, and an update announces itself only when it takes
-    it away. Announcing every update instead cost each process a wake-up per answer (two
-    thirds of the live boards' cost to an answer); now a stream of answers with nobody
-    reading the boards announces nothing, and a read between answers costs one announcement.
+    it away. Announcing every update instead cost each process a wake-up per answer (about
+    0.13 ms of CPU per message, measured in a test process); now a stream of answers with
+    nobody reading the boards announces nothing, and a read between answers costs one
+    announcement.
     It expires when no remembered read can still be held (the read says how long)."""
     return f"nl:{{{org_id}}}:reads-held"
 

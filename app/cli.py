@@ -68,6 +68,10 @@ def content_import(path: str, org_slug: str) -> None:
         imported_by=None,
         now=clock.now(),
     )
+    for warning in report.warnings:
+        where = warning["file"] or "package"
+        where += f" {warning['field']}" if warning.get("field") else ""
+        click.echo(f"warning: {where}: {warning['message']}", err=True)
     if report.errors:
         session.rollback()
         for error in report.errors:
@@ -77,7 +81,8 @@ def content_import(path: str, org_slug: str) -> None:
     session.commit()
     click.echo(
         f"Imported into {org_slug}: {len(report.created)} created, "
-        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged."
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
+        + (f", {len(report.warnings)} warning(s)." if report.warnings else ".")
     )
 
 

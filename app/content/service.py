@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.caching import LocalCache, invalidate
 
+from app.content import quality
 from app.content.document import document_hash, validate_document
 from app.content.markdown import neutralise_markdown, render_html
 from app.content.models import Module, ModuleVersion
@@ -229,6 +230,8 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # What makes content guessable or strays from the house rules; imported all the same.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     modules: dict[str, Module] = field(default_factory=dict)  # key -> module, when imported
 
 
@@ -323,6 +326,7 @@ def import_package(
             )
         if document is not None:
             documents[path] = document
+    report.warnings = [warning.as_dict() for warning in quality.package_warnings(documents)]
     existing = {
         module.key: module
         for module in session.scalars(

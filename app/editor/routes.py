@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 from app import clock, db
 from app.auth.guard import authenticated, current_user
 from app.blueprints import Blueprint
+from app.content import quality
 from app.content.document import ModuleDocumentSchema
 from app.content.models import Module, ModuleVersion
 from app.editor import packages, queries, schemas, service
@@ -119,7 +120,12 @@ class Modules(MethodView):
         )
         db.session.commit()
         body = schemas.ModuleCreatedSchema().dump(
-            {"id": module.id, "status": module.status, "version": module.current_version}
+            {
+                "id": module.id,
+                "status": module.status,
+                "version": module.current_version,
+                "warnings": quality.module_warnings(module.draft),
+            }
         )
         response = current_app.response_class(
             current_app.json.dumps(body), status=201, mimetype="application/json"
@@ -191,6 +197,7 @@ class Publish(MethodView):
             "version": version.version,
             "published_at": version.published_at,
             "published_by": version.published_by,
+            "warnings": quality.module_warnings(version.content),
         }
 
 

@@ -15,10 +15,23 @@ class PersonSchema(ma.Schema):
     display_name = ma.fields.String()
 
 
+def _warnings_field() -> ma.fields.Field:
+    return ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        dump_only=True,
+        metadata={
+            "description": "Not errors: what makes the module guessable or strays from the "
+            "package format's house rules, keyed by field path like errors"
+        },
+    )
+
+
 class ModuleCreatedSchema(ma.Schema):
     id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
     version = ma.fields.Integer(allow_none=True, metadata={"description": "Newest published"})
+    warnings = _warnings_field()
 
 
 class DraftSchema(ModuleDocumentSchema):
@@ -33,6 +46,7 @@ class DraftSchema(ModuleDocumentSchema):
     updated_at = ma.fields.DateTime(dump_only=True)
     published_at = ma.fields.DateTime(dump_only=True, allow_none=True)
     has_unpublished_changes = ma.fields.Boolean(dump_only=True)
+    warnings = _warnings_field()
     cards = ma.fields.List(ma.fields.Dict())
     questions = ma.fields.List(ma.fields.Dict())
     translations = ma.fields.Dict()
@@ -63,6 +77,7 @@ class PublishedSchema(ma.Schema):
     version = ma.fields.Integer()
     published_at = ma.fields.DateTime()
     published_by = ma.fields.String(allow_none=True)
+    warnings = _warnings_field()
 
 
 class StatusSchema(ma.Schema):
@@ -92,7 +107,10 @@ class PreviewArgsSchema(ma.Schema):
 
 
 class PreviewSchema(LearnerModuleSchema):
-    """Exactly what `GET /modules/{id}` will answer once this draft is published."""
+    """Exactly what `GET /modules/{id}` will answer once this draft is published, and the
+    draft's warnings."""
+
+    warnings = _warnings_field()
 
 
 class ExportArgsSchema(ma.Schema):
@@ -124,6 +142,13 @@ class PackageReportSchema(ma.Schema):
     errors = ma.fields.List(
         ma.fields.Nested(PackageErrorSchema),
         metadata={"description": "When not empty, nothing was imported"},
+    )
+    warnings = ma.fields.List(
+        ma.fields.Nested(PackageErrorSchema),
+        metadata={
+            "description": "Not errors (the import goes ahead): what makes the content "
+            "guessable or strays from the house rules; `file` null for the whole package"
+        },
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from app.content import quality
 from app.content import service as content
 from app.content.document import validate_document
 from app.content.models import Module, ModuleVersion
@@ -24,7 +25,7 @@ from app.orgs.models import Organization, User
 # What GET of a draft adds around the document; a PUT may send them back and they are ignored.
 READ_ONLY_FIELDS = frozenset(
     {"id", "status", "version", "revision", "created_at", "created_by", "updated_at"}
-    | {"published_at", "has_unpublished_changes"}
+    | {"published_at", "has_unpublished_changes", "warnings"}
 )
 STATUSES = ("draft", "published", "archived")
 
@@ -63,6 +64,7 @@ def draft_view(session: Session, module: Module) -> dict[str, Any]:
         "updated_at": module.updated_at,
         "published_at": current.published_at if current else None,
         "has_unpublished_changes": unpublished,
+        "warnings": quality.module_warnings(module.draft),
     }
 
 
@@ -353,7 +355,8 @@ def preview(session: Session, *, org_id: str, module_id: str, locales: list[str]
         content=content.build_version_content(document, media_urls),
         source_hash="",
     )
-    return content.localized_module(unsaved, content.pick_locale(unsaved, locales))
+    learners_view = content.localized_module(unsaved, content.pick_locale(unsaved, locales))
+    return {**learners_view, "warnings": quality.module_warnings(document)}
 
 
 # --- packages -----------------------------------------------------------------------------
@@ -365,6 +368,7 @@ class PackageResult:
     updated: list[dict[str, Any]]
     unchanged: list[dict[str, Any]]
     errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
 
 
 def import_upload(
@@ -372,7 +376,7 @@ def import_upload(
 ) -> PackageResult:
     """Import a package into the caller's organisation, all or nothing (errors: nothing kept)."""
     if package.errors:
-        return PackageResult([], [], [], package.errors)
+        return PackageResult([], [], [], package.errors, [])
     report = content.import_package(
         session,
         org=user.organization,
@@ -381,12 +385,16 @@ def import_upload(
         imported_by=user.id,
         now=now,
     )
+    warnings = [
+        {**warning, "file": package.labels.get(warning["file"], warning["file"])}
+        for warning in report.warnings
+    ]
     if report.errors:
         errors = [
             {**error, "file": package.labels.get(error["file"], error["file"])}
             for error in report.errors
         ]
-        return PackageResult([], [], [], errors)
+        return PackageResult([], [], [], errors, warnings)
 
     def summary(key: str) -> dict[str, Any]:
         module = report.modules[key]
@@ -411,6 +419,7 @@ def import_upload(
         updated=[summary(key) for key in report.updated],
         unchanged=[summary(key) for key in report.unchanged],
         errors=[],
+        warnings=warnings,
     )
 
 

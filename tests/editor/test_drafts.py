@@ -16,7 +16,12 @@ from tests.editor.conftest import API, create
 
 def test_create_answers_201_with_draft_status(client, as_editor):
     response = create(client, as_editor)
-    assert response.json == {"id": response.json["id"], "status": "draft", "version": None}
+    assert response.json == {
+        "id": response.json["id"],
+        "status": "draft",
+        "version": None,
+        "warnings": {"cards": ["Has 2 cards; a module should have 3 to 5."]},
+    }
     assert response.headers["ETag"]
     assert response.headers["Location"].endswith(response.json["id"])
 

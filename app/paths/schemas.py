@@ -130,7 +130,7 @@ def dump_learner_week(week: dict[str, Any]) -> dict[str, Any]:
 
 class RequirementInSchema(ma.Schema):
     module_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    role = ma.fields.String(load_default=None, allow_none=True, metadata={"enum": list(ROLES)})
+    role = ma.fields.String(load_default=None, allow_none=True, metadata={"enum": [*ROLES, None]})
     department_id = ma.fields.String(
         load_default=None,
         allow_none=True,

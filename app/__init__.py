@@ -18,6 +18,7 @@ from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_redis
 from app.json_provider import OrjsonProvider
 from app.logging_setup import configure_logging
+from app.openapi import swagger_ui_assets
 
 JSON_BODY_TYPES = ("application/json",)
 
@@ -79,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    app.register_blueprint(swagger_ui_assets)
     _register_blueprints(app)
     errors.register_error_handlers(app)
     caching.init_app(app)

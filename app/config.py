@@ -88,7 +88,9 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            # Swagger UI's files come from a pinned package and are served by the app itself
+            # (`app.openapi.swagger_ui_assets`): the docs work with no internet.
+            "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
             "JSON_SORT_KEYS": False,
         }
 

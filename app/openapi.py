@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import flask
+import flask_swagger_ui
 import marshmallow as ma
 from apispec import BasePlugin
 from flask_smorest import Blueprint
@@ -82,3 +85,13 @@ def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:
         return view
 
     return decorator
+
+
+# The Swagger UI distribution that `flask-swagger-ui` ships (its version is pinned in
+# pyproject.toml), served under the docs page that flask-smorest renders.
+swagger_ui_assets = flask.Blueprint(
+    "swagger_ui_assets",
+    __name__,
+    static_folder=str(Path(flask_swagger_ui.__file__).parent / "dist"),
+    static_url_path="/api/v1/docs/assets",
+)

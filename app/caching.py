@@ -218,6 +218,11 @@ def start(redis_client: redis.Redis) -> None:
     _bus.start(redis_client)
 
 
+def stop() -> None:
+    """End this process's subscription (at exit, so it holds no connection open)."""
+    _bus.stop()
+
+
 class _InvalidationBus:
     """One daemon thread per process reading the invalidation channel."""
 

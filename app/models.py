@@ -11,6 +11,7 @@ from app.learning.models import Answer, Attempt
 from app.media.models import Media
 from app.notifications.models import Device, Notification, NotificationOptOut
 from app.orgs.models import Department, DepartmentManager, Organization, User
+from app.outbox.models import OutboxMessage, OutboxStats
 from app.paths.models import LearningPath, PathModule, Requirement
 from app.reviews.models import ReviewHold, ReviewItem
 
@@ -36,6 +37,8 @@ __all__ = [
     "Notification",
     "NotificationOptOut",
     "Organization",
+    "OutboxMessage",
+    "OutboxStats",
     "PathModule",
     "PlayerProfile",
     "PointAward",

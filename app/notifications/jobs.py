@@ -24,6 +24,7 @@ from app.idempotency import service as idempotency
 from app.leaderboards import service as leaderboards
 from app.notifications import providers, rules, service
 from app.notifications.push import PushSender, get_push_sender
+from app.outbox import jobs as outbox_jobs
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +272,7 @@ def purge_idempotency_records() -> int:
 # The recurring schedule (rq.cron); times are checked per user's time zone inside each job.
 SCHEDULE: list[tuple[Any, dict[str, Any]]] = [
     (sweep_outbox, {"interval": 60}),
+    (outbox_jobs.sweep_channels, {"interval": 60}),
     (send_streak_reminders, {"cron": "*/15 * * * *"}),
     (send_weekly_path_start, {"cron": "5 * * * *"}),
     (send_due_reminders, {"cron": "10 * * * *"}),

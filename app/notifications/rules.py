@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.outbox import rules as outbox_rules
+
 DEFAULT_DAILY_CAP = 3
 DEFAULT_STREAK_REMINDER = time(19, 0)
 STREAK_REMINDER_LATEST = time(22, 0)  # after this a "keep your streak" push is more nag than help
@@ -87,8 +89,7 @@ def iso_week(moment: datetime, tz: ZoneInfo) -> str:
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the n-th failed attempt (1-based): 30 s, 1 min, 2 min ... 1 h."""
-    seconds = RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, RETRY_MAX_SECONDS))
+    return outbox_rules.retry_delay(attempts, base=RETRY_BASE_SECONDS, cap=RETRY_MAX_SECONDS)
 
 
 def daily_cap(org_settings: dict[str, Any] | None) -> int:

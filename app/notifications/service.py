@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from app.notifications.models import Device, Notification, NotificationOptOut
 from app.notifications.push import PushMessage, SendResult
 from app.orgs import service as orgs
 from app.orgs.models import Organization, User
+from app.outbox.service import claim_rows
 from app.pagination import Page, paginate
 
 CHUNK = 500  # rows per bulk statement, and pushes per FCM batch
@@ -320,30 +320,14 @@ def claim_due(session: Session, *, now: datetime, limit: int = CHUNK) -> Claim:
     takes rows still pending. Caps and current quiet hours are applied here, under a lock on
     the users, so concurrent workers never push more than the daily cap.
     """
-    token = uuid.uuid4().hex
-    claimable = or_(
-        Notification.status == "pending",
-        and_(Notification.status == "sending", Notification.claimed_until < now),
-    )
-    candidates = (
-        select(Notification.id)
-        .where(claimable, Notification.deliver_after <= now, Notification.expires_at > now)
-        .order_by(Notification.deliver_after)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # Lock first, then update: as an IN (subquery) PostgreSQL may run the locking
-        # subquery more than once and take more than `limit` rows.
-        ids: Any = list(session.scalars(candidates))
-    else:
-        # SQLite: one statement, so the write lock is taken before anything is read.
-        ids = candidates.scalar_subquery()
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), claimable)
-        .values(status="sending", claim_token=token, claimed_until=now + CLAIM_LEASE)
-        .execution_options(synchronize_session=False)
+    token = claim_rows(
+        session,
+        Notification,
+        where=[Notification.expires_at > now],
+        order_by=[Notification.deliver_after],
+        now=now,
+        limit=limit,
+        lease=CLAIM_LEASE,
     )
     claimed = list(
         session.scalars(

@@ -305,6 +305,7 @@ def test_recurring_jobs_are_registered_with_rq_cron(redis_client: Any) -> None:
     names = {job.func_name.rsplit(".", 1)[1] for job in cron.get_jobs()}
     assert names == {
         "sweep_outbox",
+        "sweep_channels",
         "send_streak_reminders",
         "send_weekly_path_start",
         "send_due_reminders",

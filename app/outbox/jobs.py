@@ -1,0 +1,152 @@
+"""Delivery jobs for the outbox channels: a job is queued as soon as a message is written
+(one at a time per channel), retries are scheduled for when they are due, and a minutely
+sweep finds whatever a lost enqueue left behind.
+
+A channel registers the function that sends a batch; the bookkeeping is shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app import clock, db
+from app.outbox import service
+from app.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_BATCHES_PER_JOB = 50
+
+Send = Callable[[Session, Sequence[OutboxMessage], datetime], list[service.Outcome]]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """How one channel delivers: `send` answers one outcome per message, in order."""
+
+    name: str
+    send: Send
+    batch_size: Callable[[], int] = lambda: 100
+    max_retry_seconds: int = 3600
+
+
+CHANNELS: dict[str, Channel] = {}
+
+
+def register(channel: Channel) -> None:
+    """Make a channel known to the jobs (done at import of the channel's module)."""
+    CHANNELS[channel.name] = channel
+
+
+def _flag(channel: str) -> str:
+    return f"nl:outbox:{channel}:queued"
+
+
+def kick(channel: str) -> None:
+    """After a commit: queue a delivery job for `channel` unless one is queued already.
+
+    The job clears the flag before it claims anything, so a message committed after that
+    finds the flag gone and queues the next job. Redis down: the sweeper finds the rows.
+    """
+    from app.notifications.jobs import queue
+
+    try:
+        from app.extensions import get_redis
+
+        if get_redis().set(_flag(channel), 1, nx=True, ex=300):
+            queue().enqueue(deliver_due, channel)
+    except Exception:
+        log.warning("could not queue %s delivery", channel, exc_info=True)
+
+
+def deliver_batch(session: Session, channel: Channel, *, now: datetime) -> service.Report | None:
+    """Claim, send and record one batch; None when nothing was due. Commits twice: the claim
+    commits before anything is sent, so the sending happens outside any transaction."""
+    messages = service.claim(session, channel=channel.name, now=now, limit=channel.batch_size())
+    session.commit()
+    if not messages:
+        return None
+    try:
+        outcomes = channel.send(session, messages, now)
+    except Exception as error:  # a sender bug: everything is retried later
+        log.exception("%s sender failed", channel.name)
+        outcomes = [service.Outcome("retry", f"sender error: {error}")] * len(messages)
+    report = service.record(
+        session,
+        channel=channel.name,
+        messages=messages,
+        outcomes=outcomes,
+        now=clock.now(),
+        max_retry_seconds=channel.max_retry_seconds,
+    )
+    session.commit()
+    return report
+
+
+def deliver_due(channel_name: str, max_batches: int = MAX_BATCHES_PER_JOB) -> int:
+    """Job: deliver `channel_name`'s due messages until none are left (or `max_batches`)."""
+    from app.notifications.jobs import _app_context
+
+    with _app_context():
+        try:
+            from app.extensions import get_redis
+
+            get_redis().delete(_flag(channel_name))
+        except Exception:
+            log.warning("could not clear the %s flag", channel_name, exc_info=True)
+        _load_channels()
+        channel = CHANNELS[channel_name]
+        session = db.session()
+        sent = 0
+        retry_at: datetime | None = None
+        for _ in range(max_batches):
+            report = deliver_batch(session, channel, now=clock.now())
+            if report is None:
+                break
+            sent += report.sent
+            if report.next_retry_at and (retry_at is None or report.next_retry_at < retry_at):
+                retry_at = report.next_retry_at
+        else:
+            kick(channel_name)  # stopped at the limit: a fresh job goes on
+        if retry_at is not None:
+            _schedule(channel_name, retry_at)
+    return sent
+
+
+def _schedule(channel_name: str, at: datetime) -> None:
+    from app.notifications.jobs import queue
+
+    try:
+        queue().enqueue_at(at + timedelta(seconds=1), deliver_due, channel_name)
+    except Exception:
+        log.warning("could not schedule %s retries", channel_name, exc_info=True)
+
+
+def sweep_channels() -> int:
+    """Job (every minute): deliver what a lost enqueue or a dead worker left behind."""
+    from app.notifications.jobs import _app_context
+
+    sent = 0
+    with _app_context():
+        _load_channels()
+        session = db.session()
+        for name in sorted(CHANNELS):
+            if service.has_due(session, channel=name, now=clock.now()):
+                sent += deliver_due(name)
+        session.commit()
+    return sent
+
+
+# The modules whose import registers a channel (a worker may not have imported them yet).
+CHANNEL_MODULES: tuple[str, ...] = ()
+
+
+def _load_channels() -> None:
+    for name in CHANNEL_MODULES:
+        importlib.import_module(name)

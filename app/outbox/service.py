@@ -1,0 +1,355 @@
+"""The shared outbox: write messages with the change, claim them for one worker with
+`FOR UPDATE SKIP LOCKED`, and record what the far side answered (retry with backoff, or park).
+
+`claim_rows` is the claim every outbox uses (pushes in `app.notifications` too); the rest
+serves `OutboxMessage`, the outbox of every other channel (xAPI statements, digests).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import after_commit, insert_for, new_id
+from app.outbox import rules
+from app.outbox.models import OutboxMessage, OutboxStats
+
+CLAIM_LEASE = timedelta(minutes=5)
+# A message waiting behind an earlier one of its key that another worker is sending.
+BEHIND_SENDING = timedelta(seconds=5)
+
+
+def claim_rows(
+    session: Session,
+    model: Any,
+    *,
+    where: Sequence[Any],
+    order_by: Sequence[Any],
+    now: datetime,
+    limit: int,
+    lease: timedelta = CLAIM_LEASE,
+) -> str:
+    """Mark up to `limit` due rows of `model` as this worker's (status `sending`); returns the
+    claim token that names them.
+
+    `model` has `id`, `status`, `deliver_after`, `claim_token` and `claimed_until`. A row is
+    due when pending (or sending past its lease: a worker died) and `deliver_after <= now`.
+    PostgreSQL skips rows another worker has locked; everywhere the conditional UPDATE only
+    takes rows still claimable.
+    """
+    token = uuid.uuid4().hex
+    claimable = or_(
+        model.status == "pending",
+        and_(model.status == "sending", model.claimed_until < now),
+    )
+    candidates = (
+        select(model.id)
+        .where(claimable, model.deliver_after <= now, *where)
+        .order_by(*order_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock first, then update: as an IN (subquery) PostgreSQL may run the locking
+        # subquery more than once and take more than `limit` rows.
+        ids: Any = list(session.scalars(candidates))
+        if not ids:
+            return token
+    else:
+        # SQLite: one statement, so the write lock is taken before anything is read.
+        ids = candidates.scalar_subquery()
+    session.execute(
+        update(model)
+        .where(model.id.in_(ids), claimable)
+        .values(status="sending", claim_token=token, claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return token
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    org_id: str
+    key: str
+    payload: dict[str, Any]
+
+
+def add(session: Session, *, channel: str, messages: Sequence[NewMessage], now: datetime) -> None:
+    """Write messages in the caller's transaction; a delivery job is queued once it commits."""
+    if not messages:
+        return
+    rows = [
+        {
+            "id": new_id(),
+            "channel": channel,
+            "org_id": message.org_id,
+            "key": message.key,
+            "payload": message.payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "deliver_after": now,
+        }
+        for message in messages
+    ]
+    session.execute(insert_for(session.get_bind().dialect.name)(OutboxMessage), rows)
+    _kick_after_commit(session, channel)
+
+
+def _kick_after_commit(session: Session, channel: str) -> None:
+    """One kick per channel and transaction, after it commits."""
+    transaction = session.get_transaction()
+    kicked = session.info.setdefault("outbox_kicks", {})
+    if kicked.get(channel) is transaction:
+        return
+    kicked[channel] = transaction
+    from app.outbox import jobs
+
+    def kick() -> None:
+        session.info.get("outbox_kicks", {}).pop(channel, None)
+        jobs.kick(channel)
+
+    after_commit(session, kick)
+
+
+def discard_pending(session: Session, *, channel: str, org_id: str, key: str | None = None) -> int:
+    """Drop undelivered messages of an organisation (or of one key of it), e.g. an LRS removed."""
+    stmt = delete(OutboxMessage).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.org_id == org_id,
+        OutboxMessage.status.in_(("pending", "sending")),
+    )
+    if key is not None:
+        stmt = stmt.where(OutboxMessage.key == key)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- delivering ---------------------------------------------------------------------------------
+
+
+def claim(session: Session, *, channel: str, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Take up to `limit` due messages of `channel`, oldest first, keeping order per key: a
+    message whose key has an earlier one still undelivered elsewhere is put back until then."""
+    token = claim_rows(
+        session,
+        OutboxMessage,
+        where=[OutboxMessage.channel == channel],
+        order_by=[OutboxMessage.id],
+        now=now,
+        limit=limit,
+    )
+    claimed = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.claim_token == token)
+            .order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not claimed:
+        return []
+    keys = sorted({m.key for m in claimed})
+    blockers: dict[str, tuple[str, datetime]] = {}
+    for start in range(0, len(keys), 500):
+        for key, first_id, due_at in session.execute(
+            select(
+                OutboxMessage.key, func.min(OutboxMessage.id), func.max(OutboxMessage.deliver_after)
+            )
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.key.in_(keys[start : start + 500]),
+                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.id < claimed[-1].id,
+                or_(OutboxMessage.claim_token.is_(None), OutboxMessage.claim_token != token),
+            )
+            .group_by(OutboxMessage.key)
+        ):
+            blockers[key] = (first_id, due_at)
+    ready: list[OutboxMessage] = []
+    for message in claimed:
+        blocker = blockers.get(message.key)
+        if blocker is not None and blocker[0] < message.id:
+            message.status, message.claim_token, message.claimed_until = "pending", None, None
+            message.deliver_after = max(blocker[1], now + BEHIND_SENDING)
+        else:
+            ready.append(message)
+    if len(ready) < len(claimed):
+        session.flush()
+    return ready
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the far side did with one message: `sent`, `retry` (try again later) or `failed`
+    (refused: parked with its answer)."""
+
+    kind: str
+    error: str | None = None
+
+
+SENT = Outcome("sent")
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    next_retry_at: datetime | None = None
+
+
+def record(
+    session: Session,
+    *,
+    channel: str,
+    messages: Sequence[OutboxMessage],
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    max_retry_seconds: int = rules.RETRY_MAX_SECONDS,
+) -> Report:
+    """Delete what was delivered (counted per organisation), schedule retries, park refusals.
+
+    A refused message behind a retried one of its key is retried with it rather than parked
+    (its refusal may come from the missing earlier one), so order per key survives.
+    """
+    report = Report()
+    sent_ids: list[str] = []
+    sent_per_org: dict[str, int] = {}
+    errors_per_org: dict[str, str] = {}
+    held_keys: dict[str, datetime] = {}
+    for message, outcome in zip(messages, outcomes, strict=True):
+        message.claim_token = message.claimed_until = None
+        if outcome.kind == "sent":
+            sent_ids.append(message.id)
+            sent_per_org[message.org_id] = sent_per_org.get(message.org_id, 0) + 1
+            report.sent += 1
+            continue
+        errors_per_org[message.org_id] = (outcome.error or outcome.kind)[:1000]
+        if outcome.kind == "retry" or message.key in held_keys:
+            message.attempts += 1
+            message.status = "pending"
+            retry_at = now + rules.retry_delay(message.attempts, cap=max_retry_seconds)
+            retry_at = max(retry_at, held_keys.get(message.key, retry_at))
+            message.deliver_after = held_keys[message.key] = retry_at
+            message.last_error = (outcome.error or "")[:1000] or None
+            report.retrying += 1
+            if report.next_retry_at is None or retry_at < report.next_retry_at:
+                report.next_retry_at = retry_at
+        else:
+            message.status = "failed"
+            message.attempts += 1
+            message.last_error = (outcome.error or "refused")[:1000]
+            report.failed += 1
+    for start in range(0, len(sent_ids), 500):
+        session.execute(
+            delete(OutboxMessage)
+            .where(OutboxMessage.id.in_(sent_ids[start : start + 500]))
+            .execution_options(synchronize_session=False)
+        )
+    for message in messages:
+        if message.id in sent_ids:
+            session.expunge(message)
+    _count(session, channel, sent_per_org, errors_per_org, now)
+    session.flush()
+    return report
+
+
+def _count(
+    session: Session,
+    channel: str,
+    sent: dict[str, int],
+    errors: dict[str, str],
+    now: datetime,
+) -> None:
+    insert = insert_for(session.get_bind().dialect.name)
+    for org_id in sorted(set(sent) | set(errors)):
+        values: dict[str, Any] = {}
+        if org_id in sent:
+            values.update(delivered=OutboxStats.delivered + sent[org_id], last_delivered_at=now)
+        if org_id in errors:
+            values.update(last_error=errors[org_id], last_error_at=now)
+        stmt = insert(OutboxStats).values(
+            org_id=org_id,
+            channel=channel,
+            delivered=sent.get(org_id, 0),
+            last_delivered_at=now if org_id in sent else None,
+            last_error=errors.get(org_id),
+            last_error_at=now if org_id in errors else None,
+        )
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=["org_id", "channel"], set_=values)
+        )
+
+
+def has_due(session: Session, *, channel: str, now: datetime) -> bool:
+    """Whether a message of `channel` waits to be sent now (the sweeper's cheap check)."""
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.channel == channel,
+                or_(
+                    OutboxMessage.status == "pending",
+                    and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+                ),
+                OutboxMessage.deliver_after <= now,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class Counters:
+    pending: int
+    delivered: int
+    failed: int
+    last_error: str | None
+    last_delivered_at: datetime | None
+
+
+def counters(session: Session, *, channel: str, org_id: str) -> Counters:
+    """Pending, delivered and failed messages of an organisation, with the last error."""
+    by_status = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.org_id == org_id, OutboxMessage.channel == channel)
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    stats = session.get(OutboxStats, (org_id, channel))
+    return Counters(
+        pending=int(by_status.get("pending", 0)) + int(by_status.get("sending", 0)),
+        delivered=stats.delivered if stats else 0,
+        failed=int(by_status.get("failed", 0)),
+        last_error=stats.last_error if stats else None,
+        last_delivered_at=stats.last_delivered_at if stats else None,
+    )
+
+
+def failed_messages(
+    session: Session, *, channel: str, org_id: str, limit: int = 20
+) -> list[OutboxMessage]:
+    """The newest parked messages of an organisation, with what the far side answered."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.org_id == org_id,
+                OutboxMessage.channel == channel,
+                OutboxMessage.status == "failed",
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )

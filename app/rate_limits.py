@@ -34,12 +34,13 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage
+from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from redis import Redis, RedisError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import TooManyRequests
+from app.redis_connections import client_options, cluster_storage_uri, is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,14 @@ class SharedCounter:
     """Sliding window counts in Redis, shared by every process."""
 
     def __init__(self, redis: Redis) -> None:
-        # The app's own connection pool: its short timeouts, no second set of connections.
-        storage = RedisStorage("redis://", connection_pool=redis.connection_pool)
+        storage: Storage
+        if is_cluster(redis):
+            # `limits` makes its own cluster client (its keys carry a hash tag per limit).
+            storage = RedisClusterStorage(cluster_storage_uri(redis), **client_options())
+        else:
+            # The app's own connection pool: its short timeouts, no second set of connections
+            # (a Sentinel-managed pool follows the primary after a failover).
+            storage = RedisStorage("redis://", connection_pool=redis.connection_pool)
         self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     def spend(self, limit: RateLimitItem, *identifiers: str) -> float | None:

@@ -48,10 +48,10 @@ def _app_context() -> Iterator[None]:
 
 
 def queue(connection: Any = None) -> Queue:
-    from app.extensions import get_redis
+    from app.extensions import get_queue_redis
 
     name = current_app.config.get("WORKER_QUEUES", QUEUE).split(",")[0]
-    return Queue(name, connection=connection or get_redis())
+    return Queue(name, connection=connection or get_queue_redis())
 
 
 # --- delivery ---------------------------------------------------------------------------------

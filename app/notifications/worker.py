@@ -10,7 +10,7 @@ from flask import current_app
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
-from app.extensions import get_redis
+from app.extensions import get_queue_redis
 from app.notifications import jobs
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def build_cron(connection: object, queue_name: str) -> CronScheduler:
 @click.option("--cron/--no-cron", default=True, show_default=True, help="Run the recurring jobs.")
 def worker_command(burst: bool, cron: bool) -> None:
     """The background worker: push delivery and scheduled jobs (RQ with its scheduler)."""
-    connection = get_redis()
+    connection = get_queue_redis()
     names = [name.strip() for name in current_app.config["WORKER_QUEUES"].split(",") if name]
     queues = [Queue(name, connection=connection) for name in names]
     if cron and not burst:

@@ -18,6 +18,7 @@ import redis
 from redis.exceptions import NoScriptError
 
 from app.leaderboards import rules
+from app.redis_connections import is_cluster
 
 
 class _Lua:
@@ -159,10 +160,12 @@ def apply_increments(
             ]
         args += [channel, announcement(org_id) if announcement and channel else ""]
         calls.append((keys, args))
-    if len(calls) == 1:
+    if len(calls) == 1 or is_cluster(client):
         # One organisation (every answer): EVALSHA alone, loading the script only if Redis
-        # lacks it; a pipeline would ask SCRIPT EXISTS first, a second round trip.
-        _ADD(client, *calls[0])
+        # lacks it; a pipeline would ask SCRIPT EXISTS first, a second round trip. On a Redis
+        # Cluster each organisation's call goes to its own node (whose script cache it fills).
+        for call in calls:
+            _ADD(client, *call)
         return
     # Several organisations in one commit (a job's): the pipeline loads the script if need be.
     script = client.register_script(_ADD.text)
@@ -325,16 +328,31 @@ def replace_org_boards(
             pipe.expireat(tmp, when)
         renames.append((tmp, final))
     pipe.execute()
-    existing = set(_org_board_keys(client, org_id))
-    swap = client.pipeline(transaction=True)
-    for tmp, final in renames:
-        swap.rename(tmp, final)
-        existing.discard(final)
-    for stale in existing:
-        swap.delete(stale)
-    swap.set(built_key(org_id), token)  # a new token: every board's tag changes
-    swap.execute()
+    existing = set(_org_board_keys(client, org_id)) - {final for _, final in renames}
+    keys = [name for pair in renames for name in pair] + sorted(existing) + [built_key(org_id)]
+    _SWAP(client, keys, [len(renames), token])
     return len(renames)
+
+
+# Renames the rebuilt boards over the live ones, deletes the organisation's boards the rebuild
+# did not produce and sets the built marker's new token (every board's tag changes), all at
+# once. A script rather than MULTI/EXEC: Redis Cluster clients refuse multi-key commands such
+# as RENAME in a pipeline, and every key here shares the organisation's slot. KEYS: temporary,
+# final, temporary, final..., then the stale boards, then the built marker; ARGV: the number of
+# renames, the token.
+_SWAP = _Lua(
+    """
+local renames = tonumber(ARGV[1])
+for i = 1, renames * 2, 2 do
+  redis.call('RENAME', KEYS[i], KEYS[i + 1])
+end
+for i = renames * 2 + 1, #KEYS - 1 do
+  redis.call('DEL', KEYS[i])
+end
+redis.call('SET', KEYS[#KEYS], ARGV[2])
+return renames
+"""
+)
 
 
 def _org_board_keys(client: redis.Redis, org_id: str) -> Iterable[str]:

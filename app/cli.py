@@ -142,9 +142,12 @@ leaderboards_cli = AppGroup("leaderboards", help="Leaderboards.")
 def leaderboards_rebuild() -> None:
     """Recompute every Redis board from the points ledger and swap them in atomically."""
     from app.leaderboards.service import rebuild_all
+    from app.replica import session_as_fresh_as
 
-    written = rebuild_all(db.session(), now=clock.now())
-    db.session.commit()
+    session = db.session()
+    with session_as_fresh_as(session) as ledger:  # the replica, once it has caught up
+        written = rebuild_all(session, now=clock.now(), ledger=ledger)
+    session.commit()
     click.echo(f"Rebuilt {written} board(s) from the ledger.")
 
 

@@ -34,6 +34,8 @@ class Settings:
     database_url: str
     redis_url: str | None
     queue_redis_url: str | None
+    database_replica_url: str | None
+    replica_max_lag_seconds: float
     secret_key: str
     access_token_minutes: int
     refresh_token_days: int
@@ -65,6 +67,8 @@ class Settings:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "QUEUE_REDIS_URL": self.queue_redis_url,
+            "DATABASE_REPLICA_URL": self.database_replica_url,
+            "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
             "ACCESS_TOKEN_MINUTES": self.access_token_minutes,
             "REFRESH_TOKEN_DAYS": self.refresh_token_days,
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
@@ -119,6 +123,8 @@ def load_settings() -> Settings:
         database_url=_env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'nanolearn.sqlite3'}"),
         redis_url=os.environ.get("REDIS_URL") or None,
         queue_redis_url=os.environ.get("QUEUE_REDIS_URL") or None,
+        database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
+        replica_max_lag_seconds=float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "2")),
         secret_key=_secret_key(env),
         access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_env_int("REFRESH_TOKEN_DAYS", 30),

@@ -27,6 +27,7 @@ from app.media.models import Media
 from app.media.storage import get_storage
 from app.openapi import errors
 from app.pagination import page_schema, paginate
+from app.replica import reporting_session
 
 blp = Blueprint(
     "editor",
@@ -482,9 +483,10 @@ class Stats(MethodView):
         Question ids are minted per version, so figures are per version; `versions` lists
         every version's totals side by side.
         """
-        return queries.module_stats(
-            db.session(),
-            org_id=current_user().org_id,
-            module_id=module_id,
-            version=args["version"],
-        )
+        with reporting_session() as session:
+            return queries.module_stats(
+                session,
+                org_id=current_user().org_id,
+                module_id=module_id,
+                version=args["version"],
+            )

@@ -201,12 +201,23 @@ def _ranked_from_ledger(
     ]
 
 
-def rebuild_org(session: Session, client: redis.Redis, org: OrgFactsLike, now: datetime) -> int:
-    """Recompute every live board of one organisation from the ledger and swap it in."""
+def rebuild_org(
+    session: Session,
+    client: redis.Redis,
+    org: OrgFactsLike,
+    now: datetime,
+    *,
+    ledger: Session | None = None,
+) -> int:
+    """Recompute every live board of one organisation from the ledger and swap it in.
+
+    `ledger` is where the ledger is read (a replica as fresh as `session`; default `session`).
+    """
     started = datetime.now(UTC)
+    ledger = ledger or session
     archived = {
         (window, period)
-        for window, period in session.execute(
+        for window, period in ledger.execute(
             select(ArchivedPeriod.window, ArchivedPeriod.period).where(
                 ArchivedPeriod.org_id == org.id, ArchivedPeriod.stale.is_(False)
             )
@@ -214,7 +225,7 @@ def rebuild_org(session: Session, client: redis.Redis, org: OrgFactsLike, now: d
     }
     periods: dict[tuple[str, str], rules.Period] = {}
     boards: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
-    tallies = rules.tally(ledger_awards(session, org.id), org.timezone)
+    tallies = rules.tally(ledger_awards(ledger, org.id), org.timezone)
     for (window, period_key, board), standings in tallies.items():
         if (window, period_key) in archived:
             continue
@@ -233,11 +244,19 @@ def rebuild_org(session: Session, client: redis.Redis, org: OrgFactsLike, now: d
     return written
 
 
-def rebuild_all(session: Session, *, now: datetime, client: redis.Redis | None = None) -> int:
-    """`leaderboards rebuild`: every organisation's boards from the ledger; returns keys written."""
+def rebuild_all(
+    session: Session,
+    *,
+    now: datetime,
+    client: redis.Redis | None = None,
+    ledger: Session | None = None,
+) -> int:
+    """`leaderboards rebuild`: every organisation's boards from the ledger (read from `ledger`,
+    default `session`); returns keys written."""
     client = client or get_redis()
     return sum(
-        rebuild_org(session, client, org, now) for org in session.scalars(select(Organization))
+        rebuild_org(session, client, org, now, ledger=ledger)
+        for org in session.scalars(select(Organization))
     )
 
 

@@ -33,7 +33,7 @@ TRUE_FALSE_TEXTS = {"nb": ("Sant", "Usant"), "nn": ("Sant", "Usant"), "en": ("Tr
 
 # A pattern counts from this many questions on, and when it holds in more than this share.
 MIN_QUESTIONS = 3
-MOST = 0.5  # the right option longest, or in the same position: more than half
+MOST = 0.5  # the right option longest, shortest or in one position: more than half
 DOMINANT_ANSWER = 0.7  # one true/false answer: more than seven in ten
 
 # Words too common to give an answer away, in the languages the content is written in.
@@ -194,15 +194,17 @@ def _patterns(items: list[Item], where: str) -> Iterator[str]:
                 f"single-choice questions in {where}: vary its position."
             )
     locales = sorted({locale for item in singles for locale in item.texts})
+    # Making every right option short is as easy to spot as making it long.
     for locale in locales:
         asked = [item for item in singles if locale in item.texts]
-        longest = sum(1 for item in asked if _right_is_longest(item, locale))
-        if longest >= MIN_QUESTIONS and longest > MOST * len(asked):
-            yield (
-                f"The right option is the longest in {longest} of the {len(asked)} "
-                f"single-choice questions in {where} ({locale}): a learner who picks the "
-                "longest passes."
-            )
+        for extreme, sign in (("longest", 1), ("shortest", -1)):
+            count = sum(1 for item in asked if _right_is_extreme(item, locale, sign))
+            if count >= MIN_QUESTIONS and count > MOST * len(asked):
+                yield (
+                    f"The right option is the {extreme} in {count} of the {len(asked)} "
+                    f"single-choice questions in {where} ({locale}): a learner who picks the "
+                    f"{extreme} passes."
+                )
 
 
 def _echoes(items: list[Item]) -> Iterator[tuple[str, str]]:
@@ -224,12 +226,13 @@ def _is_true_false(item: Item) -> bool:
     return item.kind == "true_false" and len(item.correct) == 2 and sum(item.correct) == 1
 
 
-def _right_is_longest(item: Item, locale: str) -> bool:
-    """Whether the one right option is strictly longer than every wrong one, in one language."""
+def _right_is_extreme(item: Item, locale: str, sign: int) -> bool:
+    """Whether the one right option is strictly longer (sign 1) or shorter (sign -1) than
+    every wrong one, in one language."""
     options = item.texts[locale][2]
     if len(options) != len(item.correct) or len(options) < 3:
         return False
-    lengths = [len(text.strip()) for text in options]
+    lengths = [sign * len(text.strip()) for text in options]
     right = max(n for n, ok in zip(lengths, item.correct, strict=True) if ok)
     return right > max(n for n, ok in zip(lengths, item.correct, strict=True) if not ok)
 

@@ -103,6 +103,18 @@ def test_the_right_option_longest_in_most_questions_is_warned_per_language():
     assert not any("(en)" in m for m in messages(module_warnings(module)))
 
 
+def test_the_right_option_shortest_in_most_questions_is_warned_too():
+    questions = [
+        single("Hvor kaldt?", ["4 °C", "8 °C eller mer", "Romtemperatur"], 0),
+        single("Hvem melder?", ["Den som ser det", "Sjefen", "Kassen alene"], 1),
+        single("Hva først?", ["Ringer lederen", "Venter en time", "Ring"], 2),
+    ]
+    assert messages(module_warnings(document(*questions))) == [
+        "The right option is the shortest in 3 of the 3 single-choice questions in this "
+        "module (nb): a learner who picks the shortest passes."
+    ]
+
+
 def test_the_right_option_in_the_same_position_in_most_questions_is_warned():
     options = ["a", "b", "c"]
     same = [single(f"Spørsmål {n}?", options, 1) for n in range(3)]

@@ -58,7 +58,14 @@ WEEKLY_PATH = [
     ("customer-service-basics", False),
 ]
 ONBOARDING_TITLE = "Velkommen – uke 1"
-ONBOARDING_PATH = [("hand-hygiene", True), ("incident-reporting-and-fire", True)]
+# A new employee's first week: what every store worker needs before the first shift at a till.
+ONBOARDING_PATH = [
+    ("hand-hygiene", True),
+    ("first-aid", True),
+    ("self-checkout", True),
+    ("energy-drinks", True),
+    ("incident-reporting-and-fire", True),
+]
 # (key, role or None for everyone, validity in months)
 REQUIREMENTS = [("hand-hygiene", None, 12), ("alcohol-sales", "learner", 24)]
 

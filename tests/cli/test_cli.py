@@ -169,10 +169,11 @@ def test_org_create_needs_its_options(runner):
 
 
 def test_content_import_brings_in_the_shipped_modules_once(runner, session):
-    assert SHIPPED == 18
+    assert SHIPPED == 27
     first = runner.invoke(args=["content", "import", str(CONTENT)])
     assert first.exit_code == 0, first.output
-    assert f"{SHIPPED} created, 0 updated, 0 unchanged" in first.output
+    assert f"{SHIPPED} created, 0 updated, 0 unchanged." in first.output
+    assert "warning" not in first.output
     org = demo_org(session)
     assert count(session, Module, Module.org_id == org.id) == SHIPPED
     versions = count(session, ModuleVersion)
@@ -226,6 +227,22 @@ def test_a_broken_module_file_is_reported_and_nothing_is_imported(runner, sessio
     assert "nothing was imported" in result.output
     assert count(session, Module) == 0
     assert count(session, ModuleVersion) == 0
+
+
+def test_warnings_are_printed_and_the_import_goes_ahead(runner, session, tmp_path):
+    package = tmp_path / "package"
+    shutil.copytree(CONTENT / "modules", package / "modules")
+    module = package / "modules" / "hand-hygiene.yaml"
+    source = module.read_text(encoding="utf-8")
+    assert "\ntopic: food-safety\n" in source
+    module.write_text(source.replace("\ntopic: food-safety\n", "\ntopic: baking\n"), "utf-8")
+
+    result = runner.invoke(args=["content", "import", str(package)])
+    assert result.exit_code == 0, result.output
+    expected = "warning: modules/hand-hygiene.yaml topic: Should be one of: food-safety,"
+    assert expected in result.output
+    assert f"{SHIPPED} created, 0 updated, 0 unchanged, 1 warning(s)." in result.output
+    assert count(session, Module) == SHIPPED
 
 
 def test_a_file_that_is_not_yaml_is_reported(runner, session, tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.content.models import Module
 from app.orgs.models import Organization, User
 from app.paths.models import LearningPath, Requirement
 from tests.conftest import auth_headers
@@ -41,3 +42,22 @@ def test_demo_seed_schedules_this_weeks_path_once(app, client, session, frozen_c
     assert weekly["progress"] == {"completed": 0, "total": 4}
     assert [m["status"] for m in weekly["modules"]] == ["available", "locked", "locked", "locked"]
     assert "required" in [path["id"] for path in body["paths"]]
+
+
+def test_the_demo_onboarding_week_starts_with_the_new_mandatory_modules(app, session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["content", "import", CONTENT]).exit_code == 0
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    org = session.scalar(select(Organization).where(Organization.slug == "demo"))
+    onboarding = session.scalar(
+        select(LearningPath).where(LearningPath.org_id == org.id, LearningPath.onboarding_week == 1)
+    )
+    keys = {m.id: m.key for m in session.scalars(select(Module).where(Module.org_id == org.id))}
+    steps = [(keys[step.module_id], step.mandatory) for step in onboarding.steps]
+    assert steps == [
+        ("hand-hygiene", True),
+        ("first-aid", True),
+        ("self-checkout", True),
+        ("energy-drinks", True),
+        ("incident-reporting-and-fire", True),
+    ]

@@ -113,6 +113,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.orgs.routes import blp as admin_blp
     from app.paths.routes import blp as paths_blp
     from app.reviews.routes import blp as reviews_blp
+    from app.screens.pages import bp as screen_pages_bp
+    from app.screens.routes import blp as screens_blp
 
     for blueprint in (
         auth_blp,
@@ -123,12 +125,14 @@ def _register_blueprints(app: Flask) -> None:
         reviews_blp,
         leaderboards_blp,
         competitions_blp,
+        screens_blp,
         notifications_blp,
         editor_blp,
         admin_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
+    app.register_blueprint(screen_pages_bp)  # HTML for TVs: outside the OpenAPI document
 
 
 def _enable_cors(app: Flask) -> None:

@@ -14,6 +14,7 @@ from app.orgs.models import Department, DepartmentManager, Organization, User
 from app.outbox.models import OutboxMessage, OutboxStats
 from app.paths.models import LearningPath, PathModule, Requirement
 from app.reviews.models import ReviewHold, ReviewItem
+from app.screens.models import Screen
 
 __all__ = [
     "Answer",
@@ -46,5 +47,6 @@ __all__ = [
     "Requirement",
     "ReviewHold",
     "ReviewItem",
+    "Screen",
     "User",
 ]

@@ -207,10 +207,11 @@ class RequestBudget:
             return None
 
 
-# Endpoints the budget never counts: health probes, images a store's staff share, and the
-# views with limits of their own.
+# Endpoints the budget never counts: health probes, images a store's staff share, store
+# screens (a secret link, not a user; their polls are cheap by design), and the views with
+# limits of their own.
 EXEMPT_ENDPOINTS = frozenset({"healthz", "readyz", "auth.Login", "auth.Refresh"})
-EXEMPT_BLUEPRINTS = frozenset({"media"})
+EXEMPT_BLUEPRINTS = frozenset({"media", "screen_pages"})
 
 
 @functools.lru_cache(maxsize=1024)

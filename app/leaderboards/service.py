@@ -567,6 +567,43 @@ def user_board_facts(
     return UserBoardFacts(viewer, scope, window, resolved.key, view, names, managed)
 
 
+@dataclass(frozen=True)
+class DepartmentStanding:
+    """One learner on a department's board, with what their name may be shown by."""
+
+    rank: int
+    user_id: str
+    points: int
+    display_name: str | None  # None: no longer known (the ranks still count them)
+    department_only: bool  # the learner chose to be named only to their own department
+
+
+def department_standings(
+    session: Session, *, org: OrgFactsLike, department_id: str, limit: int, now: datetime
+) -> tuple[str, list[DepartmentStanding]]:
+    """This week's board of one department (its top `limit`), for a display that no
+    logged-in user is looking at (a store's TV); the period it is of."""
+    period = _current_period("week", now, org.timezone)
+    view = _board(
+        session, org, period, f"users:dept:{department_id}", limit=limit, me=None, now=now
+    )
+    user_ids = [row.member for _, row in view.entries]
+    names = facts.board_names(session, user_ids) if user_ids else {}
+    standings = []
+    for rank, row in view.entries:
+        name = names.get(row.member)
+        standings.append(
+            DepartmentStanding(
+                rank=rank,
+                user_id=row.member,
+                points=row.points,
+                display_name=name.display_name if name else None,
+                department_only=name.department_only if name else True,
+            )
+        )
+    return period.key, standings
+
+
 def render_user_board(board: UserBoardFacts) -> dict[str, Any]:
     """The body of `GET /leaderboards/users`; a pure function of `board`."""
     view = board.view

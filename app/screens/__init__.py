@@ -1,0 +1,1 @@
+"""Store screens: a department's board on the break-room TV, opened by a secret link."""

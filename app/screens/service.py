@@ -1,0 +1,355 @@
+"""Store screens: creating and revoking their links, and what a screen shows.
+
+A screen is opened by a secret link; only the sha256 of its secret is stored. The link
+opens the screen's page and its live data, nothing else: it is not a login.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import OrganizationFacts
+from app.caching import LocalCache, invalidate
+from app.competitions import service as competitions
+from app.competitions.models import Competition
+from app.errors import Forbidden, NotFound
+from app.extensions import get_redis
+from app.leaderboards import service as leaderboards
+from app.orgs import service as orgs
+from app.orgs.models import Department, Organization, User
+from app.pagination import Page, paginate
+from app.paths import rules as path_rules
+from app.paths import service as paths
+from app.screens import rules, store
+from app.screens.models import Screen
+from app.screens.texts import TEXTS, language
+
+log = logging.getLogger(__name__)
+
+
+# --- managing screens ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedScreen:
+    screen: Screen
+    token: str  # the link's secret: shown once, in `url`
+
+
+def create_screen(session: Session, *, user: User, department_id: str, name: str) -> CreatedScreen:
+    """A new screen for a department the user manages (any, for an admin), with its secret."""
+    _managed_department(session, user, department_id)
+    token = secrets.token_urlsafe(rules.TOKEN_BYTES)
+    screen = Screen(
+        org_id=user.org_id,
+        department_id=department_id,
+        name=name,
+        token_hash=rules.hash_token(token),
+        created_by=user.id,
+    )
+    session.add(screen)
+    session.flush()
+    return CreatedScreen(screen, token)
+
+
+def list_screens(session: Session, *, user: User, limit: int, cursor: str | None) -> Page[Screen]:
+    """The screens of the departments the user manages (every department, for an admin)."""
+    managed = orgs.managed_department_ids(session, user)
+    stmt = select(Screen).where(
+        Screen.org_id == user.org_id, Screen.department_id.in_(sorted(managed))
+    )
+    return paginate(session, stmt, key=Screen.id, limit=limit, cursor=cursor)
+
+
+def delete_screen(session: Session, *, user: User, screen_id: str) -> None:
+    """Revoke a screen: its link stops working in every process once this commits."""
+    screen = session.get(Screen, screen_id)
+    if screen is None or screen.org_id != user.org_id:
+        raise NotFound("No such screen.")
+    if screen.department_id not in orgs.managed_department_ids(session, user):
+        raise Forbidden("You can only remove the screens of departments you manage.")
+    invalidate(session, _by_token, screen.token_hash)
+    session.delete(screen)
+    session.flush()
+
+
+def _managed_department(session: Session, user: User, department_id: str) -> Department:
+    department = orgs.get_department(session, user.org_id, department_id)  # 404 across orgs
+    if department_id not in orgs.managed_department_ids(session, user):
+        raise Forbidden("You can only make screens for departments you manage.")
+    return department
+
+
+# --- opening a screen by its link -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenFacts:
+    """What a screen's requests need of it and its organisation, cached per process."""
+
+    id: str
+    name: str
+    department_id: str
+    department_name: str
+    organization: OrganizationFacts
+
+    @property
+    def language(self) -> str:
+        return language(self.organization.default_locale)
+
+
+# token hash -> facts; dropped everywhere when the screen is deleted (`delete_screen`).
+_by_token: LocalCache[ScreenFacts] = LocalCache("screens.by_token", ttl=300)
+
+_BY_TOKEN = (
+    select(
+        Screen.id,
+        Screen.name,
+        Screen.department_id,
+        Department.name,
+        Organization.id,
+        Organization.slug,
+        Organization.name,
+        Organization.timezone,
+        Organization.default_locale,
+        Organization.settings,
+    )
+    .join(Department, Department.id == Screen.department_id)
+    .join(Organization, Organization.id == Screen.org_id)
+)
+
+
+def screen_for_token(session: Session, *, token: str) -> ScreenFacts:
+    """The screen a link opens; 404 for anything else (a revoked link included)."""
+    if not rules.looks_like_token(token):
+        raise NotFound("No such screen.")
+    token_hash = rules.hash_token(token)
+
+    def load() -> ScreenFacts | None:
+        row = session.execute(_BY_TOKEN.where(Screen.token_hash == token_hash)).first()
+        if row is None:
+            return None
+        screen_id, name, department_id, department_name, *org = row
+        return ScreenFacts(screen_id, name, department_id, department_name, OrganizationFacts(*org))
+
+    found = _by_token.fetch(token_hash, load, session=session)
+    if found is None:
+        raise NotFound("No such screen.")
+    return found
+
+
+# --- what a screen shows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    id: str
+    department_ids: frozenset[str]
+    starts_at: datetime
+    ends_at: datetime
+
+
+# org id -> its competitions not yet over (a new one shows within the ttl).
+_running: LocalCache[tuple[_Running, ...]] = LocalCache("screens.competitions", ttl=60)
+# competition id -> its live standings, shared by the screens of every department in it.
+_standings: LocalCache[tuple[Competition, list[dict[str, Any]]]] = LocalCache(
+    "screens.standings", ttl=rules.COMPETING_REFRESH_SECONDS
+)
+
+
+def _competition_of(session: Session, screen: ScreenFacts, now: datetime) -> _Running | None:
+    """The department's active competition (the one ending first), if any."""
+
+    def load() -> tuple[_Running, ...]:
+        rows = session.scalars(
+            select(Competition).where(
+                Competition.org_id == screen.organization.id,
+                Competition.finished_at.is_(None),
+                Competition.ends_at > now,
+            )
+        )
+        return tuple(
+            _Running(c.id, frozenset(c.department_ids), c.starts_at, c.ends_at) for c in rows
+        )
+
+    running = _running.fetch(screen.organization.id, load) or ()
+    active = [
+        c
+        for c in running
+        if screen.department_id in c.department_ids and c.starts_at <= now < c.ends_at
+    ]
+    return min(active, key=lambda c: (c.ends_at, c.id)) if active else None
+
+
+def _competition(session: Session, screen: ScreenFacts, now: datetime) -> dict[str, Any] | None:
+    running = _competition_of(session, screen, now)
+    if running is None:
+        return None
+
+    def load() -> tuple[Competition, list[dict[str, Any]]] | None:
+        competition = session.get(Competition, running.id)
+        if competition is None:
+            return None
+        return competition, competitions.compute_standings(session, competition)
+
+    found = _standings.fetch(running.id, load)
+    if found is None:
+        return None
+    competition, entries = found
+    ours = next((e for e in entries if e["department"]["id"] == screen.department_id), None)
+    if ours is None:
+        return None
+    return {
+        "title": competition.title,
+        "metric": competition.metric,
+        "ends_at": competition.ends_at.isoformat(),
+        "rank": ours["rank"],
+        "of": len(entries),
+        "score": ours["score"],
+        "leaders": [
+            {
+                "rank": e["rank"],
+                "department": e["department"]["name"],
+                "score": e["score"],
+                "ours": e["department"]["id"] == screen.department_id,
+            }
+            for e in entries[:3]
+        ],
+    }
+
+
+def _path_completion(session: Session, screen: ScreenFacts, now: datetime) -> dict[str, int] | None:
+    """How many of the department's people have done every module of this week's paths."""
+    members = session.scalars(
+        select(User).where(User.department_id == screen.department_id, User.active.is_(True))
+    ).all()
+    weeks = []
+    for member in members:
+        week = paths.render_learner_week(
+            paths.load_learner_week(
+                session, user=member, week=None, locales=[screen.language], now=now
+            )
+        )
+        # The standing required-training path is not "this week's path".
+        weeks.append(
+            [
+                (p["progress"]["completed"], p["progress"]["total"])
+                for p in week["paths"]
+                if not p.get("required")
+            ]
+        )
+    done, of = rules.path_completion(weeks)
+    return {"done": done, "of": of} if of else None
+
+
+def screen_content(session: Session, *, screen: ScreenFacts, now: datetime) -> dict[str, Any]:
+    """What the TV shows: names (or "a colleague"), points and ranks, the department's place
+    in its competition, this week's path completion. Never an id or a username."""
+    colleague = TEXTS[screen.language]["colleague"]
+    week, standings = leaderboards.department_standings(
+        session,
+        org=screen.organization,
+        department_id=screen.department_id,
+        limit=rules.BOARD_SIZE,
+        now=now,
+    )
+    return {
+        "language": screen.language,
+        "screen": screen.name,
+        "department": screen.department_name,
+        "week": week,
+        "board": [
+            {
+                "rank": s.rank,
+                "name": rules.screen_name(s.display_name, s.department_only, colleague),
+                "points": s.points,
+            }
+            for s in standings
+        ],
+        "competition": _competition(session, screen, now),
+        "path": _path_completion(session, screen, now),
+    }
+
+
+@dataclass(frozen=True)
+class LiveScreen:
+    """The screen's current ETag, and its body when the client does not have it yet."""
+
+    etag: str
+    body: Callable[[], bytes]
+
+
+def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> LiveScreen:
+    """The screen as it is now: from the department's last rendering while nothing it shows
+    has changed (one Redis round trip), else rendered anew and kept for every process."""
+    client = get_redis()
+    org_id, department_id = screen.organization.id, screen.department_id
+    period = path_rules.week_of(now, screen.organization.timezone)
+    competing = _competition_of(session, screen, now) is not None
+    try:
+        state = store.read_state(client, org_id, department_id, period)
+    except redis.RedisError as error:
+        log.warning("screen state from Redis failed (%s); rendering without it", error)
+        return _render(session, screen, now, previous=None, keep=None)
+    stamp = rules.stamp(
+        period, state.board_version, state.built, rules.refresh_bucket(now, competing=competing)
+    )
+    if state.stamp == stamp and state.etag is not None:
+
+        def kept_body() -> bytes:
+            kept = store.read_rendered(client, org_id, department_id)
+            if kept is not None and kept.etag == state.etag:
+                return kept.body
+            return _render(session, screen, now, previous=kept, keep=None).body()
+
+        return LiveScreen(state.etag, kept_body)
+    previous = store.read_rendered(client, org_id, department_id)
+
+    def keep(rendered: store.Rendered) -> None:
+        store.keep_rendered(client, org_id, department_id, stamp, rendered)
+
+    return _render(session, screen, now, previous=previous, keep=keep)
+
+
+def _render(
+    session: Session,
+    screen: ScreenFacts,
+    now: datetime,
+    *,
+    previous: store.Rendered | None,
+    keep: Callable[[store.Rendered], None] | None,
+) -> LiveScreen:
+    content = screen_content(session, screen=screen, now=now)
+    etag = rules.content_etag(content)
+    if previous is not None and previous.etag == etag:
+        rendered = previous  # nothing shown changed: so neither did the time of the last change
+    else:
+        changed_at = now.isoformat()
+        body = orjson.dumps(
+            {**content, "changed_at": changed_at, "poll_seconds": rules.POLL_SECONDS}
+        )
+        rendered = store.Rendered(etag, body, changed_at)
+    if keep is not None:
+        try:
+            keep(rendered)
+        except redis.RedisError as error:
+            log.warning("keeping a rendered screen in Redis failed (%s)", error)
+    return LiveScreen(rendered.etag, lambda: rendered.body)
+
+
+def screen_page(session: Session, *, screen: ScreenFacts, now: datetime) -> dict[str, Any]:
+    """What the page is first drawn with: the same data the TV then polls for."""
+    live = live_screen(session, screen=screen, now=now)
+    data: dict[str, Any] = orjson.loads(live.body())
+    data["etag"] = live.etag
+    return data

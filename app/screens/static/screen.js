@@ -1,0 +1,172 @@
+// The store screen: asks the server every few seconds whether anything changed (ETag and
+// If-None-Match: the usual answer is an empty 304) and redraws what did, without a reload.
+// Network drops and server restarts are waited out with a growing pause; a revoked link
+// (404) clears the board. Everything is written with textContent: nothing is parsed as HTML.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("screen");
+  if (!root) { return; }
+  var liveUrl = root.dataset.live;
+  var etag = root.dataset.etag || null;
+  var pollMs = Math.max(1, Number(root.dataset.pollSeconds) || 5) * 1000;
+  var maxPauseMs = 60 * 1000;
+  var failures = 0;
+  var status = document.getElementById("status");
+  var timeFormat = new Intl.DateTimeFormat(root.dataset.lang === "en" ? "en-GB" : "nb-NO", {
+    hour: "2-digit", minute: "2-digit", timeZone: root.dataset.timezone
+  });
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  function text(id, value) {
+    var node = document.getElementById(id);
+    if (node.textContent !== value) { node.textContent = value; }
+  }
+
+  function cell(row, value, className) {
+    var td = document.createElement("td");
+    td.className = className;
+    td.textContent = String(value);
+    row.appendChild(td);
+  }
+
+  function drawBoard(entries) {
+    var body = document.getElementById("board-rows");
+    var rows = document.createDocumentFragment();
+    entries.forEach(function (entry) {
+      var tr = document.createElement("tr");
+      cell(tr, entry.rank, "rank");
+      cell(tr, entry.name, "name");
+      cell(tr, entry.points, "num points");
+      rows.appendChild(tr);
+    });
+    body.replaceChildren(rows);
+    document.getElementById("board").hidden = entries.length === 0;
+    document.getElementById("board-empty").hidden = entries.length !== 0;
+  }
+
+  function drawPath(path) {
+    var node = document.getElementById("path");
+    var meter = document.getElementById("path-meter");
+    if (path) {
+      text("path", fill(root.dataset.textPathDone, path));
+      meter.style.width = (path.of ? Math.round(100 * path.done / path.of) : 0) + "%";
+    } else {
+      text("path", node.dataset.empty);
+      meter.style.width = "0%";
+    }
+  }
+
+  function drawCompetition(competition, department) {
+    var node = document.getElementById("competition");
+    var leaders = document.getElementById("competition-leaders");
+    var items = document.createDocumentFragment();
+    if (competition) {
+      text("competition-name", competition.title);
+      text("competition", fill(root.dataset.textCompetitionPlace, {
+        department: department, rank: competition.rank, of: competition.of
+      }));
+      competition.leaders.forEach(function (leader) {
+        var li = document.createElement("li");
+        if (leader.ours) { li.className = "ours"; }
+        [[leader.rank + ".", "rank"], [leader.department, "name"], [leader.score, "num"]]
+          .forEach(function (part, index) {
+            var span = document.createElement("span");
+            span.className = part[1];
+            span.textContent = String(part[0]);
+            if (index) { li.appendChild(document.createTextNode(" ")); }
+            li.appendChild(span);
+          });
+        items.appendChild(li);
+      });
+    } else {
+      text("competition-name", "");
+      text("competition", node.dataset.empty);
+    }
+    leaders.replaceChildren(items);
+  }
+
+  function drawChanged(iso) {
+    var node = document.getElementById("changed");
+    node.dataset.changedAt = iso;
+    text("changed", fill(root.dataset.textChanged, { time: timeFormat.format(new Date(iso)) }));
+  }
+
+  function draw(data) {
+    text("department", data.department);
+    text("week", fill(root.dataset.textWeek, { week: data.week }));
+    drawBoard(data.board);
+    drawPath(data.path);
+    drawCompetition(data.competition, data.department);
+    drawChanged(data.changed_at);
+    if (data.poll_seconds) { pollMs = Math.max(1, data.poll_seconds) * 1000; }
+    root.dataset.etag = etag || "";
+  }
+
+  function showStatus(kind) {
+    if (!kind) {
+      status.hidden = true;
+      root.classList.remove("offline", "stopped");
+      return;
+    }
+    status.textContent = status.dataset[kind];
+    status.hidden = false;
+    root.classList.add(kind);
+  }
+
+  function later(ms) {
+    // A little jitter, so that TVs that lost the server together do not return together.
+    window.setTimeout(poll, ms + Math.floor(Math.random() * 1000));
+  }
+
+  function failed() {
+    failures += 1;
+    showStatus("offline");
+    later(Math.min(maxPauseMs, pollMs * Math.pow(2, Math.min(failures, 4))));
+  }
+
+  function poll() {
+    var headers = { "Accept": "application/json" };
+    if (etag) { headers["If-None-Match"] = etag; }
+    fetch(liveUrl, { headers: headers, cache: "no-store", credentials: "omit" })
+      .then(function (response) {
+        if (response.status === 304) {
+          failures = 0;
+          showStatus(null);
+          later(pollMs);
+          return null;
+        }
+        if (response.status === 404) {
+          // The link was revoked: show nothing of the store any more. Ask again now and then,
+          // in case the 404 came from something in front of the app.
+          etag = null;
+          drawBoard([]);
+          drawPath(null);
+          drawCompetition(null, "");
+          document.getElementById("board-empty").hidden = true;
+          showStatus("stopped");
+          later(maxPauseMs * 5);
+          return null;
+        }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json().then(function (data) {
+          etag = response.headers.get("ETag");
+          draw(data);
+          failures = 0;
+          showStatus(null);
+          later(pollMs);
+        });
+      })
+      .catch(failed);
+  }
+
+  var meter = document.getElementById("path-meter");
+  var of = Number(meter.dataset.of);
+  meter.style.width = (of ? Math.round(100 * Number(meter.dataset.done) / of) : 0) + "%";
+  later(pollMs);
+})();

@@ -1,0 +1,199 @@
+"""`/screens/{token}`: what the TV shows, its live data with ETags, and its headers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.gamification import service as gamification
+from app.orgs.models import Department, User
+from app.screens import rules
+from tests import factories
+from tests.conftest import auth_headers
+from tests.gamification.play import play
+
+
+def live(client: FlaskClient, screen: dict[str, Any], etag: str | None = None) -> Any:
+    headers = {"If-None-Match": etag} if etag else {}
+    return client.get(screen["path"] + "/live", headers=headers)
+
+
+def test_the_page_is_html_with_a_strict_policy_and_no_secrets_leaking(
+    client: FlaskClient, screen: dict[str, Any], checkout: Department
+) -> None:
+    page = client.get(screen["path"])
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    assert checkout.name in html
+    assert "<script>" not in html and " on" + "load=" not in html  # no inline code
+    script = client.get("/static/screens/screen.js")
+    assert script.status_code == 200 and "If-None-Match" in script.get_data(as_text=True)
+
+
+def test_the_board_shows_names_points_and_ranks_and_nothing_else(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    colleague: User,
+    module: Any,
+) -> None:
+    gamification.set_leaderboard_visibility(session, user=colleague, visibility="department")
+    play(client, session, module, auth_headers(session, learner))
+    play(client, session, module, auth_headers(session, colleague), wrong=1)
+    data = live(client, screen).json
+    assert [(e["rank"], e["name"]) for e in data["board"]] == [
+        (1, learner.display_name),
+        (2, "en kollega"),
+    ]
+    assert data["board"][0]["points"] > data["board"][1]["points"] > 0
+    assert set(data["board"][0]) == {"rank", "name", "points"}
+    text = client.get(screen["path"]).get_data(as_text=True) + str(data)
+    for secret in (learner.id, colleague.id, learner.username, colleague.username, "colleague"):
+        # the colleague's username is "colleague"; "en kollega" is the Norwegian stand-in
+        assert secret not in text.replace("en kollega", ""), secret
+    assert colleague.display_name not in text
+
+
+def test_names_are_escaped(
+    client: FlaskClient, session: Session, screen: dict[str, Any], learner: User, module: Any
+) -> None:
+    learner.display_name = '<img src=x onerror="alert(1)">'
+    session.flush()
+    play(client, session, module, auth_headers(session, learner))
+    html = client.get(screen["path"]).get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+def test_live_data_answers_304_until_something_changes(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    module: Any,
+    weekly_path: Any,
+) -> None:
+    first = live(client, screen)
+    assert first.status_code == 200 and first.json["board"] == []
+    assert first.json["path"] == {"done": 0, "of": 1}
+    etag = first.headers["ETag"]
+    assert live(client, screen, etag).status_code == 304
+    assert live(client, screen, etag[:-1] + ':gzip"').status_code == 304  # flask-compress
+    play(client, session, module, auth_headers(session, learner))
+    changed = live(client, screen, etag)
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    assert changed.json["board"][0]["name"] == learner.display_name
+    assert changed.json["path"] == {"done": 1, "of": 1}
+    assert live(client, screen, changed.headers["ETag"]).status_code == 304
+
+
+def test_the_time_of_the_last_change_stays_while_nothing_changes(
+    client: FlaskClient, screen: dict[str, Any], frozen_clock: Any
+) -> None:
+    first = live(client, screen).json
+    frozen_clock.advance(seconds=rules.QUIET_REFRESH_SECONDS * 2)  # a new refresh window
+    again = live(client, screen)
+    assert again.json["changed_at"] == first["changed_at"]
+
+
+def test_the_page_is_in_the_organisations_language(
+    client: FlaskClient, session: Session, screen: dict[str, Any], org: Any
+) -> None:
+    assert "Ukens toppliste" in client.get(screen["path"]).get_data(as_text=True)
+    org.default_locale = "en"
+    session.flush()
+    from app import caching
+
+    caching.clear_all()  # the screen's facts are kept per process for a while
+    html = client.get(screen["path"]).get_data(as_text=True)
+    assert "This week&#39;s leaderboard" in html and 'lang="en"' in html
+
+
+def test_the_departments_place_in_its_competition(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    as_manager: dict[str, str],
+    checkout: Department,
+    store: Department,
+    learner: User,
+    module: Any,
+) -> None:
+    started = client.post(
+        "/api/v1/competitions",
+        json={
+            "title": "Desemberdysten",
+            "starts_at": (clock.now() - timedelta(hours=1)).isoformat(),
+            "ends_at": (clock.now() + timedelta(days=7)).isoformat(),
+            "metric": "total",
+            "department_ids": [store.id, checkout.id],
+        },
+        headers=as_manager,
+    )
+    assert started.status_code == 201, started.json
+    play(client, session, module, auth_headers(session, learner))
+    competition = live(client, screen).json["competition"]
+    assert competition["title"] == "Desemberdysten"
+    assert (competition["rank"], competition["of"]) == (1, 2)
+    assert [leader["department"] for leader in competition["leaders"]] == [
+        checkout.name,
+        store.name,
+    ]
+    assert competition["leaders"][0]["ours"] is True
+    assert "Kasse ligger på 1. plass av 2" in client.get(screen["path"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["short", "x" * 43, "a" * 200, "%00" + "a" * 40],
+)
+def test_unknown_links_are_404(client: FlaskClient, token: str) -> None:
+    assert client.get(f"/screens/{token}").status_code == 404
+    assert client.get(f"/screens/{token}/live").status_code == 404
+
+
+def test_live_data_without_redis_still_renders(
+    client: FlaskClient, screen: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    from app.screens import store
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis.ConnectionError("down")
+
+    monkeypatch.setattr(store, "read_state", down)
+    first = live(client, screen)
+    assert first.status_code == 200
+    assert live(client, screen, first.headers["ETag"]).status_code == 304
+
+
+def test_another_departments_screen_shows_only_its_own_people(
+    client: FlaskClient,
+    session: Session,
+    as_manager: dict[str, str],
+    store: Department,
+    learner: User,
+    module: Any,
+    org: Any,
+) -> None:
+    made = client.post(
+        "/api/v1/screens", json={"department_id": store.id, "name": "Butikk"}, headers=as_manager
+    ).json
+    play(client, session, module, auth_headers(session, learner))  # learner is in checkout
+    path = "/" + made["url"].split("://", 1)[1].split("/", 1)[1]
+    assert client.get(path + "/live").json["board"] == []
+    assert factories  # the module fixture comes from factories

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint bench bench-fanout worker clean
+.PHONY: run test lint bench bench-fanout bench-screens browser worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,18 @@ else
 endif
 
 ## The whole test suite: PostgreSQL/Redis from DATABASE_URL/REDIS_URL when set, else SQLite and the embedded Redis.
-test: $(STAMP)
+## The browser tests use Debian's Chromium (installed here when missing and running as root; else they skip).
+test: $(STAMP) browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Debian's chromium and chromium-driver for the browser tests (tests/browser/), when root and missing.
+browser:
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || [ "$$(id -u)" != 0 ] \
+		|| ! command -v apt-get >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } \
+		|| echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,6 +58,14 @@ bench: $(STAMP)
 		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
 		|| echo "wrk could not be installed: using the Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+## Store screens: the API's throughput with and without 500 TVs polling, in one run; see benchmarks/README.md.
+bench-screens: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| apt-get install -y -q wrk >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
+		|| echo "wrk could not be installed: using the Python load generator"
+	$(BIN)/python benchmarks/screens.py $(SCREENS_ARGS)
 
 ## Push fan-out (issue 6): one burst worker, real firebase-admin, the fake FCM; see benchmarks/README.md.
 bench-fanout: $(STAMP)

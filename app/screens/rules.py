@@ -22,6 +22,9 @@ POLL_SECONDS = 5
 # competition) shows within these many seconds: while the store is in a competition, its
 # place moves with the others' points; otherwise only names and head counts can change.
 COMPETING_REFRESH_SECONDS = 60
+# A department's screen is rendered at most this often: a lone change shows at the next poll,
+# a department answering all at once sees its screen move every this many seconds.
+RENDER_MIN_SECONDS = 10
 QUIET_REFRESH_SECONDS = 300
 
 

@@ -29,8 +29,7 @@ from app.orgs import service as orgs
 from app.orgs.models import Department, Organization, User
 from app.pagination import Page, paginate
 from app.paths import rules as path_rules
-from app.paths import service as paths
-from app.screens import rules, store
+from app.screens import queries, rules, store
 from app.screens.models import Screen
 from app.screens.texts import TEXTS, language
 
@@ -230,25 +229,13 @@ def _competition(session: Session, screen: ScreenFacts, now: datetime) -> dict[s
 
 def _path_completion(session: Session, screen: ScreenFacts, now: datetime) -> dict[str, int] | None:
     """How many of the department's people have done every module of this week's paths."""
-    members = session.scalars(
-        select(User).where(User.department_id == screen.department_id, User.active.is_(True))
-    ).all()
-    weeks = []
-    for member in members:
-        week = paths.render_learner_week(
-            paths.load_learner_week(
-                session, user=member, week=None, locales=[screen.language], now=now
-            )
-        )
-        # The standing required-training path is not "this week's path".
-        weeks.append(
-            [
-                (p["progress"]["completed"], p["progress"]["total"])
-                for p in week["paths"]
-                if not p.get("required")
-            ]
-        )
-    done, of = rules.path_completion(weeks)
+    weeks = queries.department_weeks(
+        session,
+        org_id=screen.organization.id,
+        department_id=screen.department_id,
+        week=path_rules.week_of(now, screen.organization.timezone),
+    )
+    done, of = rules.path_completion(week.paths for week in weeks)
     return {"done": done, "of": of} if of else None
 
 
@@ -304,7 +291,11 @@ def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> Live
     stamp = rules.stamp(
         period, state.board_version, state.built, rules.refresh_bucket(now, competing=competing)
     )
-    if state.stamp == stamp and state.etag is not None:
+    moment = now.timestamp()
+    fresh = state.rendered_at is not None and moment - state.rendered_at < rules.RENDER_MIN_SECONDS
+    # While the department's board keeps changing (a shift answering at once), the screen is
+    # rendered at most every RENDER_MIN_SECONDS; a lone change shows at the next poll.
+    if state.etag is not None and (state.stamp == stamp or fresh):
 
         def kept_body() -> bytes:
             kept = store.read_rendered(client, org_id, department_id)
@@ -316,7 +307,7 @@ def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> Live
     previous = store.read_rendered(client, org_id, department_id)
 
     def keep(rendered: store.Rendered) -> None:
-        store.keep_rendered(client, org_id, department_id, stamp, rendered)
+        store.keep_rendered(client, org_id, department_id, stamp, rendered, moment)
 
     return _render(session, screen, now, previous=previous, keep=keep)
 

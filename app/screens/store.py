@@ -30,6 +30,7 @@ class ScreenState:
     built: str | None  # the organisation's boards' build token (None: not built)
     stamp: str | None  # of the screen last rendered for the department
     etag: str | None
+    rendered_at: float | None  # when (unix seconds)
 
 
 def read_state(client: redis.Redis, org_id: str, department_id: str, period: str) -> ScreenState:
@@ -37,9 +38,15 @@ def read_state(client: redis.Redis, org_id: str, department_id: str, period: str
     pipe = client.pipeline(transaction=False)
     pipe.get(boards.version_key(org_id, f"users:dept:{department_id}", "week", period))
     pipe.get(boards.built_key(org_id))
-    pipe.hmget(rendered_key(org_id, department_id), ["stamp", "etag"])
-    version, built, (stamp, etag) = pipe.execute()
-    return ScreenState(_text(version), _text(built), _text(stamp), _text(etag))
+    pipe.hmget(rendered_key(org_id, department_id), ["stamp", "etag", "rendered_at"])
+    version, built, (stamp, etag, rendered_at) = pipe.execute()
+    return ScreenState(
+        _text(version),
+        _text(built),
+        _text(stamp),
+        _text(etag),
+        float(rendered_at) if rendered_at is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,12 @@ def read_rendered(client: redis.Redis, org_id: str, department_id: str) -> Rende
 
 
 def keep_rendered(
-    client: redis.Redis, org_id: str, department_id: str, stamp: str, rendered: Rendered
+    client: redis.Redis,
+    org_id: str,
+    department_id: str,
+    stamp: str,
+    rendered: Rendered,
+    rendered_at: float,
 ) -> None:
     key = rendered_key(org_id, department_id)
     pipe = client.pipeline(transaction=True)
@@ -70,6 +82,7 @@ def keep_rendered(
             "etag": rendered.etag,
             "body": rendered.body,
             "changed_at": rendered.changed_at,
+            "rendered_at": repr(rendered_at),
         },
     )
     pipe.expire(key, KEPT_SECONDS)

@@ -84,6 +84,7 @@ def test_live_data_answers_304_until_something_changes(
     learner: User,
     module: Any,
     weekly_path: Any,
+    frozen_clock: Any,
 ) -> None:
     first = live(client, screen)
     assert first.status_code == 200 and first.json["board"] == []
@@ -91,6 +92,7 @@ def test_live_data_answers_304_until_something_changes(
     etag = first.headers["ETag"]
     assert live(client, screen, etag).status_code == 304
     assert live(client, screen, etag[:-1] + ':gzip"').status_code == 304  # flask-compress
+    frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
     play(client, session, module, auth_headers(session, learner))
     changed = live(client, screen, etag)
     assert changed.status_code == 200
@@ -98,6 +100,75 @@ def test_live_data_answers_304_until_something_changes(
     assert changed.json["board"][0]["name"] == learner.display_name
     assert changed.json["path"] == {"done": 1, "of": 1}
     assert live(client, screen, changed.headers["ETag"]).status_code == 304
+
+
+def test_a_department_busy_answering_is_rendered_at_most_every_few_seconds(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    module: Any,
+    frozen_clock: Any,
+) -> None:
+    etag = live(client, screen).headers["ETag"]
+    play(client, session, module, auth_headers(session, learner))
+    assert live(client, screen, etag).status_code == 304  # rendered just now: kept
+    frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS - 1)
+    assert live(client, screen, etag).status_code == 304
+    frozen_clock.advance(seconds=1)
+    changed = live(client, screen, etag)
+    assert changed.status_code == 200
+    assert changed.json["board"][0]["name"] == learner.display_name
+
+
+def test_path_completion_follows_the_paths_audience(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    admin: User,
+    learner: User,
+    colleague: User,
+    module: Any,
+    warehouse: Department,
+    checkout: Department,
+    frozen_clock: Any,
+) -> None:
+    from app.paths import rules as path_rules
+    from app.paths import service as paths
+
+    week = path_rules.week_of(clock.now(), "Europe/Oslo")
+    other = factories.publish_module(session, learner.organization, factories.module_document())
+    paths.create_path(  # for the warehouse only: not this department's
+        session,
+        user=admin,
+        title="Lager",
+        modules=[{"module_id": other.id, "mandatory": True}],
+        week=week,
+        audience={"department_ids": [warehouse.id]},
+        now=clock.now(),
+    )
+    paths.create_path(  # for managers only: nobody here
+        session,
+        user=admin,
+        title="Ledere",
+        modules=[{"module_id": other.id, "mandatory": True}],
+        week=week,
+        audience={"roles": ["manager"]},
+        now=clock.now(),
+    )
+    assert live(client, screen).json["path"] is None
+    paths.create_path(
+        session,
+        user=admin,
+        title="Kassa",
+        modules=[{"module_id": module.id, "mandatory": True}],
+        week=week,
+        audience={"department_ids": [checkout.id]},
+        now=clock.now(),
+    )
+    play(client, session, module, auth_headers(session, colleague))
+    frozen_clock.advance(seconds=rules.QUIET_REFRESH_SECONDS)
+    assert live(client, screen).json["path"] == {"done": 1, "of": 2}
 
 
 def test_the_time_of_the_last_change_stays_while_nothing_changes(

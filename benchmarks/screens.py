@@ -102,6 +102,7 @@ class Tvs:
     def __init__(self, host: str, port: int, paths: list[str], poll: float) -> None:
         self.host, self.port, self.paths, self.poll = host, port, paths, poll
         self.etags: dict[int, str] = {}
+        self.in_flight = 0
         self.on = threading.Event()
         self.stats = TvStats()
         self._stop = False
@@ -115,6 +116,13 @@ class Tvs:
         self._stop = True
         self.on.set()
         self._thread.join(timeout=30)
+
+    def pause(self, timeout: float = 60) -> None:
+        """Stop polling and wait for the polls under way to be answered."""
+        self.on.clear()
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def take_stats(self) -> TvStats:
         stats, self.stats = self.stats, TvStats()
@@ -137,7 +145,11 @@ class Tvs:
                 await asyncio.sleep(0.2)
                 continue
             started = time.monotonic()
-            await self._poll_once(n)
+            self.in_flight += 1
+            try:
+                await self._poll_once(n)
+            finally:
+                self.in_flight -= 1
             await asyncio.sleep(max(0.0, self.poll - (time.monotonic() - started)))
 
     async def _poll_once(self, n: int) -> None:
@@ -275,10 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             # runs, so that both sides start from a steady state.
             tvs.on.set()
             warm = scenario.workload(bench, run._budget(800, args.warmup))
-            generator.run(server.base_url, warm, connections=args.connections, duration=args.warmup)
+            warmed = generator.run(
+                server.base_url, warm, connections=args.connections, duration=args.warmup
+            )
+            run._settle(warmed)
             time.sleep(max(0.0, args.poll - args.warmup) + 1)
+            tvs.pause()
             tv_first = tvs.take_stats()
-            tvs.on.clear()
             order = []
             for _ in range(args.pairs):
                 order += ["without", "with"] if len(order) % 4 == 0 else ["with", "without"]
@@ -294,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                     duration=args.duration,
                 )  # fmt: skip
                 after = cpu.snapshot(server.worker_pids())
+                tvs.pause()
                 tv = tvs.take_stats()
-                tvs.on.clear()
                 problems = scenario.verify(bench, workload, result)
                 if problems:
                     print(f"  {kind}: PROBLEMS {problems}")

@@ -148,7 +148,6 @@
           drawBoard([]);
           drawPath(null);
           drawCompetition(null, "");
-          document.getElementById("board-empty").hidden = true;
           showStatus("stopped");
           later(maxPauseMs * 5);
           return null;

@@ -25,3 +25,19 @@ def secure_page_headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
     return response
+
+
+LANGUAGES = ("nb", "en")
+
+
+def web_language(*preferred: str | None) -> str:
+    """The first of `preferred` the pages have words for (`nn` and `no` read bokmål), else
+    bokmål."""
+    for tag in preferred:
+        if not tag:
+            continue
+        base = tag.split("-")[0].split("_")[0].lower()
+        base = "nb" if base in ("nb", "nn", "no") else base
+        if base in LANGUAGES:
+            return base
+    return "nb"

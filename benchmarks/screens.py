@@ -139,18 +139,19 @@ class Tvs:
         )
 
     async def _tv(self, n: int, offset: float) -> None:
-        await asyncio.sleep(offset)
+        # Each TV keeps its own phase while paused, so that resuming does not make 500 TVs
+        # poll in the same instant (TVs switched on through the day are spread out).
+        next_tick = time.monotonic() + offset
         while not self._stop:
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            next_tick += self.poll
             if not self.on.is_set():
-                await asyncio.sleep(0.2)
                 continue
-            started = time.monotonic()
             self.in_flight += 1
             try:
                 await self._poll_once(n)
             finally:
                 self.in_flight -= 1
-            await asyncio.sleep(max(0.0, self.poll - (time.monotonic() - started)))
 
     async def _poll_once(self, n: int) -> None:
         started = time.monotonic()

@@ -16,8 +16,8 @@ from app import clock, db
 from app.errors import NotFound
 from app.etags import matching_etag
 from app.screens import rules, service
-from app.screens.texts import LANGUAGES, TEXTS
-from app.web import secure_page_headers
+from app.screens.texts import TEXTS
+from app.web import LANGUAGES, secure_page_headers
 
 bp = Blueprint(
     "screen_pages",

@@ -31,7 +31,8 @@ from app.pagination import Page, paginate
 from app.paths import rules as path_rules
 from app.screens import queries, rules, store
 from app.screens.models import Screen
-from app.screens.texts import TEXTS, language
+from app.screens.texts import TEXTS
+from app.web import web_language
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class ScreenFacts:
 
     @property
     def language(self) -> str:
-        return language(self.organization.default_locale)
+        return web_language(self.organization.default_locale)
 
 
 # token hash -> facts; dropped everywhere when the screen is deleted (`delete_screen`).

@@ -1,10 +1,8 @@
-"""The words of the store screen and the dashboard, in the organisation's languages."""
+"""The words of the store screen, in the organisation's language."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-LANGUAGES = ("nb", "en")
+from collections.abc import Mapping
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "nb": {
@@ -44,20 +42,3 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "stopped": "This screen has been switched off. Ask your manager for a new link.",
     },
 }
-
-
-def language(*preferred: str | None) -> str:
-    """The first of `preferred` we have words for (`nn` reads `nb`), else bokmål."""
-    for tag in preferred:
-        if not tag:
-            continue
-        base = tag.split("-")[0].split("_")[0].lower()
-        base = "nb" if base in ("nb", "nn", "no") else base
-        if base in LANGUAGES:
-            return base
-    return "nb"
-
-
-def browser_languages(accept_language: Iterable[tuple[str, float]]) -> list[str]:
-    """The browser's languages, best first (werkzeug's parsed Accept-Language)."""
-    return [tag for tag, _quality in accept_language]

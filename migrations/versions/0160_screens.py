@@ -1,7 +1,7 @@
 """store screens: a department's board on a TV, opened by a secret link stored hashed
 
 Revision ID: 0160
-Revises: 0007
+Revises: 0170
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = "0160"
-down_revision = "0007"
+down_revision = "0170"
 branch_labels = None
 depends_on = None
 

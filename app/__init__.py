@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.competitions.routes import blp as competitions_blp
     from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
+    from app.identity.routes import blp as identity_blp
     from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
@@ -129,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
         notifications_blp,
         editor_blp,
         admin_blp,
+        identity_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document

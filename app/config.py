@@ -55,6 +55,8 @@ class Settings:
     media_dir: str
     worker_queues: str
     leaderboards_live: bool
+    password_reset_minutes: int
+    invitation_hours: int
 
     @property
     def is_production(self) -> bool:
@@ -87,6 +89,8 @@ class Settings:
             "MEDIA_DIR": self.media_dir,
             "WORKER_QUEUES": self.worker_queues,
             "LEADERBOARDS_LIVE": self.leaderboards_live,
+            "PASSWORD_RESET_MINUTES": self.password_reset_minutes,
+            "INVITATION_HOURS": self.invitation_hours,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -146,4 +150,6 @@ def load_settings() -> Settings:
         # Off: awards skip the Redis board update; boards are then only as fresh as the last
         # `leaderboards rebuild` (for measuring what live boards cost, or to shed Redis load).
         leaderboards_live=_env_bool("LEADERBOARDS_LIVE", True),
+        password_reset_minutes=_env_int("PASSWORD_RESET_MINUTES", 60),
+        invitation_hours=_env_int("INVITATION_HOURS", 72),
     )

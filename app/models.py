@@ -6,6 +6,7 @@ from app.content.models import Module, ModuleVersion
 from app.editor.models import ModuleEvent
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.idempotency.models import IdempotentResponse
+from app.identity.models import PasswordLink
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
@@ -40,6 +41,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "OutboxStats",
+    "PasswordLink",
     "PathModule",
     "PlayerProfile",
     "PointAward",

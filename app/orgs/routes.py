@@ -13,6 +13,8 @@ from app import clock, db
 from app.auth.guard import authenticated, current_user
 from app.blueprints import Blueprint
 from app.errors import Unprocessable, UnsupportedMediaType
+from app.identity import schemas as identity_schemas
+from app.identity import service as identity
 from app.openapi import errors
 from app.orgs import schemas, service
 from app.orgs.models import Department
@@ -21,6 +23,7 @@ from app.pagination import PageArgsSchema, page_schema, paginate
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Organisation admins")
 
 DepartmentPage = page_schema(schemas.DepartmentSchema, "DepartmentPage")
+UserListingPage = page_schema(identity_schemas.UserListingSchema, "UserListingPage")
 
 
 @blp.route("/departments")
@@ -65,6 +68,15 @@ class DepartmentById(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @authenticated(blp, "admin")
+    @blp.arguments(identity_schemas.UserListArgsSchema(), location="query")
+    @blp.response(200, UserListingPage)
+    @errors(blp, 404)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Find users by username or display name, department (and below) or active state;
+        `never_signed_in` and `last_login_at` show who has not started."""
+        return identity.list_users(db.session(), org_id=current_user().org_id, **args)
+
     @authenticated(blp, "admin")
     @blp.arguments(schemas.UserCreateSchema())
     @blp.response(201, schemas.AdminUserSchema)

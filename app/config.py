@@ -57,6 +57,9 @@ class Settings:
     leaderboards_live: bool
     password_reset_minutes: int
     invitation_hours: int
+    encryption_keys: str | None
+    oidc_allow_http: bool
+    oidc_redirect_origins: str
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +94,9 @@ class Settings:
             "LEADERBOARDS_LIVE": self.leaderboards_live,
             "PASSWORD_RESET_MINUTES": self.password_reset_minutes,
             "INVITATION_HOURS": self.invitation_hours,
+            "ENCRYPTION_KEYS": self.encryption_keys,
+            "OIDC_ALLOW_HTTP": self.oidc_allow_http,
+            "OIDC_REDIRECT_ORIGINS": self.oidc_redirect_origins,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -152,4 +158,8 @@ def load_settings() -> Settings:
         leaderboards_live=_env_bool("LEADERBOARDS_LIVE", True),
         password_reset_minutes=_env_int("PASSWORD_RESET_MINUTES", 60),
         invitation_hours=_env_int("INVITATION_HOURS", 72),
+        encryption_keys=os.environ.get("ENCRYPTION_KEYS") or None,
+        # Identity providers over plain http: local and test providers only, unless said.
+        oidc_allow_http=_env_bool("OIDC_ALLOW_HTTP", env != "production"),
+        oidc_redirect_origins=_env("OIDC_REDIRECT_ORIGINS", ""),
     )

@@ -1,12 +1,13 @@
 """Imports every domain's models so Alembic and the tests see all tables."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import LoginSession, RefreshToken
 from app.competitions.models import Competition
 from app.content.models import Module, ModuleVersion
 from app.editor.models import ModuleEvent
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.idempotency.models import IdempotentResponse
-from app.identity.models import PasswordLink
+from app.identity.models import OidcLoginState, OidcSettings, PasswordLink, SignInCode
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
@@ -22,6 +23,7 @@ __all__ = [
     "ArchivedPeriod",
     "ArchivedStanding",
     "Attempt",
+    "AuditEvent",
     "BoardRepair",
     "Competition",
     "Department",
@@ -38,6 +40,8 @@ __all__ = [
     "ModuleVersion",
     "Notification",
     "NotificationOptOut",
+    "OidcLoginState",
+    "OidcSettings",
     "Organization",
     "OutboxMessage",
     "OutboxStats",
@@ -50,5 +54,6 @@ __all__ = [
     "ReviewHold",
     "ReviewItem",
     "Screen",
+    "SignInCode",
     "User",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -18,12 +17,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in
 
 
 def _policy() -> service.TokenPolicy:
-    config = current_app.config
-    return service.TokenPolicy(
-        secret=config["SECRET_KEY"],
-        access_lifetime=timedelta(minutes=config["ACCESS_TOKEN_MINUTES"]),
-        refresh_lifetime=timedelta(days=config["REFRESH_TOKEN_DAYS"]),
-    )
+    return service.policy_from_config(current_app.config)
 
 
 def _per_account_limit() -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,6 +28,15 @@ class TokenPolicy:
     secret: str
     access_lifetime: timedelta
     refresh_lifetime: timedelta
+
+
+def policy_from_config(config: Mapping[str, Any]) -> TokenPolicy:
+    """The token lifetimes and signing secret of the app's configuration."""
+    return TokenPolicy(
+        secret=config["SECRET_KEY"],
+        access_lifetime=timedelta(minutes=config["ACCESS_TOKEN_MINUTES"]),
+        refresh_lifetime=timedelta(days=config["REFRESH_TOKEN_DAYS"]),
+    )
 
 
 class RefreshTokenReused(Unauthorized):
@@ -84,6 +95,21 @@ def login(
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.active:
         raise Unauthorized("Wrong organization, username or password.")
+    if not passwords_allowed(user):
+        raise Unauthorized("This organization signs in with its company account (SSO).")
+    return start_login(session, user=user, policy=policy, now=now)
+
+
+def passwords_allowed(user: User) -> bool:
+    """An organisation that signs in through its identity provider may turn passwords off;
+    its admins keep theirs, so a broken provider cannot lock everybody out."""
+    return bool(user.organization.settings.get("password_login", True)) or user.has_role("admin")
+
+
+def start_login(
+    session: Session, *, user: User, policy: TokenPolicy, now: datetime
+) -> IssuedTokens:
+    """A new login for a user whose identity was established (password or single sign-on)."""
     login_session = LoginSession(user_id=user.id, created_at=now)
     session.add(login_session)
     session.flush()

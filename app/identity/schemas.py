@@ -29,6 +29,9 @@ class UserListingSchema(AdminUserSchema):
         allow_none=True, metadata={"description": "The latest sign-in (any method)"}
     )
     never_signed_in = ma.fields.Boolean()
+    erased_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "Set when the person's data was erased"}
+    )
 
 
 class PasswordLinkCreateSchema(ma.Schema):
@@ -58,3 +61,82 @@ class SetPasswordSchema(ma.Schema):
 class PasswordSetSchema(ma.Schema):
     organization = ma.fields.Function(lambda user: user.organization.slug)
     username = ma.fields.String()
+
+
+class ErasureSchema(ma.Schema):
+    id = ma.fields.String()
+    erased_at = ma.fields.DateTime()
+
+
+class OidcSettingsInputSchema(ma.Schema):
+    issuer = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Exactly as the provider's tokens name it (`iss`)"},
+    )
+    client_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+    client_secret = ma.fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "For the dashboard's web flow; stored encrypted, never "
+            "returned. Left out: the stored one is kept; null: removed"
+        },
+    )
+    username_claim = ma.fields.String(
+        load_default="preferred_username",
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "The ID-token claim that holds the username"},
+    )
+    create_users = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Create an account for an unknown person (else refuse)"},
+    )
+    default_department_id = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=26)
+    )
+    enabled = ma.fields.Boolean(load_default=True)
+    passwords_enabled = ma.fields.Boolean(
+        metadata={"description": "false: only admins may still sign in with a password"}
+    )
+
+
+class OidcSettingsSchema(ma.Schema):
+    issuer = ma.fields.String()
+    client_id = ma.fields.String()
+    has_client_secret = ma.fields.Boolean()
+    username_claim = ma.fields.String()
+    create_users = ma.fields.Boolean()
+    default_department_id = ma.fields.String(allow_none=True)
+    enabled = ma.fields.Boolean()
+    passwords_enabled = ma.fields.Boolean()
+    updated_at = ma.fields.DateTime()
+
+
+class OidcExchangeSchema(ma.Schema):
+    organization = ma.fields.String(required=True, validate=validate.Length(min=1, max=63))
+    id_token = ma.fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class OidcStartArgsSchema(ma.Schema):
+    redirect_uri = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "Where the sign-in ends: a path on this server, or a page "
+            "of this server's origin or of one in `OIDC_REDIRECT_ORIGINS`"
+        },
+    )
+
+
+class OidcCallbackArgsSchema(ma.Schema):
+    state = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    code = ma.fields.String(load_default=None, validate=validate.Length(min=1, max=4000))
+    error = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+
+    class Meta:
+        unknown = ma.EXCLUDE  # providers add their own (session_state, iss, scope...)
+
+
+class SignInCodeSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))

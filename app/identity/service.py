@@ -88,6 +88,7 @@ def _listing(user: User, last_login_at: datetime | None) -> dict[str, Any]:
         "last_active_at": user.last_active_at,
         "last_login_at": last_login_at,
         "never_signed_in": last_login_at is None and user.last_active_at is None,
+        "erased_at": user.erased_at,
     }
 
 

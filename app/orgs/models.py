@@ -78,6 +78,9 @@ class User(Base):
     # (set it when importing people who started long before).
     started_on: Mapped[date | None] = mapped_column(default=None)
     last_active_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the person's data was erased: the row is then an anonymous placeholder that
+    # keeps their points and answers counted.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     department: Mapped[Department | None] = relationship(lazy="joined")

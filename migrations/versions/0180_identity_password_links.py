@@ -1,7 +1,7 @@
 """identity: one-time set-password links (reset, invitation)
 
 Revision ID: 0180
-Revises: 0170
+Revises: 0160
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = "0180"
-down_revision = "0170"
+down_revision = "0160"
 branch_labels = None
 depends_on = None
 

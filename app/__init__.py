@@ -106,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
     from app.identity.routes import blp as identity_blp
+    from app.identity.scim_routes import bp as scim_blp
     from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
@@ -135,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
     app.register_blueprint(screen_pages_bp)  # HTML for TVs: outside the OpenAPI document
+    app.register_blueprint(scim_blp)  # SCIM 2.0 at the server root, in its own format
 
 
 def _enable_cors(app: Flask) -> None:

@@ -7,7 +7,13 @@ from app.content.models import Module, ModuleVersion
 from app.editor.models import ModuleEvent
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.idempotency.models import IdempotentResponse
-from app.identity.models import OidcLoginState, OidcSettings, PasswordLink, SignInCode
+from app.identity.models import (
+    OidcLoginState,
+    OidcSettings,
+    PasswordLink,
+    ScimToken,
+    SignInCode,
+)
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
@@ -54,6 +60,7 @@ __all__ = [
     "ReviewHold",
     "ReviewItem",
     "Screen",
+    "ScimToken",
     "SignInCode",
     "User",
 ]

@@ -79,6 +79,7 @@ def export_personal_data(session: Session, *, user: User, now: datetime) -> dict
                 "created_at": user.created_at,
                 "started_on": user.started_on,
                 "last_active_at": user.last_active_at,
+                "external_id": user.external_id,
                 "has_password": user.password_hash != ERASED_PASSWORD,
             },
             "preferences": {
@@ -161,6 +162,7 @@ def erase_user(session: Session, *, org_id: str, user_id: str, now: datetime) ->
     user.quiet_hours_end = None
     user.last_active_at = None
     user.started_on = None
+    user.external_id = None
     user.erased_at = now
     session.flush()
     return user

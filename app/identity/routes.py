@@ -20,7 +20,7 @@ from app.auth.service import policy_from_config
 from app.blueprints import Blueprint
 from app.encryption import cipher_from_config
 from app.errors import Unauthorized, Unprocessable
-from app.identity import personal_data, rules, schemas, service, sso
+from app.identity import personal_data, rules, schemas, scim, service, sso
 from app.identity.oidc import OidcClient
 from app.openapi import errors
 from app.rate_limits import Rule, client_address, limited
@@ -284,3 +284,55 @@ class OidcSignInCode(MethodView):
         )
         db.session.commit()
         return tokens
+
+
+@blp.route("/admin/integrations/scim/token")
+class ScimTokens(MethodView):
+    @authenticated(blp, "admin")
+    @blp.response(201, schemas.ScimTokenIssuedSchema)
+    def post(self) -> Any:
+        """A new bearer token for SCIM 2.0 at `/scim/v2`, shown once (only its hash is kept).
+        Give it to the HR system; revoke it with `DELETE .../scim/tokens/{id}`."""
+        admin = current_user()
+        now = clock.now()
+        issued = scim.create_token(db.session(), org_id=admin.org_id, created_by=admin.id, now=now)
+        audit.record(
+            db.session(),
+            org_id=admin.org_id,
+            actor_id=admin.id,
+            action="scim.token.create",
+            target=issued.id,
+            now=now,
+        )
+        db.session.commit()
+        return issued
+
+
+@blp.route("/admin/integrations/scim/tokens")
+class ScimTokenList(MethodView):
+    @authenticated(blp, "admin")
+    @blp.response(200, schemas.ScimTokenListSchema)
+    def get(self) -> Any:
+        """The organisation's SCIM tokens (never the tokens themselves)."""
+        return {"items": scim.list_tokens(db.session(), org_id=current_user().org_id)}
+
+
+@blp.route("/admin/integrations/scim/tokens/<token_id>")
+class ScimTokenById(MethodView):
+    @authenticated(blp, "admin")
+    @blp.response(204)
+    @errors(blp, 404)
+    def delete(self, token_id: str) -> None:
+        """Revoke a SCIM token: it stops working at once."""
+        admin = current_user()
+        now = clock.now()
+        scim.revoke_token(db.session(), org_id=admin.org_id, token_id=token_id, now=now)
+        audit.record(
+            db.session(),
+            org_id=admin.org_id,
+            actor_id=admin.id,
+            action="scim.token.revoke",
+            target=token_id,
+            now=now,
+        )
+        db.session.commit()

@@ -140,3 +140,21 @@ class OidcCallbackArgsSchema(ma.Schema):
 
 class SignInCodeSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ScimTokenIssuedSchema(ma.Schema):
+    token = ma.fields.String(
+        metadata={"description": "Shown once: the HR system's bearer token for /scim/v2"}
+    )
+    id = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class ScimTokenSchema(ma.Schema):
+    id = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class ScimTokenListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScimTokenSchema))

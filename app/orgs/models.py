@@ -81,6 +81,8 @@ class User(Base):
     # Set when the person's data was erased: the row is then an anonymous placeholder that
     # keeps their points and answers counted.
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The HR system's own id for the person (SCIM `externalId`).
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     department: Mapped[Department | None] = relationship(lazy="joined")

@@ -1,0 +1,2 @@
+"""Who did what to what, and when: exports, erasures and other acts an admin must be able to
+look back on."""

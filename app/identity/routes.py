@@ -51,6 +51,7 @@ class PasswordLinks(MethodView):
         """A one-time set-password link (reset or invitation), shown once; older ones stop
         working. We send no e-mail: pass the token on through your own channel."""
         admin = current_user()
+        now = clock.now()
         link = service.create_password_link(
             db.session(),
             org_id=admin.org_id,
@@ -58,7 +59,15 @@ class PasswordLinks(MethodView):
             purpose=body["purpose"],
             created_by=admin.id,
             lifetime=_link_lifetime(body["purpose"]),
-            now=clock.now(),
+            now=now,
+        )
+        audit.record(
+            db.session(),
+            org_id=admin.org_id,
+            actor_id=admin.id,
+            action=f"user.password_link.{link.purpose}",
+            target=link.user.id,
+            now=now,
         )
         db.session.commit()
         return link

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.identity.models import PasswordLink
 from app.orgs.models import User
 from app.orgs.service import UNUSABLE_PASSWORD
@@ -119,6 +120,9 @@ def test_reset_link_sets_the_password_once_and_ends_every_login(client, session,
     assert link["username"] == "learner" and link["organization"] == "acme"
     stored = session.scalars(select(PasswordLink.token_hash)).all()
     assert link["token"] not in stored and len(stored) == 1  # only a hash at rest
+    [event] = session.scalars(select(AuditEvent)).all()
+    assert (event.action, event.target) == ("user.password_link.reset", learner.id)
+    assert link["token"] not in str(event.details)
 
     done = client.post(SET_PASSWORD, json={"token": link["token"], "password": "brand new pass"})
     assert done.status_code == 200, done.json

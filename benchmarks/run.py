@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
                           connections=args.connections, extra={"redis_url": args.redis_url,
-                          "points_per_learner": args.points_per_learner},
+                          "points_per_learner": args.points_per_learner,
+                          "secret_key": settings.secret_key},
                           active_learners=args.active_learners)  # fmt: skip
 
             def run_slice(

@@ -459,6 +459,51 @@ class PathsCurrent(Scenario):
         return problems
 
 
+class AdminUsers(Scenario):
+    """The admin's user list: a page of 50 with last logins, a third each unfiltered, searched
+    by part of a name (the seeded learners are all `learner<n>`, so every search matches many),
+    and one department with everything below it."""
+
+    name = "admin-users"
+    title = "GET /admin/users (page of 50: all | q | department)"
+    expected_status = 200
+
+    def prepare(self, bench: Bench) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from app.auth.models import LoginSession
+        from app.auth.tokens import AccessClaims, encode_access_token
+
+        with Session(bench.engine) as session:
+            login = LoginSession(user_id=bench.seed.admin_id)
+            session.add(login)
+            session.commit()
+            token = encode_access_token(
+                AccessClaims(
+                    user_id=bench.seed.admin_id, org_id=bench.seed.org_id, session_id=login.id
+                ),
+                secret=str(bench.extra["secret_key"]),
+                now=datetime.now(UTC),
+                lifetime=timedelta(hours=2),
+            )
+        bench.extra["admin_auth"] = {"Authorization": f"Bearer {token}"}
+
+    def workload(self, bench: Bench, budget: int) -> Workload:
+        departments = sorted(
+            {learner.department_id for learner in bench.seed.learners if learner.department_id}
+        )
+        headers = {**bench.extra["admin_auth"], "Accept-Encoding": "gzip"}
+        requests = []
+        for n in range(3000):
+            query = (
+                "",
+                f"&q={bench.rng.randint(10, 99)}",
+                f"&department_id={bench.rng.choice(departments)}",
+            )[n % 3]
+            requests.append(Request("GET", f"{API}/admin/users?limit=50{query}", headers))
+        return Workload(requests, reuse=True)
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     s.name: s
     for s in (
@@ -469,6 +514,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         LeaderboardUsers,
         LeaderboardDepartments,
         PathsCurrent,
+        AdminUsers,
     )
 }
 

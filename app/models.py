@@ -59,8 +59,8 @@ __all__ = [
     "Requirement",
     "ReviewHold",
     "ReviewItem",
-    "Screen",
     "ScimToken",
+    "Screen",
     "SignInCode",
     "User",
 ]

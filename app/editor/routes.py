@@ -19,7 +19,7 @@ from app.content.models import Module, ModuleVersion
 from app.editor import packages, queries, schemas, service
 from app.editor.models import ModuleEvent
 from app.errors import PreconditionRequired, Unprocessable, UnsupportedMediaType
-from app.etags import matching_etag
+from app.etags import if_match_tags, matching_etag
 from app.idempotency.service import idempotent
 from app.languages import caller_locales
 from app.media import service as media_service
@@ -53,7 +53,8 @@ _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": True,
-    "description": "The ETag of the draft you edited (from GET). Stale: 412; missing: 428.",
+    "description": "The ETag of the draft you edited, as you got it (a compressed answer's "
+    "tag with its `:gzip`/`:br`/`:zstd` suffix names the same draft). Stale: 412; missing: 428.",
     "schema": {"type": "string"},
 }
 _draft_schema = schemas.DraftSchema()
@@ -77,16 +78,13 @@ def _draft_response(module: Any, status: int = 200) -> Any:
 
 
 def _if_match(required: bool) -> list[str] | None:
-    """The ETags of If-Match; None for `*` (or, when optional, for no header)."""
-    if "If-Match" not in request.headers:
-        if required:
-            raise PreconditionRequired(
-                "Send If-Match with the ETag of the draft you edited, so no one's work is lost."
-            )
-        return None
-    if request.if_match.star_tag:
-        return None
-    return list(request.if_match.as_set())
+    """The draft ETags of If-Match, whatever coding they came in; None for `*` (or, when
+    optional, for no header)."""
+    if required and "If-Match" not in request.headers:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag of the draft you edited, so no one's work is lost."
+        )
+    return if_match_tags()
 
 
 def _people(ids: list[str | None]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ CARD_KINDS = ("text", "image", "video")
 QUESTION_KINDS = ("single_choice", "multiple_choice", "true_false")
 LOCALES = ("nb", "nn", "en")
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+KEY_RULE = "Lowercase letters a-z, digits and hyphens, starting with a letter or digit; at most 100."
 # Links and images in card bodies; anything else (javascript:, data:, file:) is refused on save.
 SAFE_LINK_SCHEMES = ("", "https", "http", "mailto")
 
@@ -35,15 +37,27 @@ class DocumentCardSchema(ma.Schema):
     media = ma.fields.String(allow_none=True, metadata={"description": "Package only: a path"})
     url = ma.fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
 
-    @validates_schema
-    def check_kind(self, data: dict[str, Any], **_: Any) -> None:
+    # Checked even when another field has an error, so every problem of a card shows at once;
+    # a field that was sent but refused already has its own message.
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_kind(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        refused = _refused_fields(data, original)
         kind = data.get("kind")
-        if kind == "text" and not (data.get("body") or "").strip():
-            raise ValidationError("A text card needs a non-empty body.", field_name="body")
-        if kind == "image" and not (data.get("media_id") or data.get("media") or data.get("url")):
-            raise ValidationError("An image card needs media_id (or a url).", field_name="media_id")
-        if kind == "video" and not data.get("url"):
-            raise ValidationError("A video card needs a url.", field_name="url")
+        errors: dict[str, list[str]] = {}
+        if kind == "text" and not (data.get("body") or "").strip() and "body" not in refused:
+            errors["body"] = ["A text card needs a non-empty body."]
+        has_image = data.get("media_id") or data.get("media") or data.get("url")
+        if kind == "image" and not has_image and not refused & {"media_id", "media", "url"}:
+            errors["media_id"] = ["An image card needs media_id (or a url)."]
+        if kind == "video" and not data.get("url") and "url" not in refused:
+            errors["url"] = ["A video card needs a url."]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _refused_fields(data: dict[str, Any], original: Any) -> set[str]:
+    """The fields that were sent but did not load (they carry their own error already)."""
+    return set(original) - set(data) if isinstance(original, dict) else set()
 
 
 class DocumentChoiceSchema(ma.Schema):
@@ -61,28 +75,31 @@ class DocumentQuestionSchema(ma.Schema):
         validate=validate.Length(min=2, max=8, error="A question needs 2 to 8 choices."),
     )
 
-    @validates_schema
-    def check_answer_key(self, data: dict[str, Any], **_: Any) -> None:
-        choices = data.get("choices") or []
+    # Checked even when the prompt or explanation has an error, and every answer-key problem
+    # is listed: an editor fixes a question in one go. When a choice itself did not load, the
+    # key is not judged from the others (it would invent a second, misleading error).
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_answer_key(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        sent = original.get("choices") if isinstance(original, dict) else None
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not isinstance(sent, list) or len(sent) != len(choices):
+            return
+        if not all(isinstance(c, dict) and {"text", "correct"} <= set(c) for c in choices):
+            return
         kind = data.get("kind")
         correct = sum(1 for choice in choices if choice.get("correct"))
+        problems = []
         if kind == "single_choice" and correct != 1:
-            raise ValidationError(
-                "A single_choice question needs exactly one correct choice.", field_name="choices"
-            )
+            problems.append("A single_choice question needs exactly one correct choice.")
         if kind == "true_false" and (len(choices) != 2 or correct != 1):
-            raise ValidationError(
-                "A true_false question needs exactly two choices, one of them correct.",
-                field_name="choices",
-            )
+            problems.append("A true_false question needs exactly two choices, one of them correct.")
         if kind == "multiple_choice" and correct < 1:
-            raise ValidationError(
-                "A multiple_choice question needs at least one correct choice.",
-                field_name="choices",
-            )
+            problems.append("A multiple_choice question needs at least one correct choice.")
         texts = [choice.get("text", "").strip().casefold() for choice in choices]
         if len(set(texts)) != len(texts):
-            raise ValidationError("Two choices have the same text.", field_name="choices")
+            problems.append("Two choices have the same text.")
+        if problems:
+            raise ValidationError({"choices": problems})
 
 
 class TranslatedCardSchema(ma.Schema):
@@ -107,7 +124,9 @@ class TranslationSchema(ma.Schema):
 
 
 class ModuleDocumentSchema(ma.Schema):
-    key = ma.fields.String(load_default=None, validate=validate.Regexp(KEY_PATTERN))
+    key = ma.fields.String(
+        load_default=None, validate=validate.Regexp(KEY_PATTERN, error=KEY_RULE)
+    )
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     summary = ma.fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=1000)
@@ -169,6 +188,79 @@ class ModuleDocumentSchema(ma.Schema):
 _schema = ModuleDocumentSchema()
 
 
+@dataclass
+class Findings:
+    """What checking a module document found, by field path (`questions[2].choices`).
+
+    Errors refuse the document; warnings are advice that never does. Every check adds what it
+    finds here instead of stopping, so an editor sees everything at once.
+    """
+
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.setdefault(path, []).append(message)
+
+    def error_count(self) -> int:
+        return sum(len(messages) for messages in self.errors.values())
+
+
+def check_module_document(
+    raw: Any,
+    *,
+    default_locale: str,
+    required_locales: tuple[str, ...] = (),
+    media_ids: Collection[str] | None = None,
+) -> tuple[dict[str, Any] | None, Findings]:
+    """The cleaned document (None when there are errors) and everything found in it.
+
+    `media_ids`, when given, are the uploaded images an image card's `media_id` may name.
+    """
+    findings = Findings()
+    if not isinstance(raw, dict):
+        findings.error("_schema", "A module must be an object.")
+        return None, findings
+    document: dict[str, Any] | None = None
+    try:
+        document = _schema.load(raw, unknown=ma.RAISE)
+    except ValidationError as error:
+        for path, messages in flatten_validation_messages(
+            error.messages, by_location=False
+        ).items():
+            for message in messages:
+                findings.error(path, message)
+    # The checks below read the raw body so they report alongside the schema's errors.
+    own_locale = raw.get("locale") if raw.get("locale") in LOCALES else default_locale
+    translations = raw.get("translations")
+    translations = translations if isinstance(translations, dict) else {}
+    for locale in required_locales:
+        if locale != own_locale and locale not in translations:
+            findings.error(
+                "translations",
+                f"Your organisation requires every module in {locale!r}; add translations.{locale}.",
+            )
+    for path, body in _card_bodies(raw):
+        for problem in unsafe_links(body):
+            findings.error(path, problem)
+    if media_ids is not None:
+        for index, card in enumerate(_as_list(raw.get("cards"))):
+            media_id = card.get("media_id") if isinstance(card, dict) else None
+            if isinstance(media_id, str) and media_id not in media_ids:
+                findings.error(
+                    f"cards[{index}].media_id",
+                    "No uploaded image with this id in your organisation; "
+                    "upload it with POST /editor/media first.",
+                )
+    if findings.errors or document is None:
+        return None, findings
+    document["locale"] = document.get("locale") or default_locale
+    return document, findings
+
+
 def validate_document(
     raw: Any,
     *,
@@ -176,42 +268,11 @@ def validate_document(
     required_locales: tuple[str, ...] = (),
     media_ids: Collection[str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """The cleaned document, or every error keyed by field path.
-
-    `media_ids`, when given, are the uploaded images an image card's `media_id` may name.
-    """
-    if not isinstance(raw, dict):
-        return None, {"_schema": ["A module must be an object."]}
-    errors: dict[str, list[str]] = {}
-    document: dict[str, Any] | None = None
-    try:
-        document = _schema.load(raw, unknown=ma.RAISE)
-    except ValidationError as error:
-        errors = flatten_validation_messages(error.messages, by_location=False)
-    # The checks below read the raw body so they report alongside the schema's errors.
-    own_locale = raw.get("locale") if raw.get("locale") in LOCALES else default_locale
-    translations = raw.get("translations")
-    translations = translations if isinstance(translations, dict) else {}
-    for locale in required_locales:
-        if locale != own_locale and locale not in translations:
-            errors.setdefault("translations", []).append(
-                f"Your organisation requires every module in {locale!r}; add translations.{locale}."
-            )
-    for path, body in _card_bodies(raw):
-        for problem in unsafe_links(body):
-            errors.setdefault(path, []).append(problem)
-    if media_ids is not None:
-        for index, card in enumerate(_as_list(raw.get("cards"))):
-            media_id = card.get("media_id") if isinstance(card, dict) else None
-            if isinstance(media_id, str) and media_id not in media_ids:
-                errors.setdefault(f"cards[{index}].media_id", []).append(
-                    "No uploaded image with this id in your organisation; "
-                    "upload it with POST /editor/media first."
-                )
-    if errors or document is None:
-        return None, errors
-    document["locale"] = document.get("locale") or default_locale
-    return document, {}
+    """The cleaned document, or every error keyed by field path."""
+    document, findings = check_module_document(
+        raw, default_locale=default_locale, required_locales=required_locales, media_ids=media_ids
+    )
+    return document, findings.errors
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.content import quality
 from app.content import service as content
-from app.content.document import validate_document
+from app.content.document import Findings, check_module_document
 from app.content.models import Module, ModuleVersion
 from app.editor import packages
 from app.editor.models import ModuleEvent
@@ -101,6 +101,19 @@ def check_document(
     session: Session, *, org: Organization, raw: Any, module: Module | None
 ) -> dict[str, Any]:
     """The cleaned document, or 422 listing every problem by field path."""
+    document, findings = review_document(session, org=org, raw=raw, module=module)
+    if findings.errors or document is None:
+        raise Unprocessable(
+            f"The module has {findings.error_count()} problem(s); see errors.",
+            errors=findings.errors,
+        )
+    return document
+
+
+def review_document(
+    session: Session, *, org: Organization, raw: Any, module: Module | None
+) -> tuple[dict[str, Any] | None, Findings]:
+    """The cleaned document (None when refused) and every error and warning found in it."""
     if isinstance(raw, dict):
         raw = {name: value for name, value in raw.items() if name not in READ_ONLY_FIELDS}
     cards = raw.get("cards") if isinstance(raw, dict) else None
@@ -108,34 +121,29 @@ def check_document(
     wanted_media = {
         c["media_id"] for c in cards if isinstance(c, dict) and isinstance(c.get("media_id"), str)
     }
-    document, errors = validate_document(
+    document, findings = check_module_document(
         raw,
         default_locale=org.default_locale,
         required_locales=tuple(org.settings.get("required_locales") or ()),
         media_ids=media_service.media_by_id(session, org.id, wanted_media),
     )
-    errors = {path: list(messages) for path, messages in errors.items()}
     for index, card in enumerate(cards):
         if isinstance(card, dict) and card.get("media"):
-            errors.setdefault(f"cards[{index}].media", []).append(
+            findings.error(
+                f"cards[{index}].media",
                 "File paths only work inside packages; upload the image with POST /editor/media "
-                "and set media_id."
+                "and set media_id.",
             )
     if isinstance(raw, dict):
-        _check_prerequisites(session, org, raw.get("prerequisites"), module, errors)
+        _check_prerequisites(session, org, raw.get("prerequisites"), module, findings.errors)
         key = raw.get("key")
-        if isinstance(key, str) and "key" not in errors:
+        if isinstance(key, str) and "key" not in findings.errors:
             clash = session.scalar(
                 select(Module.id).where(Module.org_id == org.id, Module.key == key)
             )
             if clash is not None and (module is None or clash != module.id):
-                errors.setdefault("key", []).append(
-                    "Another module of your organisation has this key."
-                )
-    if errors or document is None:
-        count = sum(len(messages) for messages in errors.values())
-        raise Unprocessable(f"The module has {count} problem(s); see errors.", errors=errors)
-    return document
+                findings.error("key", "Another module of your organisation has this key.")
+    return (None if findings.errors else document), findings
 
 
 def _check_prerequisites(

@@ -137,7 +137,7 @@ RULES = [
     ("unknown field", doc(colour="red"), "colour", "Unknown field."),
     ("locale", doc(locale="sv"), "locale", "Must be one of"),
     ("estimated minutes", doc(estimated_minutes=60), "estimated_minutes", "Must be greater"),
-    ("key format", doc(key="Not A Key"), "key", "String does not match"),
+    ("key format", doc(key="Not A Key"), "key", "Lowercase letters a-z, digits and hyphens"),
     (
         "no translation into the module's own language",
         doc(translations={"nb": copy.deepcopy(factories.BASE_DOCUMENT["translations"]["en"])}),
@@ -315,3 +315,57 @@ def test_key_already_used_in_the_organisation(client, as_editor):
     create(client, as_editor, doc(key="kjolekjeden"))
     response = post(client, as_editor, doc(key="kjolekjeden"))
     assert response.json["errors"]["key"] == ["Another module of your organisation has this key."]
+
+
+def test_two_problems_in_one_question_are_both_reported(client, as_editor):
+    # A field error (empty prompt) used to hide the answer-key check of the same question.
+    body = with_question(
+        0, prompt="", choices=[{"text": "A", "correct": False}, {"text": "B", "correct": False}]
+    )
+    response = post(client, as_editor, body)
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert "questions[0].prompt" in errors
+    assert errors["questions[0].choices"] == [
+        "A single_choice question needs exactly one correct choice."
+    ]
+
+
+def test_every_answer_key_problem_of_a_question_is_reported(client, as_editor):
+    body = with_question(
+        0, choices=[{"text": "Ja", "correct": True}, {"text": " ja ", "correct": True}]
+    )
+    errors = post(client, as_editor, body).json["errors"]
+    assert errors["questions[0].choices"] == [
+        "A single_choice question needs exactly one correct choice.",
+        "Two choices have the same text.",
+    ]
+
+
+def test_a_card_with_a_bad_field_still_gets_its_kind_checked(client, as_editor):
+    body = doc(cards=[{"kind": "video", "body": 5}])
+    errors = post(client, as_editor, body).json["errors"]
+    assert "cards[0].body" in errors
+    assert errors["cards[0].url"] == ["A video card needs a url."]
+
+
+def test_an_invalid_choice_does_not_add_a_misleading_answer_key_error(client, as_editor):
+    # One choice lacks `correct`: that is the error; counting the rest would invent another.
+    body = with_question(0, choices=[{"text": "A"}, {"text": "B", "correct": False}])
+    errors = post(client, as_editor, body).json["errors"]
+    assert "questions[0].choices[0].correct" in errors
+    assert "questions[0].choices" not in errors
+
+
+def test_publish_reports_every_problem_of_the_draft(client, session, as_editor, draft):
+    from app.content.models import Module
+
+    module = session.get(Module, draft["id"])
+    broken = copy.deepcopy(module.draft)
+    broken["questions"][0]["prompt"] = ""
+    broken["questions"][0]["choices"][0]["correct"] = False
+    module.draft = broken
+    session.flush()
+    response = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert response.status_code == 422
+    assert {"questions[0].prompt", "questions[0].choices"} <= set(response.json["errors"])

@@ -45,7 +45,8 @@ def content_import(path: str, org_slug: str) -> None:
     """Import the content package in PATH into one organisation (all or nothing)."""
     from sqlalchemy import select
 
-    from app.content.service import import_package, read_package_folder
+    from app.content.service import read_package_folder
+    from app.editor.service import import_files
     from app.media.storage import LocalMediaStorage
     from app.orgs.models import Organization
 
@@ -60,7 +61,7 @@ def content_import(path: str, org_slug: str) -> None:
         seed_demo(session)  # `make run` imports before seeding: the demo org must exist
         org = session.scalar(select(Organization).where(Organization.slug == org_slug))
         assert org is not None
-    report = import_package(
+    report = import_files(
         session,
         org=org,
         files=read_package_folder(path),

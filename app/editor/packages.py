@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from app.content.document import KEY_PATTERN
+from app.content.document import KEY_PATTERN, KEY_RULE
 
 MAX_ENTRIES = 200
 MAX_TOTAL_BYTES = 30 * 1024 * 1024  # uncompressed, the whole package
@@ -160,10 +160,16 @@ def read_json(payload: Any) -> Package:
             package.error(label, "A module must be an object.")
             continue
         key = document.get("key")
-        if not (isinstance(key, str) and re.match(KEY_PATTERN, key)):
+        if key is None:
+            # Only a module sent without a key gets one from its title; a key that was sent
+            # but is invalid is refused, never silently replaced (a second import under
+            # another title would then make a second module).
             title = document.get("title")
             key = key_from_title(title) if isinstance(title, str) else f"module-{index + 1}"
             document = {**document, "key": key}
+        elif not (isinstance(key, str) and re.match(KEY_PATTERN, key)):
+            package.error(label, KEY_RULE, "key")
+            continue
         path = f"modules/{key}.json"
         if path in package.files:
             package.error(label, f"Another module in this package has the key {key!r}.", "key")

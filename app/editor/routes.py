@@ -180,23 +180,28 @@ class Publish(MethodView):
     def post(self, module_id: str) -> Any:
         """Validate the draft again and publish it as a new immutable version.
 
+        A draft equal to the current version publishes nothing: the answer is that version,
+        with `unchanged: true`.
+
         Learners who started an attempt keep being graded on their version. With If-Match,
         only the draft you saw is published; with an Idempotency-Key, a retried request
         replays the first answer instead of publishing twice.
         """
-        version = service.publish(
+        publication = service.publish(
             db.session(),
             user=current_user(),
             module_id=module_id,
             if_match=_if_match(required=False),
             now=clock.now(),
         )
+        version = publication.version
         return {
             "id": version.module_id,
             "version": version.version,
             "published_at": version.published_at,
             "published_by": version.published_by,
             "warnings": quality.module_warnings(version.content),
+            "unchanged": publication.unchanged,
         }
 
 
@@ -388,8 +393,11 @@ class Packages(MethodView):
     def post(self) -> Any:
         """Import a content package (zip of the `content/` format, or JSON), all or nothing.
 
-        A module is matched by its `key`: new keys are created, changed ones get a new
-        version, unchanged ones are left alone. When `errors` is not empty nothing was kept.
+        A module is matched by its `key` (a JSON module without one gets a key made from its
+        title); an invalid key is refused. New keys are created, changed ones get a new
+        version, unchanged ones are left alone. Any problem: 422 with `errors` keyed by
+        `<file>.<field path>` (`modules[1].questions[0].choices`) and `problems`, the same as a
+        list of `{file, field, message}`; nothing is imported.
         """
         if request.mimetype == "application/json":
             package = packages.read_json(_json_body())
@@ -403,16 +411,17 @@ class Packages(MethodView):
         else:  # pragma: no cover - the 415 check before the view refuses other types
             raise UnsupportedMediaType("Send a zip or JSON.")
         session = db.session()
-        # All or nothing: the import runs in a savepoint that is dropped on any error (image
-        # files it stored stay behind as harmless, content-addressed orphans).
-        savepoint = session.begin_nested()
-        result = service.import_upload(
-            session, user=current_user(), package=package, storage=get_storage(), now=clock.now()
-        )
-        if result.errors:
-            savepoint.rollback()
-        else:
-            savepoint.commit()
+        # All or nothing: a refused package raises before anything is written, and the import
+        # runs in a savepoint so nothing of it can outlive an error (image files it stored
+        # stay behind as harmless, content-addressed orphans).
+        with session.begin_nested():
+            result = service.import_upload(
+                session,
+                user=current_user(),
+                package=package,
+                storage=get_storage(),
+                now=clock.now(),
+            )
         session.commit()
         return result
 

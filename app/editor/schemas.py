@@ -78,6 +78,11 @@ class PublishedSchema(ma.Schema):
     published_at = ma.fields.DateTime()
     published_by = ma.fields.String(allow_none=True)
     warnings = _warnings_field()
+    unchanged = ma.fields.Boolean(
+        metadata={
+            "description": "true: the draft equals this version, so nothing new was published"
+        }
+    )
 
 
 class StatusSchema(ma.Schema):
@@ -141,7 +146,7 @@ class PackageReportSchema(ma.Schema):
     unchanged = ma.fields.List(ma.fields.Nested(ImportedModuleSchema))
     errors = ma.fields.List(
         ma.fields.Nested(PackageErrorSchema),
-        metadata={"description": "When not empty, nothing was imported"},
+        metadata={"description": "Always empty: a package with problems is refused with 422"},
     )
     warnings = ma.fields.List(
         ma.fields.Nested(PackageErrorSchema),

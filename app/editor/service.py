@@ -292,6 +292,14 @@ def replace_draft(
     return module
 
 
+@dataclass
+class Publication:
+    """What a publish gave: the version, and whether it already existed (nothing changed)."""
+
+    version: ModuleVersion
+    unchanged: bool
+
+
 def publish(
     session: Session,
     *,
@@ -299,13 +307,21 @@ def publish(
     module_id: str,
     if_match: Collection[str] | None,
     now: datetime,
-) -> ModuleVersion:
-    """Validate the draft again and freeze it as the module's next version."""
+) -> Publication:
+    """Validate the draft again and freeze it as the module's next version; a draft equal to
+    the current version publishes nothing new and answers with that version."""
     module = get_module(session, org_id=user.org_id, module_id=module_id, lock=True)
     check_precondition(module, if_match)
     document = check_document(
         session, org=user.organization, raw=copy.deepcopy(module.draft), module=module
     )
+    current = (
+        session.get(ModuleVersion, module.current_version_id) if module.current_version_id else None
+    )
+    if current is not None and current.source_hash == content.document_hash(document):
+        if module.status == "archived":  # publishing has always brought a module back
+            set_archived(session, user=user, module_id=module.id, archived=False, now=now)
+        return Publication(version=current, unchanged=True)
     media_ids = {card["media_id"] for card in document["cards"] if card.get("media_id")}
     media_urls = {
         media_id: media.url
@@ -321,7 +337,7 @@ def publish(
         now=now,
     )
     _record(session, module, "published", user.id, now, version=version.version)
-    return version
+    return Publication(version=version, unchanged=False)
 
 
 def set_archived(
@@ -382,25 +398,64 @@ class PackageResult:
 def import_upload(
     session: Session, *, user: User, package: packages.Package, storage: MediaStorage, now: datetime
 ) -> PackageResult:
-    """Import a package into the caller's organisation, all or nothing (errors: nothing kept)."""
-    if package.errors:
-        return PackageResult([], [], [], package.errors, [])
-    report = content.import_package(
-        session,
-        org=user.organization,
-        files=package.files,
-        storage=storage,
-        imported_by=user.id,
-        now=now,
+    """Import a package into the caller's organisation, all or nothing: any error is a 422
+    listing every problem, and nothing is kept."""
+    result = (
+        PackageResult([], [], [], package.errors, [])
+        if package.errors
+        else import_files(
+            session,
+            org=user.organization,
+            files=package.files,
+            labels=package.labels,
+            storage=storage,
+            imported_by=user.id,
+            now=now,
+        )
     )
+    if result.errors:
+        raise Unprocessable(
+            f"The package has {len(result.errors)} problem(s); nothing was imported.",
+            errors=package_errors_by_path(result.errors),
+            extra={"problems": result.errors, "warnings": result.warnings},
+        )
+    return result
+
+
+def package_errors_by_path(problems: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Package problems (`{file, field, message}`) as the `errors` of a problem, keyed by
+    `<file>.<field path>` (`modules[1].questions[0].choices`); `_package` for the whole."""
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        path = ".".join(part for part in (problem.get("file"), problem.get("field")) if part)
+        errors.setdefault(path or "_package", []).append(problem["message"])
+    return errors
+
+
+def import_files(
+    session: Session,
+    *,
+    org: Organization,
+    files: dict[str, bytes],
+    storage: MediaStorage,
+    imported_by: str | None,
+    now: datetime,
+    labels: dict[str, str] | None = None,
+) -> PackageResult:
+    """Import package files into one organisation (`content import` and uploads): every module
+    created or changed gets an `imported` entry in its history. With errors nothing is written;
+    `labels` names files as the sender called them."""
+    report = content.import_package(
+        session, org=org, files=files, storage=storage, imported_by=imported_by, now=now
+    )
+    labels = labels or {}
     warnings = [
-        {**warning, "file": package.labels.get(warning["file"], warning["file"])}
+        {**warning, "file": labels.get(warning["file"], warning["file"])}
         for warning in report.warnings
     ]
     if report.errors:
         errors = [
-            {**error, "file": package.labels.get(error["file"], error["file"])}
-            for error in report.errors
+            {**error, "file": labels.get(error["file"], error["file"])} for error in report.errors
         ]
         return PackageResult([], [], [], errors, warnings)
 
@@ -418,7 +473,7 @@ def import_upload(
             session,
             report.modules[key],
             "imported",
-            user.id,
+            imported_by,
             now,
             version=report.modules[key].current_version,
         )

@@ -287,3 +287,27 @@ def test_the_previous_tests_commits_were_rolled_back(session):
     for slug in ("probe-org", "coop-nord", "demo"):
         assert count(session, Organization, Organization.slug == slug) == 0
     assert count(session, Module) == 0
+
+
+def test_content_import_leaves_an_entry_in_each_modules_history(runner, session, tmp_path):
+    from app.editor.models import ModuleEvent
+
+    package = tmp_path / "package"
+    shutil.copytree(CONTENT / "modules", package / "modules")
+    assert runner.invoke(args=["content", "import", str(package)]).exit_code == 0
+    org = demo_org(session)
+    events = session.scalars(select(ModuleEvent).where(ModuleEvent.org_id == org.id)).all()
+    assert len(events) == SHIPPED
+    assert {(e.action, e.version, e.actor_id) for e in events} == {("imported", 1, None)}
+
+    changed = package / "modules" / "hand-hygiene.yaml"
+    source = changed.read_text(encoding="utf-8")
+    assert "summary: Hvorfor og hvordan" in source
+    changed.write_text(source.replace("summary: Hvorfor og hvordan", "summary: Slik"), "utf-8")
+    second = runner.invoke(args=["content", "import", str(package)])
+    assert "1 updated" in second.output, second.output
+    module = session.scalar(select(Module).where(Module.key == "hand-hygiene"))
+    history = session.scalars(
+        select(ModuleEvent.version).where(ModuleEvent.module_id == module.id)
+    ).all()
+    assert sorted(history) == [1, 2]

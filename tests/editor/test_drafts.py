@@ -331,7 +331,7 @@ def test_a_retried_publish_with_the_same_idempotency_key_publishes_once(client, 
     assert first.json == again.json and again.json["version"] == 1
     assert again.headers["Idempotent-Replayed"] == "true"
     third = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
-    assert third.json["version"] == 2  # without a key, each publish is a new version
+    assert third.json["version"] == 1  # without a key too: the draft has not changed
 
 
 def test_a_save_racing_another_save_gets_412(session, editor, draft):
@@ -354,3 +354,44 @@ def test_a_save_racing_another_save_gets_412(session, editor, draft):
             if_match=[f"{draft['id']}.1"],
             now=datetime.now(UTC),
         )
+
+
+def test_publishing_an_unchanged_draft_answers_with_the_existing_version(
+    client, session, as_editor, draft
+):
+    first = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert first.json["version"] == 1 and first.json["unchanged"] is False
+    again = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert again.status_code == 200
+    assert again.json == {**first.json, "unchanged": True}
+    versions = session.scalars(
+        select(ModuleVersion.version).where(ModuleVersion.module_id == draft["id"])
+    ).all()
+    assert versions == [1]
+    history = client.get(f"{API}/modules/{draft['id']}/history", headers=as_editor).json
+    assert [e["action"] for e in history["items"]] == ["published", "created"]
+    # A save that changes nothing is still nothing to publish; a real change is.
+    etag = client.get(f"{API}/modules/{draft['id']}", headers=as_editor).headers["ETag"]
+    same = client.put(
+        f"{API}/modules/{draft['id']}",
+        json=factories.module_document(),
+        headers={**as_editor, "If-Match": etag},
+    )
+    assert client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor).json["unchanged"]
+    client.put(
+        f"{API}/modules/{draft['id']}",
+        json=factories.module_document(title="Ny"),
+        headers={**as_editor, "If-Match": same.headers["ETag"]},
+    )
+    changed = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert changed.json["version"] == 2 and changed.json["unchanged"] is False
+
+
+def test_publishing_an_archived_unchanged_module_brings_it_back(
+    client, as_editor, as_learner, draft
+):
+    client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    client.post(f"{API}/modules/{draft['id']}/archive", headers=as_editor)
+    again = client.post(f"{API}/modules/{draft['id']}/publish", headers=as_editor)
+    assert again.json["version"] == 1 and again.json["unchanged"] is True
+    assert client.get(f"/api/v1/modules/{draft['id']}", headers=as_learner).status_code == 200

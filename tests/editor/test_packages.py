@@ -124,13 +124,12 @@ def test_nothing_is_imported_when_one_module_is_wrong(client, session, org, as_e
         }
     )
     response = post_zip(client, as_editor, data)
-    assert response.status_code == 200
-    assert response.json["created"] == []
+    assert response.status_code == 422
     assert {
         "file": "modules/bad.yaml",
         "field": "questions[0].choices",
         "message": "A single_choice question needs exactly one correct choice.",
-    } in response.json["errors"]
+    } in response.json["problems"]
     assert count_modules(session, org) == 0
 
 
@@ -140,17 +139,18 @@ def test_json_errors_name_the_module_by_position(client, as_editor):
         json={"modules": [factories.module_document(key="ok"), {"title": "Tom"}]},
         headers=as_editor,
     )
-    files = {error["file"] for error in response.json["errors"]}
+    files = {error["file"] for error in response.json["problems"]}
     assert files == {"modules[1]"}
-    fields = {error["field"] for error in response.json["errors"]}
+    fields = {error["field"] for error in response.json["problems"]}
     assert {"cards", "questions"} <= fields
 
 
 def test_json_with_neither_modules_nor_a_document(client, as_editor):
     response = client.post(f"{API}/packages", json={"modules": "nope"}, headers=as_editor)
-    assert response.json["errors"][0]["message"].startswith("Send {modules")
+    assert response.status_code == 422
+    assert response.json["errors"]["_package"][0].startswith("Send {modules")
     listed = client.post(f"{API}/packages", json=[1], headers=as_editor)
-    assert listed.json["errors"]
+    assert listed.status_code == 422 and listed.json["errors"]
 
 
 def test_json_duplicate_keys_and_bad_base64(client, as_editor):
@@ -162,7 +162,7 @@ def test_json_duplicate_keys_and_bad_base64(client, as_editor):
         },
         headers=as_editor,
     )
-    messages = {(e["file"], e["message"]) for e in response.json["errors"]}
+    messages = {(e["file"], e["message"]) for e in response.json["problems"]}
     assert ("modules[1]", "Another module in this package has the key 'a'.") in messages
     assert ("files.media/x.png", "Not valid base64.") in messages
     assert any(file == "files.../x.png" for file, _ in messages)
@@ -186,7 +186,7 @@ def test_package_image_that_is_not_an_image(client, as_editor):
     document = factories.module_document(key="bilde")
     document["cards"][0] = {"kind": "image", "media": "media/x.png"}
     data = make_zip({"modules/bilde.yaml": yaml.safe_dump(document), "media/x.png": b"GIF89a"})
-    errors = post_zip(client, as_editor, data).json["errors"]
+    errors = post_zip(client, as_editor, data).json["problems"]
     assert errors == [
         {
             "file": "modules/bilde.yaml",
@@ -208,10 +208,10 @@ def test_unsupported_body_type_is_415(client, as_editor):
 
 def errors_of(client, headers, data: bytes) -> list[dict[str, Any]]:
     response = post_zip(client, headers, data)
-    assert response.status_code == 200
-    assert response.json["created"] == [] and response.json["updated"] == []
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
     assert response.json["errors"]
-    return response.json["errors"]
+    return response.json["problems"]
 
 
 def test_not_a_zip(client, as_editor):
@@ -439,3 +439,72 @@ def test_package_over_the_body_limit_is_413(client, app, as_editor):
     response = post_zip(client, as_editor, b"PK" + b"\0" * app.config["MAX_CONTENT_LENGTH"])
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
+
+
+# --- keys, failures as problems, history ------------------------------------------------
+
+
+def test_an_invalid_module_key_is_refused_not_replaced(client, session, org, as_editor):
+    response = client.post(
+        f"{API}/packages",
+        json={"modules": [factories.module_document(key="Bad Key")]},
+        headers=as_editor,
+    )
+    assert response.status_code == 422, response.json
+    assert response.mimetype == "application/problem+json"
+    assert response.json["errors"]["modules[0].key"] == [
+        "Lowercase letters a-z, digits and hyphens, starting with a letter or digit; at most 100."
+    ]
+    assert count_modules(session, org) == 0
+
+
+def test_a_zip_module_file_with_an_invalid_name_is_refused(client, session, org, as_editor):
+    data = make_zip({"modules/Bad Key.yaml": module_yaml()})
+    response = post_zip(client, as_editor, data)
+    assert response.status_code == 422
+    assert "modules/Bad Key.yaml.key" in response.json["errors"]
+    assert count_modules(session, org) == 0
+
+
+def test_a_failed_import_is_a_422_problem_with_every_error(client, session, org, as_editor):
+    bad = factories.module_document(key="bad")
+    bad["questions"][0]["choices"][1]["correct"] = True
+    bad["title"] = ""
+    response = client.post(
+        f"{API}/packages",
+        json={"modules": [factories.module_document(key="good"), bad]},
+        headers=as_editor,
+    )
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.json["type"].endswith("validation-failed")
+    assert "nothing was imported" in response.json["detail"].lower()
+    assert response.json["errors"] == {
+        "modules[1].title": ["Length must be between 1 and 200."],
+        "modules[1].questions[0].choices": [
+            "A single_choice question needs exactly one correct choice."
+        ],
+    }
+    # The list form of before, for clients that read it: file, field and message.
+    assert {
+        "file": "modules[1]",
+        "field": "title",
+        "message": "Length must be between 1 and 200.",
+    } in response.json["problems"]
+    assert count_modules(session, org) == 0
+
+
+def test_a_package_that_is_not_a_zip_is_a_422_problem(client, as_editor):
+    response = post_zip(client, as_editor, b"not a zip")
+    assert response.status_code == 422
+    assert response.json["errors"] == {"_package": ["The body is not a readable zip file."]}
+
+
+def test_an_import_that_changes_a_module_leaves_history(client, as_editor):
+    first = post_zip(client, as_editor, make_zip({"modules/kald.yaml": module_yaml(key="kald")}))
+    module_id = first.json["created"][0]["id"]
+    changed = module_yaml(key="kald", title="Kaldt og trygt")
+    post_zip(client, as_editor, make_zip({"modules/kald.yaml": changed}))
+    post_zip(client, as_editor, make_zip({"modules/kald.yaml": changed}))  # unchanged: no entry
+    history = client.get(f"{API}/modules/{module_id}/history", headers=as_editor).json["items"]
+    assert [(e["action"], e["version"]) for e in history] == [("imported", 2), ("imported", 1)]

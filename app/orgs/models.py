@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.db import Base, new_id, utcnow
 
@@ -26,15 +27,49 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def department_name_key(name: str) -> str:
+    """What makes two department names the same: case, Unicode form and spacing aside
+    (`Kasse`, ` kasse `, `KASSE`). The roster import matches names by it too."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
 class Department(Base):
     __tablename__ = "departments"
-    __table_args__ = (Index("ix_departments_org_name", "org_id", "name"),)
+    __table_args__ = (
+        Index("ix_departments_org_name", "org_id", "name"),
+        # Names are unique among siblings. A unique index treats NULLs as distinct (in both
+        # PostgreSQL and SQLite), so top-level departments (no parent) get their own index.
+        Index(
+            "uq_departments_top_level_name",
+            "org_id",
+            "name_key",
+            unique=True,
+            postgresql_where=text("parent_id IS NULL"),
+            sqlite_where=text("parent_id IS NULL"),
+        ),
+        Index(
+            "uq_departments_sibling_name",
+            "parent_id",
+            "name_key",
+            unique=True,
+            postgresql_where=text("parent_id IS NOT NULL"),
+            sqlite_where=text("parent_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # department_name_key(name), kept by the validator below; compared by the unique indexes,
+    # so both databases apply the same case-blind rule (SQLite's lower() folds ASCII only).
+    name_key: Mapped[str | None] = mapped_column(String(400), default=None)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = department_name_key(name)
+        return name
 
     # Loaded when asked for (the admin list asks for it with selectinload): a department is
     # joined to every loaded user, and most requests never look at its managers.

@@ -16,7 +16,7 @@ from app.errors import Unprocessable, UnsupportedMediaType
 from app.identity import schemas as identity_schemas
 from app.identity import service as identity
 from app.openapi import errors
-from app.orgs import schemas, service
+from app.orgs import roster, schemas, service
 from app.orgs.models import Department
 from app.pagination import PageArgsSchema, page_schema, paginate
 
@@ -43,9 +43,13 @@ class Departments(MethodView):
     @authenticated(blp, "admin")
     @blp.arguments(schemas.DepartmentCreateSchema())
     @blp.response(201, schemas.DepartmentSchema)
-    @errors(blp, 404)
+    @errors(blp, 404, 409)
     def post(self, body: dict[str, Any]) -> Any:
-        """Create a department (optionally under a parent, with managers)."""
+        """Create a department (optionally under a parent, with managers).
+
+        Names are unique among departments with the same parent, case and extra spaces aside
+        (`Kasse` = `kasse `): a taken name is 409 with `existing_id`, the department that has it.
+        """
         department = service.create_department(db.session(), org_id=current_user().org_id, **body)
         db.session.commit()
         return department
@@ -56,9 +60,10 @@ class DepartmentById(MethodView):
     @authenticated(blp, "admin")
     @blp.arguments(schemas.DepartmentPatchSchema())
     @blp.response(200, schemas.DepartmentSchema)
-    @errors(blp, 404)
+    @errors(blp, 404, 409, 422)
     def patch(self, changes: dict[str, Any], department_id: str) -> Any:
-        """Rename, move or change the managers of a department."""
+        """Rename, move or change the managers of a department. A name taken by a department
+        with the same (new) parent is 409 with `existing_id`."""
         department = service.update_department(
             db.session(), org_id=current_user().org_id, department_id=department_id, changes=changes
         )
@@ -130,9 +135,13 @@ class UserImport(MethodView):
     )
     @errors(blp, 415, 422)
     def post(self, args: dict[str, Any]) -> Any:
-        """Import an HR roster CSV (`username,display_name,department,roles`).
+        """Import an HR roster CSV (`username,display_name,department,roles`), all or nothing.
 
-        All or nothing: when `errors` is not empty, nothing was imported.
+        Columns separated by `,`, `;` (Excel's Norwegian default) or tabs; UTF-8 with or
+        without a byte order mark. `department` is a name, a path of names when the name is
+        not unique (`Butikk Sentrum / Kasse`) or an id; `rows` says which department each row
+        got. Any problem: 422 with `errors` keyed `rows[<line>].<column>` (the header is line
+        1) and `problems`, the same as a list; nothing is imported.
         """
         if request.mimetype == "multipart/form-data":
             upload = request.files.get("file")
@@ -143,22 +152,15 @@ class UserImport(MethodView):
             raw = request.get_data()
         else:
             raise UnsupportedMediaType("Send the roster as text/csv or multipart/form-data.")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Unprocessable(
-                "The roster is not UTF-8.", errors={"file": ["Save the CSV as UTF-8."]}
-            ) from None
-        # All or nothing: a savepoint around the import, so a report with errors keeps nothing
-        # and undoes only the import (a plain rollback would also end the caller's own work).
-        savepoint = db.session.begin_nested()
-        report = service.import_roster(
-            db.session(), org_id=current_user().org_id, csv_text=text, **args
-        )
-        if report.errors:
-            savepoint.rollback()
-            report.created = report.updated = 0
-        else:
-            savepoint.commit()
-            db.session.commit()
+        session = db.session()
+        # All or nothing: a refused roster raises before anything is written, and the import
+        # runs in a savepoint so nothing of it outlives an error.
+        with session.begin_nested():
+            report = roster.import_roster(
+                session,
+                org_id=current_user().org_id,
+                csv_text=roster.decode_roster(raw),
+                **args,
+            )
+        session.commit()
         return report

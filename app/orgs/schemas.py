@@ -102,10 +102,34 @@ class RosterErrorSchema(ma.Schema):
     message = ma.fields.String()
 
 
+class RosterDepartmentSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    path = ma.fields.String(metadata={"description": "Names from the top: `Region / Store`"})
+    created = ma.fields.Boolean(metadata={"description": "Created by this import"})
+
+
+class RosterRowSchema(ma.Schema):
+    row = ma.fields.Integer(metadata={"description": "Line in the file; the header is 1"})
+    username = ma.fields.String()
+    action = ma.fields.String(metadata={"enum": ["created", "updated"]})
+    department = ma.fields.Nested(RosterDepartmentSchema, allow_none=True)
+
+
 class RosterReportSchema(ma.Schema):
     created = ma.fields.Integer()
     updated = ma.fields.Integer()
-    errors = ma.fields.List(ma.fields.Nested(RosterErrorSchema))
+    errors = ma.fields.List(
+        ma.fields.Nested(RosterErrorSchema),
+        metadata={"description": "Always empty: a roster with problems is refused with 422"},
+    )
+    rows = ma.fields.List(
+        ma.fields.Nested(RosterRowSchema),
+        metadata={"description": "What each row did, and the department it got"},
+    )
+    delimiter = ma.fields.String(
+        metadata={"enum": ["comma", "semicolon", "tab"], "description": "As detected"}
+    )
 
 
 class RosterArgsSchema(ma.Schema):

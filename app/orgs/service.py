@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
 from app.auth.service import revoke_all_logins
 from app.errors import Conflict, NotFound, Unprocessable
 from app.orgs import facts
-from app.orgs.models import ROLES, Department, DepartmentManager, Organization, User
+from app.orgs.models import (
+    ROLES,
+    Department,
+    DepartmentManager,
+    Organization,
+    User,
+    department_name_key,
+)
 
 _SLUG = re.compile(r"^(?=.{1,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 UNUSABLE_PASSWORD = "!"  # never matches: an imported user without a password cannot log in yet
@@ -40,7 +45,7 @@ def create_organization(
         problems["slug"] = ["Lowercase letters, digits and single hyphens, at most 63."]
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
         problems["name"] = [f"Between 1 and {MAX_NAME_LENGTH} characters."]
-    if not _ROSTER_USERNAME.match(admin_username):
+    if not USERNAME_PATTERN.match(admin_username):
         problems["admin"] = ["Letters, digits and . _ @ + - only, at most 150."]
     if not MIN_PASSWORD_LENGTH <= len(admin_password) <= MAX_PASSWORD_LENGTH:
         problems["password"] = [
@@ -122,6 +127,51 @@ def _set_managers(session: Session, department: Department, manager_ids: list[st
     session.expire(department, ["managers"])
 
 
+def sibling_named(
+    session: Session, *, org_id: str, parent_id: str | None, name: str
+) -> Department | None:
+    """The department under `parent_id` (top level: None) whose name is `name`, case aside."""
+    parent = Department.parent_id == parent_id if parent_id else Department.parent_id.is_(None)
+    return session.scalar(
+        select(Department).where(
+            Department.org_id == org_id,
+            parent,
+            Department.name_key == department_name_key(name),
+        )
+    )
+
+
+def _refuse_taken_name(
+    session: Session, org_id: str, parent_id: str | None, name: str, department_id: str | None
+) -> None:
+    existing = sibling_named(session, org_id=org_id, parent_id=parent_id, name=name)
+    if existing is not None and existing.id != department_id:
+        raise _name_taken(existing)
+
+
+def _name_taken(existing: Department) -> Conflict:
+    where = "under the same parent" if existing.parent_id else "at the top level"
+    return Conflict(
+        f"A department named {existing.name!r} already exists {where}.",
+        errors={"name": ["Names are unique among departments with the same parent."]},
+        extra={"existing_id": existing.id},
+    )
+
+
+def _flush_department(session: Session, department: Department) -> None:
+    """Flush, turning a sibling with the same name written at the same moment into 409."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        existing = sibling_named(
+            session, org_id=department.org_id, parent_id=department.parent_id, name=department.name
+        )
+        if existing is None:
+            raise
+        raise _name_taken(existing) from None
+
+
 def create_department(
     session: Session,
     *,
@@ -130,12 +180,14 @@ def create_department(
     parent_id: str | None = None,
     manager_ids: list[str] | None = None,
 ) -> Department:
-    """A department, optionally under a parent and with managers."""
+    """A department, optionally under a parent and with managers; a sibling with the same
+    name (case aside) is a 409 naming it."""
     if parent_id:
         _check_parent(session, org_id, None, parent_id)
+    _refuse_taken_name(session, org_id, parent_id, name, None)
     department = Department(org_id=org_id, name=name, parent_id=parent_id)
     session.add(department)
-    session.flush()
+    _flush_department(session, department)
     if manager_ids:
         _set_managers(session, department, manager_ids)
     return department
@@ -146,12 +198,14 @@ def update_department(
 ) -> Department:
     """Rename, move or change the managers of a department."""
     department = get_department(session, org_id, department_id)
-    if "name" in changes:
-        department.name = changes["name"]
-    if "parent_id" in changes:
-        if changes["parent_id"]:
-            _check_parent(session, org_id, department.id, changes["parent_id"])
-        department.parent_id = changes["parent_id"]
+    if changes.get("parent_id"):
+        _check_parent(session, org_id, department.id, changes["parent_id"])
+    name = changes.get("name", department.name)
+    parent_id = (changes["parent_id"] or None) if "parent_id" in changes else department.parent_id
+    _refuse_taken_name(session, org_id, parent_id, name, department.id)
+    department.name = name
+    department.parent_id = parent_id
+    _flush_department(session, department)
     if "manager_ids" in changes:
         _set_managers(session, department, changes["manager_ids"] or [])
     session.flush()
@@ -244,138 +298,12 @@ def update_user(
     return user
 
 
-@dataclass
-class RosterReport:
-    created: int = 0
-    updated: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-
 ROSTER_COLUMNS = ("username", "display_name", "department", "roles")
 # The same limits as the admin API's schemas (and the columns), so a roster cannot bring in
 # what `POST /admin/users` would refuse.
-_ROSTER_USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,150}$")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,150}$")
 MAX_NAME_LENGTH = 200
 MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 8, 200
-
-
-def import_roster(
-    session: Session, *, org_id: str, csv_text: str, create_departments: bool = False
-) -> RosterReport:
-    """Create or update users from an HR roster (`username,display_name,department,roles`).
-
-    All or nothing: any row error leaves the database untouched and every error is reported.
-    An optional `password` column sets passwords; new users without one cannot log in until
-    an admin sets one. An optional `started_on` column (YYYY-MM-DD) sets the first working
-    day, which onboarding weeks count from (left empty: unchanged, for a new user the day of
-    the import). `roles` is separated by `;` or `|`. Departments are matched by name.
-    """
-    report = RosterReport()
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [column for column in ROSTER_COLUMNS if column not in header]
-    if missing:
-        report.errors.append(
-            {"row": 1, "field": "header", "message": f"Missing columns: {', '.join(missing)}"}
-        )
-        return report
-    departments = {
-        d.name.strip().casefold(): d
-        for d in session.scalars(select(Department).where(Department.org_id == org_id))
-    }
-    existing = {u.username: u for u in session.scalars(select(User).where(User.org_id == org_id))}
-    seen: set[str] = set()
-    planned: list[tuple[dict[str, str], list[str], str, date | None]] = []
-    for line, raw in enumerate(reader, start=2):
-        problems: list[tuple[str, str]] = []
-        # csv puts the surplus values of a row longer than the header under the key None.
-        if raw.pop(None, None) is not None:
-            problems.append(("_row", f"More values than the {len(header)} columns."))
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        username = row.get("username", "")
-        if not username:
-            problems.append(("username", "Required."))
-        elif username in seen:
-            problems.append(("username", "Appears more than once in the file."))
-        elif not _ROSTER_USERNAME.match(username):
-            problems.append(("username", "Letters, digits and . _ @ + - only, at most 150."))
-        seen.add(username)
-        if not row.get("display_name"):
-            problems.append(("display_name", "Required."))
-        elif len(row["display_name"]) > MAX_NAME_LENGTH:
-            problems.append(("display_name", f"At most {MAX_NAME_LENGTH} characters."))
-        roles = [r.strip() for r in row.get("roles", "").replace("|", ";").split(";") if r.strip()]
-        roles = list(dict.fromkeys(roles)) or ["learner"]
-        # PostgreSQL text cannot hold NUL; the username rule above already refuses it there.
-        problems.extend(
-            (name, "Must not contain NUL characters.")
-            for name, value in row.items()
-            if "\x00" in value and name != "username"
-        )
-        problems.extend(("roles", f"Unknown role: {r}") for r in roles if r not in ROLES)
-        department_name = row.get("department", "")
-        if (
-            department_name
-            and department_name.casefold() not in departments
-            and not create_departments
-        ):
-            problems.append(("department", f"No department named {department_name!r}."))
-        elif len(department_name) > MAX_NAME_LENGTH:
-            problems.append(("department", f"At most {MAX_NAME_LENGTH} characters."))
-        password = row.get("password", "")
-        if password and not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            problems.append(
-                (
-                    "password",
-                    f"Between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
-                )
-            )
-        if username not in existing and row.get("password", "") == "" and "password" in header:
-            problems.append(("password", "Required for a new user when the column is present."))
-        started = None
-        if row.get("started_on"):
-            try:
-                started = date.fromisoformat(row["started_on"])
-            except ValueError:
-                problems.append(("started_on", "A date as YYYY-MM-DD."))
-        report.errors.extend({"row": line, "field": f, "message": m} for f, m in problems)
-        planned.append((row, roles, department_name, started))
-    if report.errors:
-        return report
-    for row, roles, department_name, started in planned:
-        department_id = None
-        if department_name:
-            department = departments.get(department_name.casefold())
-            if department is None:
-                department = create_department(session, org_id=org_id, name=department_name)
-                departments[department_name.casefold()] = department
-            department_id = department.id
-        user = existing.get(row["username"])
-        password = row.get("password") or None
-        if user is None:
-            session.add(
-                User(
-                    org_id=org_id,
-                    username=row["username"],
-                    display_name=row["display_name"],
-                    password_hash=hash_password(password) if password else UNUSABLE_PASSWORD,
-                    department_id=department_id,
-                    roles=roles,
-                    started_on=started,
-                )
-            )
-            report.created += 1
-        else:
-            user.display_name = row["display_name"]
-            user.department_id = department_id
-            user.roles = roles
-            if started:
-                user.started_on = started
-            if password:
-                user.password_hash = hash_password(password)
-            report.updated += 1
-    session.flush()
-    return report
 
 
 def update_profile(

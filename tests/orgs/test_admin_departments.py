@@ -155,8 +155,8 @@ def test_the_department_list_loads_managers_in_a_fixed_number_of_queries(
 ):
     from tests.paths.test_query_count import count_queries
 
-    def add_departments(count: int) -> None:
-        for n in range(count):
+    def add_departments(count: int, first: int = 0) -> None:
+        for n in range(first, first + count):
             response = client.post(
                 DEPARTMENTS,
                 json={"name": f"Avdeling {n}", "manager_ids": [learner.id]},
@@ -174,5 +174,72 @@ def test_the_department_list_loads_managers_in_a_fixed_number_of_queries(
 
     add_departments(2)
     few = queries_to_list()
-    add_departments(6)
+    add_departments(6, first=2)
     assert queries_to_list() == few
+
+
+# --- names unique among siblings ------------------------------------------------------------
+
+
+def test_a_sibling_with_the_same_name_is_409_with_the_existing_id(
+    client, session, org, store, checkout, as_admin
+):
+    for name in ("Kasse", "kasse", "  KASSE "):
+        response = client.post(
+            DEPARTMENTS, json={"name": name, "parent_id": store.id}, headers=as_admin
+        )
+        body = assert_problem(response, 409)
+        assert body["existing_id"] == checkout.id, name
+        assert "name" in body["errors"]
+    top = client.post(DEPARTMENTS, json={"name": "butikk sentrum"}, headers=as_admin)
+    assert assert_problem(top, 409)["existing_id"] == store.id
+
+
+def test_the_same_name_under_another_parent_or_in_another_org_is_fine(
+    client, session, other_org, store, warehouse, as_admin
+):
+    under_warehouse = client.post(
+        DEPARTMENTS, json={"name": "Kasse", "parent_id": warehouse.id}, headers=as_admin
+    )
+    assert under_warehouse.status_code == 201, under_warehouse.json
+    factories.make_department(session, other_org, "Lager Nord")  # a top-level name taken here
+    ours = client.post(DEPARTMENTS, json={"name": "Region Øst"}, headers=as_admin)
+    assert ours.status_code == 201
+
+
+def test_renaming_or_moving_onto_a_taken_name_is_409(
+    client, session, org, store, checkout, warehouse, as_admin
+):
+    shelf = factories.make_department(session, org, "Hylle", parent=store)
+    renamed = client.patch(f"{DEPARTMENTS}/{shelf.id}", json={"name": "KASSE"}, headers=as_admin)
+    assert assert_problem(renamed, 409)["existing_id"] == checkout.id
+    other_kasse = factories.make_department(session, org, "Kasse", parent=warehouse)
+    moved = client.patch(
+        f"{DEPARTMENTS}/{other_kasse.id}", json={"parent_id": store.id}, headers=as_admin
+    )
+    assert assert_problem(moved, 409)["existing_id"] == checkout.id
+    to_top = client.patch(
+        f"{DEPARTMENTS}/{checkout.id}",
+        json={"parent_id": None, "name": "lager nord"},
+        headers=as_admin,
+    )
+    assert assert_problem(to_top, 409)["existing_id"] == warehouse.id
+    # Renaming to its own name in another case is no clash with itself.
+    same = client.patch(f"{DEPARTMENTS}/{checkout.id}", json={"name": "KASSE"}, headers=as_admin)
+    assert same.status_code == 200 and same.json["name"] == "KASSE"
+
+
+def test_the_database_refuses_siblings_with_the_same_name_too(session, org, store):
+    # Two requests racing past the service's check meet the unique index (also at the top
+    # level, where the parent is NULL and a plain unique index would let both through).
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from app.orgs.models import Department
+
+    for parent_id, name in ((store.id, "Ferskvare"), (None, "Region Midt")):
+        session.add(Department(org_id=org.id, name=name, parent_id=parent_id))
+        session.flush()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.add(Department(org_id=org.id, name=name.upper(), parent_id=parent_id))
+            session.flush()

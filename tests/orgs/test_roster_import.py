@@ -20,6 +20,21 @@ def post_csv(client, headers, text, query="", encoding="utf-8"):
     )
 
 
+def counts(response):
+    """The totals of a successful import."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {key: response.json[key] for key in ("created", "updated", "errors")}
+
+
+def refused(response):
+    """The per-row problems of a refused import (a 422 problem)."""
+    body = assert_problem(response, 422)
+    assert "nothing was imported" in body["detail"]
+    for problem in body["problems"]:
+        assert problem["message"] in body["errors"][f"rows[{problem['row']}].{problem['field']}"]
+    return body["problems"]
+
+
 def user_count(session, org):
     return session.scalar(select(func.count()).select_from(User).where(User.org_id == org.id))
 
@@ -39,8 +54,7 @@ def test_a_csv_body_creates_and_updates_users(
         + "learner,Lars Læring,Butikk Sentrum,learner|editor\n"
     )
     response = post_csv(client, as_admin, text)
-    assert response.status_code == 200, response.json
-    assert response.json == {"created": 2, "updated": 1, "errors": []}
+    assert counts(response) == {"created": 2, "updated": 1, "errors": []}
     kari = by_username(session, org, "kari")
     assert kari.display_name == "Kari Nordmann"
     assert kari.department_id == checkout.id
@@ -72,7 +86,7 @@ def test_multipart_without_a_file_is_422(client, as_admin):
 
 def test_a_utf8_bom_from_excel_is_accepted(client, session, org, checkout, as_admin):
     response = post_csv(client, as_admin, "\ufeff" + HEADER + "kari,Kari,Kasse,learner\n")
-    assert response.json == {"created": 1, "updated": 0, "errors": []}
+    assert counts(response) == {"created": 1, "updated": 0, "errors": []}
 
 
 def test_a_password_column_lets_new_users_log_in(client, org, as_admin):
@@ -108,10 +122,8 @@ def test_one_bad_row_imports_nothing_and_every_error_is_reported(
         + "kari,Kari Again,Kasse,learner\n"  # row 6: duplicate in file
     )
     response = post_csv(client, as_admin, text)
-    assert response.status_code == 200
-    report = response.json
-    assert report["created"] == 0 and report["updated"] == 0
-    found = {(e["row"], e["field"]) for e in report["errors"]}
+    problems = refused(response)
+    found = {(e["row"], e["field"]) for e in problems}
     assert found == {
         (4, "username"),
         (5, "display_name"),
@@ -119,7 +131,7 @@ def test_one_bad_row_imports_nothing_and_every_error_is_reported(
         (5, "roles"),
         (6, "username"),
     }
-    assert all(e["message"] for e in report["errors"])
+    assert all(e["message"] for e in problems)
     assert user_count(session, org) == before
     assert by_username(session, org, "kari") is None
     assert by_username(session, org, "learner").display_name == learner.display_name
@@ -128,33 +140,30 @@ def test_one_bad_row_imports_nothing_and_every_error_is_reported(
 def test_missing_columns_are_reported(client, session, org, as_admin):
     before = user_count(session, org)
     response = post_csv(client, as_admin, "username,name\nkari,Kari\n")
-    report = response.json
-    assert report["created"] == 0 and report["updated"] == 0
-    assert len(report["errors"]) == 1
-    assert report["errors"][0]["row"] == 1
-    assert "display_name" in report["errors"][0]["message"]
-    assert "department" in report["errors"][0]["message"]
+    problems = refused(response)
+    assert len(problems) == 1
+    assert problems[0]["row"] == 1
+    assert "display_name" in problems[0]["message"]
+    assert "department" in problems[0]["message"]
+    assert "semicolons" in problems[0]["message"]  # says what was expected
     assert user_count(session, org) == before
 
 
 def test_an_empty_file_is_reported(client, as_admin):
-    report = post_csv(client, as_admin, "").json
-    assert report["created"] == 0 and report["errors"]
+    assert refused(post_csv(client, as_admin, ""))
 
 
 def test_an_unknown_department_is_an_error_unless_asked_to_create_it(
     client, session, org, as_admin
 ):
     text = HEADER + "kari,Kari,Frukt og grønt,learner\nola,Ola,Frukt og grønt,learner\n"
-    report = post_csv(client, as_admin, text).json
-    assert report["created"] == 0
-    assert {(e["row"], e["field"]) for e in report["errors"]} == {
+    assert {(e["row"], e["field"]) for e in refused(post_csv(client, as_admin, text))} == {
         (2, "department"),
         (3, "department"),
     }
 
-    report = post_csv(client, as_admin, text, query="?create_departments=true").json
-    assert report == {"created": 2, "updated": 0, "errors": []}
+    response = post_csv(client, as_admin, text, query="?create_departments=true")
+    assert counts(response) == {"created": 2, "updated": 0, "errors": []}
     departments = session.scalars(
         select(Department).where(Department.org_id == org.id, Department.name == "Frukt og grønt")
     ).all()
@@ -192,10 +201,8 @@ def test_a_json_body_is_415(client, as_admin):
 def test_a_row_with_too_many_fields_is_reported_not_a_crash(client, session, org, as_admin):
     before = user_count(session, org)
     response = post_csv(client, as_admin, HEADER + "kari,Kari,,learner,surplus\n")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    report = response.json
-    assert report["created"] == 0
-    assert report["errors"] and report["errors"][0]["row"] == 2
+    problems = refused(response)
+    assert problems and problems[0]["row"] == 2
     assert user_count(session, org) == before
 
 
@@ -208,15 +215,13 @@ def test_values_the_api_would_refuse_are_refused_in_the_roster_too(client, sessi
         + f"ola,Ola,{'D' * 201},learner\n"
     )
     response = post_csv(client, as_admin, text, query="?create_departments=true")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    found = {(e["row"], e["field"]) for e in response.json["errors"]}
+    found = {(e["row"], e["field"]) for e in refused(response)}
     assert found == {(2, "username"), (3, "username"), (4, "display_name"), (5, "department")}
-    assert response.json["created"] == 0
 
 
 def test_a_nul_character_in_a_cell_is_a_row_error(client, org, as_admin):
-    report = post_csv(client, as_admin, HEADER + "kari,Ka\x00ri,,learner\n").json
-    assert {(e["row"], e["field"]) for e in report["errors"]} == {(2, "display_name")}
+    problems = refused(post_csv(client, as_admin, HEADER + "kari,Ka\x00ri,,learner\n"))
+    assert {(e["row"], e["field"]) for e in problems} == {(2, "display_name")}
 
 
 def test_repeated_roles_in_a_row_are_stored_once(client, session, org, as_admin):
@@ -229,20 +234,20 @@ def test_repeated_roles_in_a_row_are_stored_once(client, session, org, as_admin)
 
 def test_a_short_password_in_the_roster_is_refused(client, org, as_admin):
     text = "username,display_name,department,roles,password\nkari,Kari,,learner,short\n"
-    report = post_csv(client, as_admin, text).json
-    assert {(e["row"], e["field"]) for e in report["errors"]} == {(2, "password")}
+    problems = refused(post_csv(client, as_admin, text))
+    assert {(e["row"], e["field"]) for e in problems} == {(2, "password")}
 
 
 def test_another_orgs_users_are_not_touched(client, session, other_org, other_org_admin, as_admin):
     # "admin" exists in both orgs; the import updates ours only.
     response = post_csv(client, as_admin, HEADER + "admin,Vår Admin,,admin\n")
-    assert response.json == {"created": 0, "updated": 1, "errors": []}
+    assert counts(response) == {"created": 0, "updated": 1, "errors": []}
     session.refresh(other_org_admin)
     assert other_org_admin.display_name != "Vår Admin"
     # A department name that exists only in the other org is unknown here.
     factories.make_department(session, other_org, "Deres avdeling")
-    report = post_csv(client, as_admin, HEADER + "kari,Kari,Deres avdeling,learner\n").json
-    assert {(e["row"], e["field"]) for e in report["errors"]} == {(2, "department")}
+    problems = refused(post_csv(client, as_admin, HEADER + "kari,Kari,Deres avdeling,learner\n"))
+    assert {(e["row"], e["field"]) for e in problems} == {(2, "department")}
 
 
 def test_a_started_on_column_sets_first_working_days(client, session, org, learner, as_admin):
@@ -255,7 +260,7 @@ def test_a_started_on_column_sets_first_working_days(client, session, org, learn
         + "learner,Lars Læring,,learner,2021-08-16\n"
     )
     response = post_csv(client, as_admin, text)
-    assert response.json == {"created": 2, "updated": 1, "errors": []}
+    assert counts(response) == {"created": 2, "updated": 1, "errors": []}
     assert by_username(session, org, "kari").started_on == date(2019, 3, 4)
     assert by_username(session, org, "nils").started_on is None  # from the day of the import
     assert by_username(session, org, "learner").started_on == date(2021, 8, 16)
@@ -269,7 +274,97 @@ def test_a_started_on_column_sets_first_working_days(client, session, org, learn
 def test_a_started_on_that_is_not_a_date_is_a_row_error(client, session, org, as_admin):
     text = "username,display_name,department,roles,started_on\nkari,Kari,,learner,04.03.2019\n"
     response = post_csv(client, as_admin, text)
-    assert response.json["errors"] == [
+    assert refused(response) == [
         {"row": 2, "field": "started_on", "message": "A date as YYYY-MM-DD."}
     ]
     assert by_username(session, org, "kari") is None
+
+
+# --- separators, byte order marks, which department each row got ----------------------------
+
+
+def test_a_semicolon_separated_file_from_norwegian_excel_is_read(
+    client, session, org, checkout, as_admin
+):
+    # Excel in Norwegian saves "CSV UTF-8" with a BOM and `;`; roles are quoted when they hold `;`.
+    text = (
+        "\ufeffusername;display_name;department;roles\r\n"
+        'kari;Kari Nordmann;Kasse;"learner;manager"\r\n'
+        "ola;Ola, fra Bergen;Kasse;learner\r\n"
+    )
+    response = post_csv(client, as_admin, text)
+    assert counts(response) == {"created": 2, "updated": 0, "errors": []}
+    assert response.json["delimiter"] == "semicolon"
+    assert by_username(session, org, "kari").roles == ["learner", "manager"]
+    assert by_username(session, org, "ola").display_name == "Ola, fra Bergen"
+
+
+def test_a_tab_separated_utf16_file_is_read(client, session, org, checkout, as_admin):
+    # Excel's "Unicode text": UTF-16 with a BOM, tab-separated.
+    text = "Username\tDisplay_Name\tDepartment\tRoles\r\nbjorn\tBjørn Ærlig\tKasse\tlearner\r\n"
+    response = post_csv(client, as_admin, text, encoding="utf-16")
+    assert counts(response)["created"] == 1
+    assert response.json["delimiter"] == "tab"
+    assert by_username(session, org, "bjorn").display_name == "Bjørn Ærlig"
+
+
+def test_the_report_says_which_department_each_row_got(
+    client, session, org, store, checkout, learner, as_admin
+):
+    text = (
+        HEADER
+        + "kari,Kari,kasse,learner\n"
+        + "learner,Lars,,learner\n"
+        + "nils,Nils,Ny avdeling,learner\n"
+    )
+    response = post_csv(client, as_admin, text, query="?create_departments=true")
+    rows = response.json["rows"]
+    assert rows[0] == {
+        "row": 2,
+        "username": "kari",
+        "action": "created",
+        "department": {
+            "id": checkout.id,
+            "name": "Kasse",
+            "path": "Butikk Sentrum / Kasse",
+            "created": False,
+        },
+    }
+    assert rows[1] == {"row": 3, "username": "learner", "action": "updated", "department": None}
+    assert rows[2]["department"]["name"] == "Ny avdeling" and rows[2]["department"]["created"]
+    assert by_username(session, org, "nils").department_id == rows[2]["department"]["id"]
+
+
+def test_a_name_shared_by_departments_under_different_parents_is_not_guessed(
+    client, session, org, store, checkout, warehouse, as_admin
+):
+    other_kasse = factories.make_department(session, org, "Kasse", parent=warehouse)
+    problems = refused(post_csv(client, as_admin, HEADER + "kari,Kari,Kasse,learner\n"))
+    assert problems[0]["field"] == "department"
+    assert "Butikk Sentrum / Kasse" in problems[0]["message"]
+    assert "Lager Nord / Kasse" in problems[0]["message"]
+    assert by_username(session, org, "kari") is None
+    # The path, or the id, says which one.
+    text = HEADER + "kari,Kari,lager nord/kasse,learner\nola,Ola," + checkout.id + ",learner\n"
+    response = post_csv(client, as_admin, text)
+    assert counts(response)["created"] == 2
+    assert by_username(session, org, "kari").department_id == other_kasse.id
+    assert by_username(session, org, "ola").department_id == checkout.id
+    assert [r["department"]["path"] for r in response.json["rows"]] == [
+        "Lager Nord / Kasse",
+        "Butikk Sentrum / Kasse",
+    ]
+
+
+def test_create_departments_creates_under_a_named_parent(client, session, org, store, as_admin):
+    text = (
+        HEADER
+        + "kari,Kari,Butikk Sentrum / Ferskvare,learner\n"
+        + "ola,Ola,butikk sentrum/ferskvare,learner\n"
+    )
+    response = post_csv(client, as_admin, text, query="?create_departments=true")
+    assert counts(response)["created"] == 2
+    created = session.scalars(
+        select(Department).where(Department.org_id == org.id, Department.name == "Ferskvare")
+    ).all()
+    assert len(created) == 1 and created[0].parent_id == store.id

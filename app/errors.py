@@ -156,6 +156,11 @@ def flatten_validation_messages(messages: Any, *, by_location: bool = True) -> d
     return flat
 
 
+def describe_errors(errors: dict[str, list[str]]) -> str:
+    """Field-path errors as one readable line: `client_id: Not a valid UUID.; answers: ...`."""
+    return "; ".join(f"{path}: {' '.join(messages)}" for path, messages in errors.items())
+
+
 def handle_http_exception(error: HTTPException) -> Response:
     """Werkzeug and webargs errors as problem+json."""
     status = error.code or 500

@@ -13,7 +13,12 @@ from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.openapi import CommonErrorsPlugin, ProblemSchema, register_problem_responses
+from app.openapi import (
+    CommonErrorsPlugin,
+    ProblemSchema,
+    register_problem_responses,
+    tagged_union2properties,
+)
 from app.redis_connections import client_options, is_cluster_url, redis_from_url
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,10 @@ class Api(SmorestApi):
 
     def _register_responses(self) -> None:
         register_problem_responses(self.spec)
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(tagged_union2properties)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return errors.handle_http_exception(error)

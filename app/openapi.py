@@ -33,6 +33,34 @@ class ProblemSchema(ma.Schema):
     )
 
 
+class TaggedUnion(ma.fields.Dict):
+    """An object of one of several kinds, told apart by one property (`type`).
+
+    It loads as a plain object, so that a view can validate each item on its own (one bad
+    offline event is rejected without refusing its batch), and is documented as what it is:
+    `oneOf` the kinds' schemas with a `discriminator` (see `tagged_union2properties`).
+    """
+
+    def __init__(self, tag: str, kinds: dict[str, type[ma.Schema]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tag = tag
+        self.kinds = kinds
+
+
+def tagged_union2properties(converter: Any, field: Any, **_: Any) -> dict[str, Any]:
+    """apispec attribute function: `oneOf` + `discriminator` for a TaggedUnion."""
+    if not isinstance(field, TaggedUnion):
+        return {}
+    refs = {tag: converter.resolve_nested_schema(schema) for tag, schema in field.kinds.items()}
+    return {
+        "oneOf": list(refs.values()),
+        "discriminator": {
+            "propertyName": field.tag,
+            "mapping": {tag: ref["$ref"] for tag, ref in refs.items() if "$ref" in ref},
+        },
+    }
+
+
 def register_problem_responses(spec: Any) -> None:
     """Every status as a reusable problem+json response component (overrides smorest's)."""
     for status in http.HTTPStatus:

@@ -16,6 +16,7 @@ from app.auth.guard import authenticated, current_principal, current_user
 from app.blueprints import Blueprint
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
+from app.errors import flatten_validation_messages
 from app.etags import matching_etag
 from app.idempotency.service import idempotent
 from app.languages import caller_locales
@@ -221,7 +222,20 @@ class Complete(MethodView):
         )
 
 
-_event_schema = schemas.OfflineEventSchema()
+_event_schemas = {kind: schema() for kind, schema in schemas.OFFLINE_EVENT_SCHEMAS.items()}
+
+
+def _load_event(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The event loaded by the schema of its `type`, or its problems by field path."""
+    kind = raw.get("type")
+    schema = _event_schemas.get(kind) if isinstance(kind, str) else None
+    if schema is None:
+        kinds = ", ".join(sorted(_event_schemas))
+        return None, {"type": [f"Must be one of: {kinds}."]}
+    try:
+        return schema.load(raw), {}
+    except ma.ValidationError as error:
+        return None, flatten_validation_messages(error.messages, by_location=False)
 
 
 @blp.route("/sync")
@@ -231,21 +245,18 @@ class Sync(MethodView):
     @blp.arguments(schemas.SyncInSchema())
     @blp.response(200, schemas.SyncOutSchema)
     def post(self, body: dict[str, Any]) -> Any:
-        """Upload attempts done offline (at most 100). Each is applied once; a bad one is
-        rejected with a reason and does not stop the others."""
+        """Upload work done offline (at most 100 events). Each is applied once; a bad one is
+        rejected with a readable `reason` and its `errors` by field path, and does not stop
+        the others. Events are told apart by `type` (see the schemas of each)."""
         user = current_user()
         now = clock.now()
         locale = caller_locales()[0]
         results = []
         for raw in body["events"]:
-            client_id = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
-            try:
-                event = _event_schema.load(raw)
-            except ma.ValidationError as error:
-                field, messages = next(iter(error.normalized_messages().items()))
-                results.append(
-                    service.SyncResult(client_id, "rejected", reason=f"{field}: {messages}")
-                )
+            client_id = str(raw.get("client_id", ""))
+            event, problems = _load_event(raw)
+            if event is None:
+                results.append(service.rejected(client_id, problems))
                 continue
             event["client_id"] = str(event["client_id"])
             results.append(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.openapi import TaggedUnion
+
 _id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
@@ -131,8 +133,12 @@ class OfflineAnswerSchema(ma.Schema):
     answered_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
 
 
-class OfflineEventSchema(ma.Schema):
-    client_id = ma.fields.UUID(required=True)
+class OfflineAttemptEventSchema(ma.Schema):
+    """A whole attempt done offline (`type: attempt`)."""
+
+    client_id = ma.fields.UUID(
+        required=True, metadata={"description": "Made by the phone, unique per user"}
+    )
     type = ma.fields.String(required=True, validate=validate.OneOf(["attempt"]))
     module_id = _id
     module_version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
@@ -143,16 +149,39 @@ class OfflineEventSchema(ma.Schema):
     )
 
 
+# Every kind of offline event, by its `type`.
+OFFLINE_EVENT_SCHEMAS: dict[str, type[ma.Schema]] = {"attempt": OfflineAttemptEventSchema}
+
+
 class SyncInSchema(ma.Schema):
     events = ma.fields.List(
-        ma.fields.Dict(), required=True, validate=validate.Length(min=1, max=100)
+        # Each event is validated on its own by the view: a bad one is rejected in the
+        # results without refusing the batch.
+        TaggedUnion("type", OFFLINE_EVENT_SCHEMAS),
+        required=True,
+        validate=validate.Length(min=1, max=100),
     )
 
 
 class SyncResultSchema(ma.Schema):
     client_id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["applied", "duplicate", "rejected"]})
-    reason = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why an event was rejected, readable (a short code for an unknown "
+            "module or version)"
+        },
+    )
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        allow_none=True,
+        metadata={
+            "description": "A rejected event's problems keyed by field path "
+            "(`answers[1].choice_ids`), as in every validation error"
+        },
+    )
     points_awarded = ma.fields.Integer()
     attempt_id = ma.fields.String(allow_none=True)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
-from app.errors import Conflict, Locked, NotFound, Unprocessable
+from app.errors import Conflict, Locked, NotFound, Unprocessable, describe_errors
 from app.gamification import service as gamification
 from app.learning import grading
 from app.learning.models import Answer, Attempt
@@ -396,6 +396,15 @@ class SyncResult:
     points_awarded: int = 0
     attempt_id: str | None = None
     reason: str | None = None
+    errors: dict[str, list[str]] | None = None  # a rejected event's problems by field path
+
+
+def rejected(client_id: str, errors: dict[str, list[str]], reason: str | None = None) -> SyncResult:
+    """A rejected event: its problems by field path, and a readable reason (by default the
+    problems in one line)."""
+    return SyncResult(
+        client_id, "rejected", reason=reason or describe_errors(errors), errors=errors
+    )
 
 
 def apply_offline_attempt(
@@ -415,28 +424,36 @@ def apply_offline_attempt(
         return SyncResult(client_id, "duplicate", attempt_id=existing.id)
     module = session.get(Module, event["module_id"])
     if module is None or module.org_id != user.org_id or module.current_version is None:
-        return SyncResult(client_id, "rejected", reason="unknown_module")
+        return rejected(
+            client_id,
+            {"module_id": ["No published module with this id in your organisation."]},
+            reason="unknown_module",
+        )
     version = session.scalar(
         select(ModuleVersion).where(
             ModuleVersion.module_id == module.id, ModuleVersion.version == event["module_version"]
         )
     )
     if version is None:
-        return SyncResult(client_id, "rejected", reason="unknown_module_version")
+        return rejected(
+            client_id,
+            {"module_version": ["The module has no such version."]},
+            reason="unknown_module_version",
+        )
     key = grading.answer_key(version.id, version.content)
     seen: set[str] = set()
+    problems: dict[str, list[str]] = {}  # every answer's problems, not only the first
     for index, answer in enumerate(event["answers"]):
         if answer["question_id"] in seen:
-            return SyncResult(client_id, "rejected", reason=f"answers[{index}]: duplicate_question")
+            problems[f"answers[{index}].question_id"] = ["The same question twice in one attempt."]
+            continue
         seen.add(answer["question_id"])
-        problems = grading.answer_problems(
+        for field, messages in grading.answer_problems(
             key.questions.get(answer["question_id"]), answer["choice_ids"]
-        )
-        if problems:
-            field, messages = next(iter(problems.items()))
-            return SyncResult(
-                client_id, "rejected", reason=f"answers[{index}].{field}: {messages[0]}"
-            )
+        ).items():
+            problems[f"answers[{index}].{field}"] = messages
+    if problems:
+        return rejected(client_id, problems)
     completed_at: datetime = event["completed_at"]
     # Boards and streaks count when the work was done, unless that time cannot be true.
     plausible = version.published_at - CLOCK_SKEW <= completed_at <= now + CLOCK_SKEW

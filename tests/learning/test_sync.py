@@ -111,6 +111,63 @@ def test_another_organisations_module_is_rejected(client, session, other_org, ph
         "client_id": result["client_id"],
         "status": "rejected",
         "reason": "unknown_module",
+        "errors": {"module_id": ["No published module with this id in your organisation."]},
         "points_awarded": 0,
         "attempt_id": None,
     }
+
+
+def test_a_rejected_event_has_errors_by_field_path_and_a_readable_reason(phone, version):
+    malformed = {"client_id": "not-a-uuid", "type": "attempt", "answers": [{"choice_ids": []}]}
+    [result] = phone.sync([malformed]).json["results"]
+    assert result["status"] == "rejected"
+    errors = result["errors"]
+    assert errors["client_id"] == ["Not a valid UUID."]
+    assert errors["module_id"] == ["Missing data for required field."]
+    assert "answers[0].question_id" in errors and "answers[0].choice_ids" in errors
+    assert "{" not in result["reason"] and "[" not in result["reason"].split(":")[0]
+    assert result["reason"].startswith("client_id: Not a valid UUID.")
+
+
+def test_an_unknown_event_type_is_rejected_with_the_known_types(phone):
+    for kind in ("lesson", ["attempt"], None):
+        event = {"client_id": str(uuid.uuid4()), "type": kind}
+        [result] = phone.sync([event]).json["results"]
+        assert result["status"] == "rejected"
+        assert result["errors"] == {"type": ["Must be one of: attempt."]}
+
+
+def test_every_bad_answer_of_an_event_is_reported(phone, version, frozen_clock):
+    event = offline_event(version, completed_at=frozen_clock() - timedelta(minutes=5))
+    event["answers"][0]["question_id"] = "01NOSUCHQUESTION0000000000"
+    event["answers"][1]["choice_ids"] = ["01NOSUCHCHOICE000000000000"]
+    event["answers"].append(dict(event["answers"][2]))
+    [result] = phone.sync([event]).json["results"]
+    assert result["status"] == "rejected"
+    assert set(result["errors"]) == {
+        "answers[0].question_id",
+        "answers[1].choice_ids",
+        "answers[3].question_id",
+    }
+    assert "answers[1].choice_ids" in result["reason"]
+
+
+def test_the_openapi_document_describes_each_event_type(client):
+    spec = client.get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    items = schemas["SyncIn"]["properties"]["events"]["items"]
+    assert items["oneOf"] == [{"$ref": "#/components/schemas/OfflineAttemptEvent"}]
+    assert items["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {"attempt": "#/components/schemas/OfflineAttemptEvent"},
+    }
+    attempt = schemas["OfflineAttemptEvent"]
+    assert attempt["properties"]["type"]["enum"] == ["attempt"]
+    assert {"client_id", "type", "module_id", "module_version", "completed_at", "answers"} <= set(
+        attempt["required"]
+    )
+    assert attempt["properties"]["answers"]["items"] == {
+        "$ref": "#/components/schemas/OfflineAnswer"
+    }
+    result = schemas["SyncResult"]["properties"]
+    assert result["errors"]["additionalProperties"]["type"] == "array"

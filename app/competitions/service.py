@@ -32,15 +32,11 @@ def create_competition(
 ) -> Competition:
     """A competition between departments the creator may act for (all of them when omitted)."""
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
+    problems: dict[str, list[str]] = {}  # every problem at once, not the first
     if ends_at <= starts_at:
-        raise Unprocessable(
-            "The competition must end after it starts.",
-            errors={"ends_at": ["Must be after starts_at."]},
-        )
+        problems.setdefault("ends_at", []).append("Must be after starts_at.")
     if ends_at <= now:
-        raise Unprocessable(
-            "The competition would already be over.", errors={"ends_at": ["Must be in the future."]}
-        )
+        problems.setdefault("ends_at", []).append("Must be in the future.")
     allowed = orgs.managed_department_ids(session, user)
     if department_ids:
         wanted = list(dict.fromkeys(department_ids))
@@ -52,10 +48,10 @@ def create_competition(
     else:
         wanted = sorted(allowed)
     if len(wanted) < 2:
-        raise Unprocessable(
-            "A competition needs at least two departments.",
-            errors={"department_ids": ["Give at least two departments."]},
-        )
+        problems["department_ids"] = ["Give at least two departments."]
+    if problems:
+        count = sum(len(messages) for messages in problems.values())
+        raise Unprocessable(f"The competition has {count} problem(s); see errors.", errors=problems)
     competition = Competition(
         org_id=user.org_id,
         title=title,

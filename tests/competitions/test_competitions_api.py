@@ -252,3 +252,14 @@ def test_finish_with_no_points_has_no_winner(session, org, store, checkout, admi
     assert finished == [competition.id]
     assert competition.winner_department_id is None
     assert competition.finished_at is not None
+
+
+def test_every_problem_of_a_competition_is_reported_at_once(client, store, as_admin, frozen_clock):
+    # Over before it starts, already over, and one department: three problems, one answer.
+    changes = {"starts_at": "2026-11-20T00:00:00+01:00", "ends_at": "2026-11-10T00:00:00+01:00"}
+    answer = client.post(URL, json=body(store.id, **changes), headers=as_admin)
+    assert answer.status_code == 422
+    assert answer.json["errors"] == {
+        "ends_at": ["Must be after starts_at.", "Must be in the future."],
+        "department_ids": ["Give at least two departments."],
+    }

@@ -142,10 +142,11 @@ class Requirements(MethodView):
     @authenticated(blp, "admin")
     @blp.arguments(schemas.RequirementInSchema())
     @blp.response(201, schemas.RequirementSchema)
-    @errors(blp, 422)
+    @errors(blp, 409, 422)
     def post(self, body: dict[str, Any]) -> Any:
         """Require a module of a role and/or a department (and below), optionally renewed every
-        `validity_months`. Without role and department it applies to everyone."""
+        `validity_months`. Without role and department it applies to everyone. The same
+        module for the same role and department again: 409 with `existing_id`."""
         requirement = service.create_requirement(
             db.session(), user=current_user(), now=clock.now(), **body
         )

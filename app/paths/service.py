@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, defer
 from app.auth.principal import Principal
 from app.caching import LocalCache, invalidate, invalidation_pending
 from app.content.models import Module, ModuleVersion
-from app.errors import NotFound, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.learning.models import Attempt
 from app.orgs.facts import department_facts
 from app.orgs.models import ROLES, Department, Organization, User
@@ -682,6 +682,25 @@ def create_requirement(
     )
     if problems:
         raise Unprocessable("The requirement cannot be saved.", errors=problems)
+    # The same module for the same audience twice would show twice in every matrix and
+    # record; change one by replacing it. (Checked here only: requirements already stored
+    # twice may differ in validity, and a migration should not choose between them.)
+    same = session.scalar(
+        select(Requirement.id).where(
+            Requirement.org_id == user.org_id,
+            Requirement.module_id == module_id,
+            Requirement.role == role if role else Requirement.role.is_(None),
+            Requirement.department_id == department_id
+            if department_id
+            else Requirement.department_id.is_(None),
+        )
+    )
+    if same is not None:
+        raise Conflict(
+            "This module is already required of this audience.",
+            errors={"module_id": ["Already required of this role and department."]},
+            extra={"existing_id": same},
+        )
     requirement = Requirement(
         org_id=user.org_id,
         module_id=module_id,

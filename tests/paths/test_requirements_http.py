@@ -204,3 +204,23 @@ def test_expiring_requirement_reappears_and_unlocks_despite_a_sequential_path(
     assert started.status_code == 201
     [required, _weekly] = client.get("/api/v1/paths/current", headers=as_learner).json["paths"]
     assert [m["status"] for m in required["modules"]] == ["in_progress"]
+
+
+def test_the_same_requirement_twice_is_409_with_the_existing_id(
+    client, frozen_clock, store, modules, as_admin
+):
+    first = require(client, as_admin, modules[0], role="learner", department_id=store.id)
+    again = client.post(
+        "/api/v1/admin/requirements",
+        json={"module_id": modules[0].id, "role": "learner", "department_id": store.id},
+        headers=as_admin,
+    )
+    assert again.status_code == 409
+    assert again.json["existing_id"] == first["id"]
+    everyone = require(client, as_admin, modules[0])  # another audience: fine
+    again = client.post(
+        "/api/v1/admin/requirements", json={"module_id": modules[0].id}, headers=as_admin
+    )
+    assert again.status_code == 409 and again.json["existing_id"] == everyone["id"]
+    require(client, as_admin, modules[0], role="learner")
+    require(client, as_admin, modules[0], department_id=store.id)

@@ -65,8 +65,8 @@ def test_a_package_with_errors_still_lists_the_warnings_of_its_good_modules(clie
     broken = factories.module_document(key="broken", title="")
     body = {"modules": [{**guessable(), "key": "kjolekjeden"}, broken]}
     response = client.post(f"{API}/packages", json=body, headers=as_editor)
-    assert response.json["created"] == []
-    assert {e["file"] for e in response.json["errors"]} == {"modules[1]"}
+    assert response.status_code == 422  # refused as a whole, the warnings beside the errors
+    assert {e["file"] for e in response.json["problems"]} == {"modules[1]"}
     assert {(w["file"], w["field"]) for w in response.json["warnings"]} == {
         ("modules[0]", "questions")
     }

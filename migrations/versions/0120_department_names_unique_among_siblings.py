@@ -1,7 +1,7 @@
 """department names unique among siblings (case-blind)
 
 Revision ID: 0120
-Revises: 0160
+Revises: 0184
 
 Adds `departments.name_key` (the name without case, Unicode form or extra spaces, computed
 in Python so PostgreSQL and SQLite compare alike) and two partial unique indexes: one over
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0120"
-down_revision = "0160"
+down_revision = "0184"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,8 @@ class Attempt(Base):
         UniqueConstraint("user_id", "client_id"),
         Index("ix_attempts_user_module", "user_id", "module_id"),
         Index("ix_attempts_module_version", "module_version_id"),
+        # Managers' insights: a department's people's attempts completed in a week.
+        Index("ix_attempts_user_completed", "user_id", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)

@@ -101,12 +101,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
     from app.competitions.routes import blp as competitions_blp
     from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
     from app.identity.routes import blp as identity_blp
     from app.identity.scim_routes import bp as scim_blp
+    from app.insights.routes import blp as insights_blp
     from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
@@ -132,6 +134,8 @@ def _register_blueprints(app: Flask) -> None:
         editor_blp,
         admin_blp,
         identity_blp,
+        insights_blp,
+        audit_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document

@@ -1,0 +1,1 @@
+"""Department heads' insights: a read side over the other domains' tables."""

@@ -1,0 +1,301 @@
+"""`/insights`: department heads' view of their departments and people (managers for the
+departments they manage and everything below, admins for all; learners 403)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+
+from app import clock, db
+from app.audit import service as audit
+from app.auth.guard import authenticated, current_principal
+from app.blueprints import Blueprint
+from app.insights import exports, schemas, service
+from app.languages import caller_locales
+from app.openapi import errors
+from app.pagination import decode_cursor, encode_cursor
+
+blp = Blueprint(
+    "insights", __name__, url_prefix="/api/v1/insights", description="Managers' insights"
+)
+
+_DOWNLOADS = {
+    "csv": "Spreadsheet as CSV (UTF-8 with BOM, `;` between fields)",
+    "xlsx": "Excel workbook",
+}
+_FORMATS = {
+    "application/json": "json",
+    exports.CSV_MIMETYPE: "csv",
+    exports.XLSX_MIMETYPE: "xlsx",
+}
+
+
+def _format(asked: str | None) -> str:
+    """`?format=` first, else the best of the Accept header (JSON when it says nothing)."""
+    if asked:
+        return asked
+    best = request.accept_mimetypes.best_match(list(_FORMATS), default="application/json")
+    return _FORMATS[best or "application/json"]
+
+
+def _download_docs(view: Any) -> Any:
+    for content_type in (exports.CSV_MIMETYPE, exports.XLSX_MIMETYPE):
+        view = blp.alt_response(
+            200,
+            description=f"With Accept: {content_type} or ?format=",
+            content_type=content_type,
+            success=True,
+        )(view)
+    return view
+
+
+def _record_export(what: str, target: str, details: dict[str, Any]) -> None:
+    principal = current_principal()
+    audit.record(
+        db.session(),
+        org_id=principal.org_id,
+        actor_id=principal.id,
+        action=f"insights.{what}.export",
+        target=target,
+        details=details,
+        now=clock.now(),
+    )
+    db.session.commit()
+
+
+def _download(
+    fmt: str, header: list[str], rows: Iterator[list[Any]], *, name: str, sheet: str
+) -> Response:
+    disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    if fmt == "csv":
+        body = (chunk.encode("utf-8") for chunk in exports.csv_chunks(header, rows))
+        return Response(
+            stream_with_context(body),
+            mimetype=exports.CSV_MIMETYPE,
+            content_type=f"{exports.CSV_MIMETYPE}; charset=utf-8",
+            headers=disposition,
+        )
+    path = exports.xlsx_file(header, rows, sheet=sheet)
+    return Response(exports.file_chunks(path), mimetype=exports.XLSX_MIMETYPE, headers=disposition)
+
+
+@blp.route("/departments")
+class Departments(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.response(200, schemas.DepartmentTreeSchema)
+    def get(self) -> Any:
+        """The departments I may look at, depth first (a parent before its children); the
+        whole tree in one answer."""
+        items = service.department_tree(db.session(), viewer=current_principal())
+        return {"items": items, "next_cursor": None}
+
+
+@blp.route("/departments/<department_id>")
+class DepartmentSummary(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.WeekArgsSchema(), location="query")
+    @blp.response(200, schemas.SummarySchema)
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """The week's figures of a department, its sub-departments included."""
+        return service.department_summary(
+            db.session(),
+            viewer=current_principal(),
+            department_id=department_id,
+            week=args["week"],
+            now=clock.now(),
+        )
+
+
+@blp.route("/departments/<department_id>/members")
+class Members(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.MembersArgsSchema(), location="query")
+    @blp.response(200, schemas.MemberPageSchema)
+    @_download_docs
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """The people of the department and below, by name, with the week's figures and
+        who needs follow-up and why; CSV or Excel for the whole list."""
+        principal = current_principal()
+        locales = caller_locales()
+        fmt = _format(args["format"])
+        after = None
+        if fmt == "json" and args["cursor"]:
+            name, _, user_id = decode_cursor(args["cursor"]).partition("\x00")
+            after = (name, user_id)
+        rows = service.member_rows(
+            db.session(),
+            viewer=principal,
+            department_id=department_id,
+            week=args["week"],
+            now=clock.now(),
+            locales=locales,
+            after=after,
+            only_follow_up=args["follow_up"],
+        )
+        if fmt == "json":
+            items: list[dict[str, Any]] = []
+            for row in rows:
+                if len(items) == args["limit"]:
+                    last = items[-1]["user"]
+                    cursor = encode_cursor(f"{last['display_name']}\x00{last['id']}")
+                    return {"items": items, "next_cursor": cursor}
+                items.append(row.as_dict(locales))
+            return {"items": items, "next_cursor": None}
+        first = next(rows, None)  # runs the scope check before anything is recorded
+        _record_export(
+            "members",
+            department_id,
+            {"format": fmt, "week": args["week"], "follow_up": args["follow_up"]},
+        )
+        header, cells = exports.member_table(
+            _chain(first, rows), locales=locales, timezone=principal.organization.timezone
+        )
+        return _download(fmt, header, cells, name=f"members-{department_id}", sheet="Members")
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+@blp.route("/departments/<department_id>/children")
+class Children(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.WeekArgsSchema(), location="query")
+    @blp.response(200, schemas.SummaryListSchema)
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """The week's figures of each child department, by name (the stores of a region)."""
+        items = service.children_summaries(
+            db.session(),
+            viewer=current_principal(),
+            department_id=department_id,
+            week=args["week"],
+            now=clock.now(),
+        )
+        return {"items": items}
+
+
+@blp.route("/departments/<department_id>/requirements")
+class Requirements(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.FormatArgsSchema(), location="query")
+    @blp.response(200, schemas.RequirementMatrixSchema)
+    @_download_docs
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """Every person of the subtree × every competence requirement: valid, expiring,
+        expired or missing, with dates (requirements that do not apply to a person are
+        left out of their `states`)."""
+        principal = current_principal()
+        locales = caller_locales()
+        columns, rows = service.requirement_matrix(
+            db.session(),
+            viewer=principal,
+            department_id=department_id,
+            now=clock.now(),
+            locales=locales,
+        )
+        fmt = _format(args["format"])
+        if fmt == "json":
+            return {"requirements": columns, "members": list(rows)}
+        _record_export("requirements", department_id, {"format": fmt})
+        header, cells = exports.requirement_table(
+            columns, rows, locales=locales, timezone=principal.organization.timezone
+        )
+        return _download(
+            fmt, header, cells, name=f"requirements-{department_id}", sheet="Requirements"
+        )
+
+
+@blp.route("/departments/<department_id>/trend")
+class Trend(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.TrendArgsSchema(), location="query")
+    @blp.response(200, schemas.TrendSchema)
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """The figures of the last `weeks` weeks up to this one, oldest first."""
+        items = service.trend(
+            db.session(),
+            viewer=current_principal(),
+            department_id=department_id,
+            weeks=args["weeks"],
+            now=clock.now(),
+        )
+        return {"items": items}
+
+
+@blp.route("/departments/<department_id>/questions")
+class Questions(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.QuestionArgsSchema(), location="query")
+    @blp.response(200, schemas.QuestionListSchema)
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """The questions the subtree gets wrong most in the last `weeks` weeks, worst first;
+        only questions answered by at least 5 different people."""
+        items = service.weak_questions(
+            db.session(),
+            viewer=current_principal(),
+            department_id=department_id,
+            weeks=args["weeks"],
+            now=clock.now(),
+            locales=caller_locales(),
+        )
+        return {"items": items}
+
+
+@blp.route("/departments/<department_id>/training-record")
+class TrainingRecord(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.arguments(schemas.TrainingRecordArgsSchema(), location="query")
+    @blp.response(200, description="The training record as a PDF", content_type="application/pdf")
+    @errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], department_id: str) -> Any:
+        """Who in the subtree holds a competence requirement, since when and until when: the
+        printout a food-safety inspector asks for."""
+        principal = current_principal()
+        locales = caller_locales()
+        record = service.training_record(
+            db.session(),
+            viewer=principal,
+            department_id=department_id,
+            requirement_id=args["requirement_id"],
+            now=clock.now(),
+            locales=locales,
+        )
+        _record_export("training_record", department_id, {"requirement_id": args["requirement_id"]})
+        body = exports.training_record_pdf(
+            record, locales=locales, timezone=principal.organization.timezone
+        )
+        return Response(
+            body,
+            mimetype=exports.PDF_MIMETYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="training-record-{department_id}.pdf"'
+            },
+        )
+
+
+@blp.route("/users/<user_id>")
+class UserRecord(MethodView):
+    @authenticated(blp, "manager", "admin")
+    @blp.response(200, schemas.UserRecordSchema)
+    @errors(blp, 404)
+    def get(self, user_id: str) -> Any:
+        """One person's record for their manager: modules with scores and dates,
+        requirements, streak, points, last activity."""
+        return service.user_record(
+            db.session(),
+            viewer=current_principal(),
+            user_id=user_id,
+            now=clock.now(),
+            locales=caller_locales(),
+        )

@@ -1,0 +1,839 @@
+"""Managers' insights: who may look at what, and the figures of a department's subtree.
+
+Every figure is computed from the source tables at request time (`queries.py`), so a
+completion shows at once. The definitions are in `docs/insights.md`; the property test in
+`tests/insights/test_figures_property.py` checks them against a brute-force recount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import UserFactsLike
+from app.content.models import ModuleVersion
+from app.errors import Forbidden, NotFound, Unprocessable
+from app.gamification import service as gamification
+from app.insights import queries, rules
+from app.insights.queries import Member
+from app.orgs import service as orgs
+from app.orgs.facts import DepartmentFacts, department_facts
+from app.orgs.models import User
+from app.paths import rules as path_rules
+from app.paths import service as paths
+from app.paths import structure
+
+Viewer = UserFactsLike
+
+MAX_TREND_WEEKS = 52
+MAX_QUESTION_WEEKS = 26
+MIN_ANSWERED_BY = 5  # fewer people than this and one person's answers could be told apart
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+def visible_departments(session: Session, viewer: Viewer) -> frozenset[str]:
+    """Every department for an admin; for a manager those they manage and everything below."""
+    return department_facts(session, viewer.org_id).managed_by(viewer)
+
+
+def check_department(session: Session, viewer: Viewer, department_id: str) -> DepartmentFacts:
+    """404 for a department of another organisation, 403 for one the viewer does not manage."""
+    facts = department_facts(session, viewer.org_id)
+    if department_id not in facts.names:
+        raise NotFound("No such department.")
+    if department_id not in facts.managed_by(viewer):
+        raise Forbidden("You do not manage this department.")
+    return facts
+
+
+def check_user(session: Session, viewer: Viewer, user_id: str) -> User:
+    """A person the viewer may look at: 404 across organisations, 403 outside their subtree."""
+    user = orgs.get_user(session, viewer.org_id, user_id)
+    if viewer.has_role("admin"):
+        return user
+    if user.department_id is None or user.department_id not in visible_departments(session, viewer):
+        raise Forbidden("This person is not in a department you manage.")
+    return user
+
+
+def parse_week(week: str | None, *, timezone: str, now: datetime) -> str:
+    """The asked week, or the current one in the organisation's time zone; 422 if malformed."""
+    if week is None:
+        return path_rules.week_of(now, timezone)
+    try:
+        path_rules.parse_week(week)
+    except ValueError as error:
+        raise Unprocessable("Invalid week.", errors={"week": [str(error)]}) from None
+    return week
+
+
+# --- the tree ------------------------------------------------------------------------------
+
+
+def department_tree(session: Session, *, viewer: Viewer) -> list[dict[str, Any]]:
+    """The departments the viewer may look at, depth first by name, with their members
+    counted over each subtree."""
+    facts = department_facts(session, viewer.org_id)
+    visible = facts.managed_by(viewer)
+    own = queries.member_counts(session, viewer.org_id)
+    totals: dict[str, int] = {}
+
+    def total(department_id: str) -> int:
+        if department_id not in totals:
+            totals[department_id] = own.get(department_id, 0) + sum(
+                total(child) for child in facts.children.get(department_id, ())
+            )
+        return totals[department_id]
+
+    roots = sorted(
+        (d for d in visible if facts.parents.get(d) not in visible),
+        key=lambda d: (facts.names[d], d),
+    )
+    items: list[dict[str, Any]] = []
+    stack = list(reversed(roots))
+    while stack:
+        department_id = stack.pop()
+        items.append(
+            {
+                "id": department_id,
+                "name": facts.names[department_id],
+                "parent_id": facts.parents.get(department_id),
+                "members": total(department_id),
+            }
+        )
+        children = sorted(facts.children.get(department_id, ()), key=lambda d: (facts.names[d], d))
+        stack.extend(reversed(children))
+    return items
+
+
+# --- a week's assignments --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekFacts:
+    """What is the same for everyone in an organisation's week."""
+
+    org_id: str
+    timezone: str
+    week: str
+    start: datetime
+    end: datetime
+    now: datetime
+    weekly: tuple[structure.PathFacts, ...]
+    onboarding: tuple[structure.PathFacts, ...]
+    published: Mapping[str, structure.ModuleFacts]
+
+
+def week_facts(
+    session: Session, *, org_id: str, timezone: str, week: str, now: datetime
+) -> WeekFacts:
+    start, end = path_rules.week_span_utc(week, timezone)
+    weekly = structure.week_paths(session, org_id, week)
+    onboarding = structure.onboarding_templates(session, org_id)
+    module_ids = {step.module_id for path in (*weekly, *onboarding) for step in path.steps}
+    published = structure.modules(session, org_id, module_ids)
+    return WeekFacts(org_id, timezone, week, start, end, now, weekly, onboarding, published)
+
+
+def assignments(
+    facts: WeekFacts, member: Member, ancestors: frozenset[str]
+) -> dict[str, rules.Assignment]:
+    """The published modules of a member's paths that week (as their own week shows them):
+    weekly paths of the week and the onboarding template of their n-th week, whose audience
+    (departments with everything below them, and roles) includes them."""
+    onboarding_week = path_rules.onboarding_week_number(
+        member.started_on or path_rules.local_date(member.created_at, facts.timezone), facts.week
+    )
+    found: dict[str, rules.Assignment] = {}
+    for path in (*facts.weekly, *facts.onboarding):
+        if path.onboarding_week is not None and path.onboarding_week != onboarding_week:
+            continue
+        if path.audience_department_ids and ancestors.isdisjoint(path.audience_department_ids):
+            continue
+        if path.audience_roles and not member.has_role(*path.audience_roles):
+            continue
+        due_at = path.due_at or facts.end  # without a due time: the end of the week
+        for step in path.steps:
+            if step.module_id not in facts.published:
+                continue
+            current = found.get(step.module_id)
+            mandatory = step.mandatory or (current is not None and current.mandatory)
+            dues = [
+                a.due_at
+                for a in (current,)
+                if a is not None and a.mandatory and a.due_at is not None
+            ]
+            if step.mandatory:
+                dues.append(due_at)
+            found[step.module_id] = rules.Assignment(
+                step.module_id, mandatory, min(dues) if dues else None
+            )
+    return found
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MemberFigures:
+    member: Member
+    active: bool
+    modules_completed: int
+    correct: int
+    total: int
+    points: int
+    assigned: int
+    assigned_done: int
+    mandatory: int
+    mandatory_missing: int
+    assignments: dict[str, rules.Assignment]
+    completed: set[str]
+
+
+def member_figures(
+    session: Session, facts: WeekFacts, departments: DepartmentFacts, members: Sequence[Member]
+) -> list[MemberFigures]:
+    """The week's figures of each member (four queries per chunk of members)."""
+    ids = [m.id for m in members]
+    stats = queries.attempt_stats(session, ids, facts.start, facts.end)
+    earned = queries.points(session, ids, facts.start, facts.end)
+    ancestors: dict[str, frozenset[str]] = {}
+    assigned: dict[str, dict[str, rules.Assignment]] = {}
+    for member in members:
+        if member.department_id not in ancestors:
+            ancestors[member.department_id] = departments.ancestors(member.department_id)
+        assigned[member.id] = assignments(facts, member, ancestors[member.department_id])
+    module_ids = sorted({mid for found in assigned.values() for mid in found})
+    done = queries.completed_modules(session, ids, module_ids, facts.end)
+    figures: list[MemberFigures] = []
+    for member in members:
+        own = stats.get(member.id)
+        mine = assigned[member.id]
+        completed = {mid for mid in mine if (member.id, mid) in done}
+        mandatory = [a for a in mine.values() if a.mandatory]
+        figures.append(
+            MemberFigures(
+                member=member,
+                active=own is not None,
+                modules_completed=own.modules if own else 0,
+                correct=own.correct if own else 0,
+                total=own.total if own else 0,
+                points=earned.get(member.id, 0),
+                assigned=len(mine),
+                assigned_done=len(completed),
+                mandatory=len(mandatory),
+                mandatory_missing=sum(1 for a in mandatory if a.module_id not in completed),
+                assignments=mine,
+                completed=completed,
+            )
+        )
+    return figures
+
+
+def _summary_of(figures: Sequence[MemberFigures]) -> dict[str, Any]:
+    with_mandatory = [f for f in figures if f.mandatory]
+    return {
+        "members": len(figures),
+        "active_members": sum(1 for f in figures if f.active),
+        "path_completion_rate": rules.rate(
+            sum(f.assigned_done for f in figures), sum(f.assigned for f in figures)
+        ),
+        "mandatory_compliance_rate": rules.rate(
+            sum(1 for f in with_mandatory if f.mandatory_missing == 0), len(with_mandatory)
+        ),
+        "average_score": rules.score(
+            sum(f.correct for f in figures), sum(f.total for f in figures)
+        ),
+        "points": sum(f.points for f in figures),
+    }
+
+
+def _subtree_members(
+    session: Session, facts: WeekFacts, departments: DepartmentFacts, department_id: str
+) -> list[Member]:
+    subtree = sorted(departments.subtree([department_id]))
+    return queries.members(session, facts.org_id, subtree, joined_before=facts.end)
+
+
+def summarize(
+    session: Session, facts: WeekFacts, departments: DepartmentFacts, department_id: str
+) -> dict[str, Any]:
+    """A department's figures for the week, over its whole subtree."""
+    members = _subtree_members(session, facts, departments, department_id)
+    return {
+        "department": {"id": department_id, "name": departments.names[department_id]},
+        "week": facts.week,
+        **_summary_of(member_figures(session, facts, departments, members)),
+    }
+
+
+def department_summary(
+    session: Session, *, viewer: Viewer, department_id: str, week: str | None, now: datetime
+) -> dict[str, Any]:
+    """`GET /insights/departments/{id}`: the week's figures over the subtree."""
+    departments = check_department(session, viewer, department_id)
+    timezone = viewer.organization.timezone
+    facts = week_facts(
+        session,
+        org_id=viewer.org_id,
+        timezone=timezone,
+        week=parse_week(week, timezone=timezone, now=now),
+        now=now,
+    )
+    return summarize(session, facts, departments, department_id)
+
+
+def children_summaries(
+    session: Session, *, viewer: Viewer, department_id: str, week: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """The summary of each child department, by name (the stores of a region side by side)."""
+    departments = check_department(session, viewer, department_id)
+    timezone = viewer.organization.timezone
+    facts = week_facts(
+        session,
+        org_id=viewer.org_id,
+        timezone=timezone,
+        week=parse_week(week, timezone=timezone, now=now),
+        now=now,
+    )
+    children = sorted(
+        departments.children.get(department_id, ()), key=lambda d: (departments.names[d], d)
+    )
+    # One pass over the whole subtree, then split by child: the same queries as one summary.
+    members = _subtree_members(session, facts, departments, department_id)
+    figures = member_figures(session, facts, departments, members)
+    items: list[dict[str, Any]] = []
+    for child in children:
+        below = departments.subtree([child])
+        items.append(
+            {
+                "department": {"id": child, "name": departments.names[child]},
+                "week": facts.week,
+                **_summary_of([f for f in figures if f.member.department_id in below]),
+            }
+        )
+    return items
+
+
+def trend(
+    session: Session, *, viewer: Viewer, department_id: str, weeks: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The last `weeks` weeks up to this one, oldest first."""
+    departments = check_department(session, viewer, department_id)
+    timezone = viewer.organization.timezone
+    current = path_rules.week_of(now, timezone)
+    items: list[dict[str, Any]] = []
+    for back in range(weeks - 1, -1, -1):
+        facts = week_facts(
+            session,
+            org_id=viewer.org_id,
+            timezone=timezone,
+            week=path_rules.add_weeks(current, -back),
+            now=now,
+        )
+        summary = summarize(session, facts, departments, department_id)
+        summary.pop("department")
+        items.append(summary)
+    return items
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One line of the members list, ready for JSON, CSV or Excel."""
+
+    user: dict[str, str]
+    department: dict[str, str]
+    modules_completed: int
+    mandatory_missing: int
+    average_score: float | None
+    points: int
+    last_active_at: datetime | None
+    reasons: tuple[rules.Reason, ...]
+
+    @property
+    def needs_follow_up(self) -> bool:
+        return bool(self.reasons)
+
+    def as_dict(self, locales: Sequence[str]) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "department": self.department,
+            "modules_completed": self.modules_completed,
+            "mandatory_missing": self.mandatory_missing,
+            "average_score": self.average_score,
+            "points": self.points,
+            "last_active_at": self.last_active_at,
+            "needs_follow_up": self.needs_follow_up,
+            "follow_up_reasons": [reason.as_dict(locales) for reason in self.reasons],
+        }
+
+
+def inactive_days(org_settings: Mapping[str, Any]) -> int:
+    """`settings.insights.inactive_days` (default 14): no learning for this long is a reason."""
+    return int(
+        (org_settings.get("insights") or {}).get("inactive_days", rules.DEFAULT_INACTIVE_DAYS)
+    )
+
+
+def _titles(facts: Mapping[str, structure.ModuleFacts], locales: Sequence[str]) -> dict[str, str]:
+    return {module_id: module.title(locales) for module_id, module in facts.items()}
+
+
+@dataclass(frozen=True)
+class RequirementsFacts:
+    """The organisation's requirements on published modules, and the expiring window."""
+
+    requirements: tuple[structure.RequirementFacts, ...]
+    modules: Mapping[str, structure.ModuleFacts]
+    expiring_window_days: int
+
+
+def requirements_facts(session: Session, viewer: Viewer) -> RequirementsFacts:
+    all_requirements = structure.requirements(session, viewer.org_id)
+    published = structure.modules(session, viewer.org_id, {r.module_id for r in all_requirements})
+    return RequirementsFacts(
+        tuple(r for r in all_requirements if r.module_id in published),
+        published,
+        paths.requirement_settings(viewer.organization.settings)["expiring_window_days"],
+    )
+
+
+def requirement_states(
+    reqs: RequirementsFacts,
+    member: Member,
+    ancestors: frozenset[str],
+    passed: Mapping[tuple[str, str], tuple[datetime, datetime]],
+    titles: Mapping[str, str],
+    now: datetime,
+) -> list[tuple[rules.RequirementFact, datetime | None]]:
+    """Each requirement that applies to the member (by department with everything below it,
+    and by role), with its state now and when it was first passed."""
+    found: list[tuple[rules.RequirementFact, datetime | None]] = []
+    for req in reqs.requirements:
+        if req.department_id is not None and req.department_id not in ancestors:
+            continue
+        if req.role is not None and not member.has_role(req.role):
+            continue
+        first_last = passed.get((member.id, req.module_id))
+        state = path_rules.requirement_state(
+            last_passed_at=first_last[1] if first_last else None,
+            validity_months=req.validity_months,
+            assigned_at=max(req.created_at, member.created_at),
+            due_within_days=req.due_within_days,
+            expiring_window_days=reqs.expiring_window_days,
+            now=now,
+        )
+        found.append(
+            (
+                rules.RequirementFact(
+                    req.id,
+                    req.module_id,
+                    titles.get(req.module_id, req.module_id),
+                    state.status,
+                    state.valid_until,
+                    state.due_at,
+                ),
+                first_last[0] if first_last else None,
+            )
+        )
+    return found
+
+
+MEMBER_CHUNK = 500
+
+
+def member_rows(
+    session: Session,
+    *,
+    viewer: Viewer,
+    department_id: str,
+    week: str | None,
+    now: datetime,
+    locales: Sequence[str],
+    after: tuple[str, str] | None = None,
+    only_follow_up: bool = False,
+) -> Iterator[MemberRow]:
+    """The subtree's members by name with their week's figures and follow-up reasons,
+    computed a chunk of people at a time so an export of thousands runs in bounded memory."""
+    departments = check_department(session, viewer, department_id)
+    timezone = viewer.organization.timezone
+    facts = week_facts(
+        session,
+        org_id=viewer.org_id,
+        timezone=timezone,
+        week=parse_week(week, timezone=timezone, now=now),
+        now=now,
+    )
+    reqs = requirements_facts(session, viewer)
+    titles = _titles({**facts.published, **reqs.modules}, locales)
+    threshold = inactive_days(viewer.organization.settings)
+    subtree = sorted(departments.subtree([department_id]))
+    while True:
+        chunk = queries.members(
+            session,
+            viewer.org_id,
+            subtree,
+            joined_before=facts.end,
+            after=after,
+            limit=MEMBER_CHUNK,
+        )
+        if not chunk:
+            return
+        after = (chunk[-1].display_name, chunk[-1].id)
+        yield from _rows(
+            session, facts, departments, reqs, titles, threshold, chunk, only_follow_up
+        )
+        if len(chunk) < MEMBER_CHUNK:
+            return
+
+
+def _rows(
+    session: Session,
+    facts: WeekFacts,
+    departments: DepartmentFacts,
+    reqs: RequirementsFacts,
+    titles: Mapping[str, str],
+    threshold: int,
+    members: Sequence[Member],
+    only_follow_up: bool,
+) -> Iterator[MemberRow]:
+    ids = [m.id for m in members]
+    figures = member_figures(session, facts, departments, members)
+    passed = queries.last_passed(session, ids, sorted(reqs.modules), facts.now)
+    learned = queries.last_learned(session, ids, facts.now)
+    for fig in figures:
+        member = fig.member
+        states = requirement_states(
+            reqs, member, departments.ancestors(member.department_id), passed, titles, facts.now
+        )
+        reasons = rules.follow_up_reasons(
+            assignments=fig.assignments.values(),
+            completed=fig.completed,
+            module_titles=titles,
+            requirements=[fact for fact, _ in states],
+            last_active_at=learned.get(member.id),
+            member_since=member.created_at,
+            inactive_days=threshold,
+            now=facts.now,
+        )
+        if only_follow_up and not reasons:
+            continue
+        yield MemberRow(
+            user={
+                "id": member.id,
+                "display_name": member.display_name,
+                "username": member.username,
+            },
+            department={
+                "id": member.department_id,
+                "name": departments.names[member.department_id],
+            },
+            modules_completed=fig.modules_completed,
+            mandatory_missing=fig.mandatory_missing,
+            average_score=rules.score(fig.correct, fig.total),
+            points=fig.points,
+            last_active_at=learned.get(member.id),
+            reasons=tuple(reasons),
+        )
+
+
+def needing_follow_up(
+    session: Session, *, viewer: Viewer, user_ids: Sequence[str], now: datetime
+) -> list[str]:
+    """Those of the given people (already checked to be in the viewer's scope) who need
+    follow-up this week: a nudge to "only those who need it"."""
+    departments = department_facts(session, viewer.org_id)
+    timezone = viewer.organization.timezone
+    facts = week_facts(
+        session,
+        org_id=viewer.org_id,
+        timezone=timezone,
+        week=path_rules.week_of(now, timezone),
+        now=now,
+    )
+    reqs = requirements_facts(session, viewer)
+    titles = _titles({**facts.published, **reqs.modules}, ["en"])
+    threshold = inactive_days(viewer.organization.settings)
+    found: list[str] = []
+    for start in range(0, len(user_ids), MEMBER_CHUNK):
+        chunk = queries.members_by_id(
+            session, viewer.org_id, user_ids[start : start + MEMBER_CHUNK]
+        )
+        found += [
+            row.user["id"]
+            for row in _rows(session, facts, departments, reqs, titles, threshold, chunk, True)
+        ]
+    return found
+
+
+# --- requirements ----------------------------------------------------------------------------
+
+
+def requirement_matrix(
+    session: Session, *, viewer: Viewer, department_id: str, now: datetime, locales: Sequence[str]
+) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
+    """The organisation's requirements, and per member of the subtree (by name) the state of
+    each one that applies to them; those that do not apply are left out of `states`."""
+    departments = check_department(session, viewer, department_id)
+    reqs = requirements_facts(session, viewer)
+    titles = _titles(reqs.modules, locales)
+    columns = [
+        {"id": r.id, "module_id": r.module_id, "title": titles[r.module_id]}
+        for r in sorted(reqs.requirements, key=lambda r: (titles[r.module_id], r.id))
+    ]
+    subtree = sorted(departments.subtree([department_id]))
+
+    def rows() -> Iterator[dict[str, Any]]:
+        after: tuple[str, str] | None = None
+        while True:
+            chunk = queries.members(
+                session, viewer.org_id, subtree, joined_before=None, after=after, limit=MEMBER_CHUNK
+            )
+            if not chunk:
+                return
+            after = (chunk[-1].display_name, chunk[-1].id)
+            passed = queries.last_passed(session, [m.id for m in chunk], sorted(reqs.modules), now)
+            for member in chunk:
+                states = requirement_states(
+                    reqs, member, departments.ancestors(member.department_id), passed, titles, now
+                )
+                yield {
+                    "user": {"id": member.id, "display_name": member.display_name,
+                             "username": member.username},
+                    "department": {"id": member.department_id,
+                                   "name": departments.names[member.department_id]},
+                    "states": {
+                        fact.requirement_id: {
+                            "status": fact.status,
+                            "valid_until": fact.valid_until,
+                            "due_at": fact.due_at,
+                            "passed_at": passed.get((member.id, fact.module_id), (None, None))[1],
+                        }
+                        for fact, _ in states
+                    },
+                }  # fmt: skip
+            if len(chunk) < MEMBER_CHUNK:
+                return
+
+    return columns, rows()
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    organization: str
+    department: str
+    requirement: dict[str, Any]
+    printed_at: datetime
+    rows: list[dict[str, Any]]
+
+
+def training_record(
+    session: Session,
+    *,
+    viewer: Viewer,
+    department_id: str,
+    requirement_id: str,
+    now: datetime,
+    locales: Sequence[str],
+) -> TrainingRecord:
+    """Who in the subtree the requirement applies to, since when they hold it and until when."""
+    departments = check_department(session, viewer, department_id)
+    reqs = requirements_facts(session, viewer)
+    requirement = next((r for r in reqs.requirements if r.id == requirement_id), None)
+    if requirement is None:
+        raise NotFound("No such requirement.")
+    titles = _titles(reqs.modules, locales)
+    only = RequirementsFacts((requirement,), reqs.modules, reqs.expiring_window_days)
+    members = queries.members(
+        session, viewer.org_id, sorted(departments.subtree([department_id])), joined_before=None
+    )
+    passed = queries.last_passed(session, [m.id for m in members], [requirement.module_id], now)
+    rows: list[dict[str, Any]] = []
+    for member in members:
+        for fact, first in requirement_states(
+            only, member, departments.ancestors(member.department_id), passed, titles, now
+        ):
+            last = passed.get((member.id, fact.module_id), (None, None))[1]
+            rows.append(
+                {
+                    "display_name": member.display_name,
+                    "username": member.username,
+                    "department": departments.names[member.department_id],
+                    "status": fact.status,
+                    "first_passed_at": first,
+                    "passed_at": last,
+                    "valid_until": fact.valid_until,
+                }
+            )
+    return TrainingRecord(
+        organization=viewer.organization.name if hasattr(viewer.organization, "name") else "",
+        department=departments.names[department_id],
+        requirement={
+            "id": requirement.id,
+            "module_id": requirement.module_id,
+            "title": titles[requirement.module_id],
+            "validity_months": requirement.validity_months,
+        },
+        printed_at=now,
+        rows=rows,
+    )
+
+
+# --- questions -------------------------------------------------------------------------------
+
+
+def weak_questions(
+    session: Session,
+    *,
+    viewer: Viewer,
+    department_id: str,
+    weeks: int,
+    now: datetime,
+    locales: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Questions the subtree's members answered in the last `weeks` weeks (this one included),
+    worst first; only those answered by at least five different people."""
+    departments = check_department(session, viewer, department_id)
+    timezone = viewer.organization.timezone
+    current = path_rules.week_of(now, timezone)
+    start = path_rules.week_span_utc(path_rules.add_weeks(current, -(weeks - 1)), timezone)[0]
+    members = queries.members(
+        session, viewer.org_id, sorted(departments.subtree([department_id])), joined_before=None
+    )
+    counted = queries.answers_by_question(
+        session, [m.id for m in members], start, now + timedelta(seconds=1)
+    )
+    kept = {key: value for key, value in counted.items() if len(value[0]) >= MIN_ANSWERED_BY}
+    prompts = _prompts(session, {module_id for module_id, _ in kept}, locales)
+    items: list[dict[str, Any]] = [
+        {
+            "module_id": module_id,
+            "question_id": question_id,
+            "prompt": prompts.get((module_id, question_id), ""),
+            "answered_by": len(people),
+            "answers": answers,
+            "wrong_rate": rules.rate(wrong, answers),
+        }
+        for (module_id, question_id), (people, answers, wrong) in kept.items()
+    ]
+    items.sort(
+        key=lambda i: (-float(i["wrong_rate"] or 0), -int(i["answered_by"]), i["question_id"])
+    )
+    return items
+
+
+def _prompts(
+    session: Session, module_ids: set[str], locales: Sequence[str]
+) -> dict[tuple[str, str], str]:
+    """Each question's prompt in the viewer's language, from every published version (a
+    question keeps its id across versions; the newest wording wins)."""
+    found: dict[tuple[str, str], str] = {}
+    if not module_ids:
+        return found
+    for module_id, locale, content in session.execute(
+        select(ModuleVersion.module_id, ModuleVersion.locale, ModuleVersion.content)
+        .where(ModuleVersion.module_id.in_(module_ids))
+        .order_by(ModuleVersion.module_id, ModuleVersion.version)
+    ):
+        translations = (content or {}).get("translations") or {}
+        wanted = next((loc for loc in locales if loc in translations), None)
+        translated = translations.get(wanted, {}).get("questions", []) if wanted else []
+        for index, question in enumerate((content or {}).get("questions", [])):
+            prompt = question.get("prompt", "")
+            if index < len(translated) and translated[index].get("prompt"):
+                prompt = translated[index]["prompt"]
+            found[(module_id, question["id"])] = prompt
+        del locale
+    return found
+
+
+# --- one person ------------------------------------------------------------------------------
+
+
+def user_record(
+    session: Session, *, viewer: Viewer, user_id: str, now: datetime, locales: Sequence[str]
+) -> dict[str, Any]:
+    """One person's record for their manager: modules completed with scores and dates,
+    requirement states, streak, points and last activity."""
+    user = check_user(session, viewer, user_id)
+    departments = department_facts(session, viewer.org_id)
+    attempts = queries.completed_attempts(session, user.id)
+    module_ids = {row.module_id for row in attempts}
+    reqs = requirements_facts(session, viewer)
+    module_facts = structure.modules(session, viewer.org_id, module_ids | set(reqs.modules))
+    titles = _titles(module_facts, locales)
+    member = Member(
+        user.id,
+        user.username,
+        user.display_name,
+        user.department_id or "",
+        tuple(user.roles),
+        user.created_at,
+        user.started_on,
+        user.locale,
+        user.timezone,
+    )
+    passed = queries.last_passed(session, [user.id], sorted(reqs.modules), now)
+    states = requirement_states(
+        reqs,
+        member,
+        departments.ancestors(user.department_id) if user.department_id else frozenset(),
+        passed,
+        titles,
+        now,
+    )
+    week_start, week_end = path_rules.week_span_utc(
+        path_rules.week_of(now, viewer.organization.timezone), viewer.organization.timezone
+    )
+    streak = gamification.streak_of(session, user, now)
+    return {
+        "user": {"id": user.id, "display_name": user.display_name, "username": user.username},
+        "department": (
+            {"id": user.department_id, "name": departments.names.get(user.department_id, "")}
+            if user.department_id
+            else None
+        ),
+        "active": user.active,
+        "modules": [
+            {
+                "attempt_id": row.id,
+                "module_id": row.module_id,
+                "title": titles.get(row.module_id, row.module_id),
+                "version": row.module_version,
+                "started_at": row.started_at,
+                "completed_at": row.completed_at,
+                "score": {"correct": row.score_correct or 0, "total": row.questions_total},
+                "passed": bool(row.passed),
+            }
+            for row in attempts
+        ],
+        "requirements": [
+            {
+                "id": fact.requirement_id,
+                "module_id": fact.module_id,
+                "title": fact.title,
+                "status": fact.status,
+                "valid_until": fact.valid_until,
+                "due_at": fact.due_at,
+                "first_passed_at": first,
+            }
+            for fact, first in states
+        ],
+        "streak": streak,
+        "points": {
+            "total": gamification.total_points(session, user.id),
+            "this_week": queries.points(session, [user.id], week_start, week_end).get(user.id, 0),
+        },
+        "last_active_at": attempts[0].completed_at if attempts else None,
+        "last_login_at": user.last_active_at,
+    }

@@ -47,6 +47,7 @@ def me_view(user: User) -> dict[str, Any]:
         "streak": gamification.streak_of(session, user, now),
         "away_until": reviews.away_until(session, user=user, now=now),
         "leaderboard_visibility": gamification.leaderboard_visibility(session, user.id),
+        "manages": orgs.departments_managed_by(session, user),
     }
 
 

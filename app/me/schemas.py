@@ -48,6 +48,13 @@ class MeSchema(ma.Schema):
         allow_none=True, metadata={"description": "Reviews paused until this day (vacation)"}
     )
     leaderboard_visibility = ma.fields.String(metadata={"enum": ["everyone", "department"]})
+    manages = ma.fields.List(
+        ma.fields.Nested(DepartmentRefSchema),
+        metadata={
+            "description": "The departments I manage (each with everything below it, as in "
+            "/insights); empty unless I am a manager"
+        },
+    )
 
 
 class MePatchSchema(ma.Schema):

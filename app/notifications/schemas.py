@@ -76,6 +76,10 @@ class NudgeSchema(ma.Schema):
     )
     department_id = ma.fields.String(validate=validate.Length(max=26))
     message = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+    only_follow_up = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only those who need follow-up this week (see /insights)"},
+    )
 
     @ma.validates_schema
     def needs_recipients(self, data: dict[str, object], **_: object) -> None:
@@ -88,6 +92,15 @@ class NudgeSkipSchema(ma.Schema):
     reason = ma.fields.String(metadata={"description": "already_nudged_today, inactive"})
 
 
+class NudgeRecipientSchema(ma.Schema):
+    id = ma.fields.String()
+    display_name = ma.fields.String()
+
+
 class NudgeResultSchema(ma.Schema):
+    recipients = ma.fields.List(
+        ma.fields.Nested(NudgeRecipientSchema),
+        metadata={"description": "Who the nudge was queued for"},
+    )
     queued = ma.fields.List(ma.fields.String())
     skipped = ma.fields.List(ma.fields.Nested(NudgeSkipSchema))

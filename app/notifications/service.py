@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import after_commit, insert_for, new_id
 from app.errors import Forbidden, NotFound, Unprocessable
+from app.insights import service as insights
 from app.notifications import rules
 from app.notifications.messages import TYPES, render
 from app.notifications.models import Device, Notification, NotificationOptOut
@@ -614,6 +615,8 @@ def notify_group(
 class NudgeResult:
     queued: list[str]
     skipped: list[dict[str, str]]
+    # Who it was sent to, named, so the manager sees more than ids.
+    recipients: list[dict[str, str]] = field(default_factory=list)
 
 
 def send_nudge(
@@ -624,8 +627,10 @@ def send_nudge(
     now: datetime,
     user_ids: list[str] | None = None,
     department_id: str | None = None,
+    only_follow_up: bool = False,
 ) -> NudgeResult:
-    """A manager's nudge to members of departments they act for; one per learner per day."""
+    """A manager's nudge to members of departments they act for; one per learner per day.
+    `only_follow_up` keeps those the insights say need follow-up this week."""
     allowed = orgs.managed_department_ids(session, sender)
     recipients: list[str] = []
     if department_id:
@@ -646,6 +651,11 @@ def send_nudge(
             raise Forbidden("You may only nudge people in departments you manage.")
         recipients.append(user.id)
     recipients = [user_id for user_id in dict.fromkeys(recipients) if user_id != sender.id]
+    if only_follow_up:
+        needing = set(
+            insights.needing_follow_up(session, viewer=sender, user_ids=recipients, now=now)
+        )
+        recipients = [user_id for user_id in recipients if user_id in needing]
     result = notify(
         session,
         user_ids=recipients,
@@ -656,8 +666,14 @@ def send_nudge(
         dedupe_key="nudge:{local_date}",
     )
     reasons = {"duplicate": "already_nudged_today", "inactive": "inactive"}
+    queued = [u for u in recipients if u not in result.skipped]
+    names: dict[str, str] = {}
+    if queued:
+        rows = session.execute(select(User.id, User.display_name).where(User.id.in_(queued)))
+        names = {user_id: name for user_id, name in rows}
     return NudgeResult(
-        queued=[u for u in recipients if u not in result.skipped],
+        recipients=[{"id": user_id, "display_name": names[user_id]} for user_id in queued],
+        queued=queued,
         skipped=[
             {"user_id": user_id, "reason": reasons.get(why, why)}
             for user_id, why in result.skipped.items()

@@ -218,6 +218,18 @@ def managed_department_ids(session: Session, user: User) -> set[str]:
     return set(facts.department_facts(session, user.org_id).managed_by(user))
 
 
+def departments_managed_by(session: Session, user: User) -> list[dict[str, str]]:
+    """The departments a manager is named for (not those below them), by name."""
+    if not user.has_role("manager"):
+        return []
+    tree = facts.department_facts(session, user.org_id)
+    managed = tree.managed.get(user.id, ())
+    return [
+        {"id": department_id, "name": tree.names[department_id]}
+        for department_id in sorted(managed, key=lambda d: (tree.names[d], d))
+    ]
+
+
 def _validate_roles(roles: list[str]) -> list[str]:
     """The roles without repeats, in the order given; 422 for an unknown one."""
     unknown = sorted(set(roles) - set(ROLES))

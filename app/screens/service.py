@@ -24,6 +24,7 @@ from app.competitions import service as competitions
 from app.competitions.models import Competition
 from app.errors import Forbidden, NotFound
 from app.extensions import get_redis
+from app.leaderboards import facts
 from app.leaderboards import service as leaderboards
 from app.orgs import service as orgs
 from app.orgs.models import Department, Organization, User
@@ -277,40 +278,97 @@ class LiveScreen:
     body: Callable[[], bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What this process last read of a department's screen, and under which watch."""
+
+    watch: object  # `_boards_watch` when it was read
+    board_version: str | None
+    built: str | None
+    stamp: str | None  # of the rendering
+    etag: str
+    rendered_at: float | None
+
+
+# "<org>:<department>:<week>" -> what was read; valid only under the same boards watch.
+_seen: LocalCache[_Seen] = LocalCache("screens.seen", ttl=300)
+
+
+def _boards_watch(org_id: str) -> object:
+    """An object that stays the same while no change of the organisation's boards has been
+    announced (it lives among the boards' remembered reads, which every announcement drops).
+    `store.read_state` sets the reads-held mark, so a change after a read is announced."""
+    return facts.remembered_read(org_id, ("screens-watch",), object)
+
+
+def _current(seen: _Seen, stamp: str, moment: float) -> bool:
+    """Whether the rendering `seen` names is what the TV should show now."""
+    fresh = seen.rendered_at is not None and moment - seen.rendered_at < rules.RENDER_MIN_SECONDS
+    # While the department's board keeps changing (a shift answering at once), the screen is
+    # rendered at most every RENDER_MIN_SECONDS; a lone change shows at the next poll.
+    return seen.stamp == stamp or fresh
+
+
 def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> LiveScreen:
-    """The screen as it is now: from the department's last rendering while nothing it shows
-    has changed (one Redis round trip), else rendered anew and kept for every process."""
+    """The screen as it is now. While nothing it shows has changed, a poll costs no query and,
+    once this process has read the department's state since the last change of the
+    organisation's boards, no Redis round trip either; otherwise one round trip, and the
+    screen is rendered anew (and kept in Redis for every process) when its inputs moved."""
     client = get_redis()
     org_id, department_id = screen.organization.id, screen.department_id
     period = path_rules.week_of(now, screen.organization.timezone)
-    competing = _competition_of(session, screen, now) is not None
+    bucket = rules.refresh_bucket(now, competing=_competition_of(session, screen, now) is not None)
+    moment = now.timestamp()
+    key = f"{org_id}:{department_id}:{period}"
     try:
-        state = store.read_state(client, org_id, department_id, period)
+        watch = _boards_watch(org_id)
+        seen = _seen.get(key)
+        if seen is not None and seen.watch is watch:
+            stamp = rules.stamp(period, seen.board_version, seen.built, bucket)
+            if _current(seen, stamp, moment):
+                return LiveScreen(seen.etag, _kept_body(session, screen, now, seen.etag))
+        generation = _seen.generation
+        state = store.read_state(
+            client, org_id, department_id, period, held_for=facts.READS_HELD_SECONDS
+        )
     except redis.RedisError as error:
         log.warning("screen state from Redis failed (%s); rendering without it", error)
         return _render(session, screen, now, previous=None, keep=None)
-    stamp = rules.stamp(
-        period, state.board_version, state.built, rules.refresh_bucket(now, competing=competing)
-    )
-    moment = now.timestamp()
-    fresh = state.rendered_at is not None and moment - state.rendered_at < rules.RENDER_MIN_SECONDS
-    # While the department's board keeps changing (a shift answering at once), the screen is
-    # rendered at most every RENDER_MIN_SECONDS; a lone change shows at the next poll.
-    if state.etag is not None and (state.stamp == stamp or fresh):
-
-        def kept_body() -> bytes:
-            kept = store.read_rendered(client, org_id, department_id)
-            if kept is not None and kept.etag == state.etag:
-                return kept.body
-            return _render(session, screen, now, previous=kept, keep=None).body()
-
-        return LiveScreen(state.etag, kept_body)
+    stamp = rules.stamp(period, state.board_version, state.built, bucket)
+    if state.etag is not None:
+        seen = _Seen(
+            watch, state.board_version, state.built, state.stamp, state.etag, state.rendered_at
+        )
+        if _current(seen, stamp, moment):
+            _seen.put(key, seen, loaded_at=generation)
+            return LiveScreen(state.etag, _kept_body(session, screen, now, state.etag))
     previous = store.read_rendered(client, org_id, department_id)
 
     def keep(rendered: store.Rendered) -> None:
         store.keep_rendered(client, org_id, department_id, stamp, rendered, moment)
 
-    return _render(session, screen, now, previous=previous, keep=keep)
+    live = _render(session, screen, now, previous=previous, keep=keep)
+    _seen.put(
+        key,
+        _Seen(watch, state.board_version, state.built, stamp, live.etag, moment),
+        loaded_at=generation,
+    )
+    return live
+
+
+def _kept_body(
+    session: Session, screen: ScreenFacts, now: datetime, etag: str
+) -> Callable[[], bytes]:
+    """The body of the rendering `etag` names, from Redis, for a TV that does not have it."""
+
+    def body() -> bytes:
+        client = get_redis()
+        kept = store.read_rendered(client, screen.organization.id, screen.department_id)
+        if kept is not None and kept.etag == etag:
+            return kept.body
+        return _render(session, screen, now, previous=kept, keep=None).body()
+
+    return body
 
 
 def _render(

@@ -1,11 +1,12 @@
 """The screens' adapter to Redis: what a screen's version is made of, and the last rendered
 screen of each department, shared by every process.
 
-A TV asks every few seconds whether anything changed. Answering that costs one round trip:
-the department's board version (counted up by every award to one of its people, in the
+A TV asks every few seconds whether anything changed. Answering that takes at most one round
+trip: the department's board version (counted up by every award to one of its people, in the
 boards' own update script), the boards' build token (new with every rebuild), and the stamp
 and ETag of the screen last rendered for the department. Only when the stamp moved is the
-screen rendered again (once, by whichever process gets there first).
+screen rendered again (once, by whichever process gets there first). A process keeps what it
+read until a change of the organisation's boards is announced (`service.live_screen`).
 """
 
 from __future__ import annotations
@@ -33,13 +34,18 @@ class ScreenState:
     rendered_at: float | None  # when (unix seconds)
 
 
-def read_state(client: redis.Redis, org_id: str, department_id: str, period: str) -> ScreenState:
-    """The inputs' versions and the last rendering's stamp and ETag, in one round trip."""
+def read_state(
+    client: redis.Redis, org_id: str, department_id: str, period: str, *, held_for: int
+) -> ScreenState:
+    """The inputs' versions and the last rendering's stamp and ETag, in one round trip. Like
+    a board read, it sets the organisation's reads-held mark, so that the next change of its
+    boards is announced to every process (which may then keep this answer until it is)."""
     pipe = client.pipeline(transaction=False)
+    pipe.set(boards.reads_held_key(org_id), 1, ex=held_for)
     pipe.get(boards.version_key(org_id, f"users:dept:{department_id}", "week", period))
     pipe.get(boards.built_key(org_id))
     pipe.hmget(rendered_key(org_id, department_id), ["stamp", "etag", "rendered_at"])
-    version, built, (stamp, etag, rendered_at) = pipe.execute()
+    _, version, built, (stamp, etag, rendered_at) = pipe.execute()
     return ScreenState(
         _text(version),
         _text(built),

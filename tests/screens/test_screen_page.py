@@ -268,3 +268,45 @@ def test_another_departments_screen_shows_only_its_own_people(
     path = "/" + made["url"].split("://", 1)[1].split("/", 1)[1]
     assert client.get(path + "/live").json["board"] == []
     assert factories  # the module fixture comes from factories
+
+
+def test_a_quiet_screen_is_answered_without_a_redis_round_trip(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: Any,
+) -> None:
+    from app import caching
+    from app.screens import store
+    from tests.spies import count_calls
+
+    caching.start(client.application.extensions["redis"])  # as a serving process does
+    wait_for_subscription()
+    etag = live(client, screen).headers["ETag"]  # its board read rebuilt the empty boards
+    assert live(client, screen, etag).status_code == 304
+    reads = count_calls(monkeypatch, store, "read_state")
+    assert live(client, screen, etag).status_code == 304
+    assert len(reads) <= 1
+    reads.clear()
+    for _ in range(3):
+        assert live(client, screen, etag).status_code == 304
+    assert len(reads) == 0  # kept in the process while the boards are unchanged
+    frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
+    play(client, session, module, auth_headers(session, learner))  # announces the change
+    changed = live(client, screen, etag)
+    assert changed.status_code == 200 and len(reads) == 1
+    assert changed.json["board"][0]["name"] == learner.display_name
+
+
+def wait_for_subscription() -> None:
+    import time
+
+    from app import caching
+
+    deadline = time.monotonic() + 10
+    while not caching._bus.subscribed() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert caching._bus.subscribed()

@@ -368,6 +368,12 @@ def _report(
     app_with = statistics.mean(m.cores.get("app", 0.0) for m in with_tvs)
     combined_without = combine([m.api for m in without])
     combined_with = combine([m.api for m in with_tvs])
+    # What one poll costs the app, independent of how much of the machine the app got: the
+    # app's CPU with TVs, minus the API's requests at their cost without TVs, over the polls.
+    api_ms = 1000 * app_without / rps_without if rps_without else 0.0
+    poll_rate = polls / seconds if seconds else 0.0
+    poll_ms = (1000 * app_with - rps_with * api_ms) / poll_rate if poll_rate else 0.0
+    tv_cores = poll_rate * poll_ms / 1000
     lines = [
         f"# Store screens: {args.tvs} TVs polling every {args.poll:g} s against "
         f"`{args.api_scenario}` ({stamp:%Y-%m-%d %H:%M} UTC)",
@@ -383,6 +389,10 @@ def _report(
         f"| TV polls/s | — | {polls / seconds:.1f} ({dict(sorted(tv_statuses.items()))}, "
         f"errors {dict(tv_errors)}) |",
         f"| TV poll latency p50 / p99 ms | — | {pct(0.5):.0f} / {pct(0.99):.0f} |",
+        f"| app CPU per request (ms) | API {api_ms:.2f} | a TV poll {poll_ms:.2f} (estimated) |",
+        "",
+        f"{args.tvs} TVs at {poll_rate:.0f} polls/s take about {tv_cores:.2f} cores of app CPU: "
+        f"{tv_cores / 2:.1%} of a host whose app has 2 whole cores, {tv_cores / 4:.1%} of 4.",
         "",
         f"**API throughput with {args.tvs} TVs: {ratio:.1%} of without** "
         f"(target ≥ 95 %: {'met' if ratio >= 0.95 else 'missed'}).",

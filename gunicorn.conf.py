@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -17,3 +18,24 @@ keepalive = 5
 max_requests = 200_000
 max_requests_jitter = 100_000
 accesslog = None  # the app writes one structured access line per request itself
+
+# Prometheus metrics in multi-process mode (`app/metrics.py`): each worker writes its counters
+# to files in this folder and a scrape of /metrics by any worker adds them all up. Set here,
+# in the master, so every worker inherits it before the app is imported.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="nanolearn-metrics-"))
+
+
+def on_starting(server):
+    """Start from empty metric files: counters restart with the server, as Prometheus expects."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that exits takes its live gauges with it (its counters stay in the sum)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import caching, db, errors, rate_limits, replica
+from app import caching, db, errors, metrics, rate_limits, replica
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_queue_redis, connect_redis
 from app.json_provider import OrjsonProvider
@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["queue_redis"] = app.config.get("QUEUE_REDIS_CLIENT") or connect_queue_redis(app)
 
     replica.init_app(app)
+    metrics.init_app(app)
     rate_limits.init_app(app)
     _enable_cors(app)
     # Views with ETags answer If-None-Match themselves (`app.etags`), before the work.

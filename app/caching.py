@@ -32,6 +32,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, pending_after_commit
+from app.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,21 @@ class LocalCache(Generic[V]):
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, V]] = {}
         self._generation = 0
+        self._hits = CACHE_LOOKUPS.labels(name, "hit")
+        self._misses = CACHE_LOOKUPS.labels(name, "miss")
         _caches[name] = self
 
     def get(self, key: str) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
+            self._misses.inc()
             return None
         expires, value = entry
         if expires < time.monotonic():
             self._entries.pop(key, None)
+            self._misses.inc()
             return None
+        self._hits.inc()
         return value
 
     def fetch(

@@ -36,6 +36,7 @@ class Settings:
     queue_redis_url: str | None
     database_replica_url: str | None
     replica_max_lag_seconds: float
+    metrics_token: str | None
     secret_key: str
     access_token_minutes: int
     refresh_token_days: int
@@ -74,6 +75,7 @@ class Settings:
             "QUEUE_REDIS_URL": self.queue_redis_url,
             "DATABASE_REPLICA_URL": self.database_replica_url,
             "REPLICA_MAX_LAG_SECONDS": self.replica_max_lag_seconds,
+            "METRICS_TOKEN": self.metrics_token,
             "ACCESS_TOKEN_MINUTES": self.access_token_minutes,
             "REFRESH_TOKEN_DAYS": self.refresh_token_days,
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
@@ -135,6 +137,7 @@ def load_settings() -> Settings:
         queue_redis_url=os.environ.get("QUEUE_REDIS_URL") or None,
         database_replica_url=os.environ.get("DATABASE_REPLICA_URL") or None,
         replica_max_lag_seconds=float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "2")),
+        metrics_token=os.environ.get("METRICS_TOKEN") or None,
         secret_key=_secret_key(env),
         access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_env_int("REFRESH_TOKEN_DAYS", 30),

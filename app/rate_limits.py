@@ -211,7 +211,7 @@ class RequestBudget:
 # screens (a secret link, not a user; their polls are cheap by design), SCIM (an HR system's
 # provisioning run, from one address, with a secret token of the organisation's), and the
 # views with limits of their own.
-EXEMPT_ENDPOINTS = frozenset({"healthz", "readyz", "auth.Login", "auth.Refresh"})
+EXEMPT_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "auth.Login", "auth.Refresh"})
 EXEMPT_BLUEPRINTS = frozenset({"media", "screen_pages", "scim"})
 
 

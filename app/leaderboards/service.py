@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from app import caching
+from app import caching, metrics
 from app.auth.principal import OrgFactsLike, UserFactsLike
 from app.db import insert_for
 from app.errors import Forbidden, NotFound, Unprocessable
@@ -483,6 +483,7 @@ def _repaired(
         rebuild_org(session, client, org, now)
     finally:
         store.release_rebuild_lock(client, org.id)
+    metrics.BOARD_REPAIRS.inc()
     return True
 
 

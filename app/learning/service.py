@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
@@ -305,6 +306,7 @@ def answer_question(
         earned_at=now,
         now=now,
     )
+    metrics.count_after_commit(session, metrics.ANSWERS, source="online")
     locale = content.pick_locale(version, locales)
     return Feedback(
         question_id=question_id,
@@ -323,6 +325,7 @@ def complete_attempt(
     attempt = _own_attempt(session, user, attempt_id, lock=True)
     if attempt.completion is not None:
         return attempt.completion
+    metrics.count_after_commit(session, metrics.COMPLETIONS, source="online")
     return _complete(
         session,
         user=user,
@@ -502,6 +505,9 @@ def apply_offline_attempt(
                 now=now,
                 locale=locale,
             )
+            answers = len(event["answers"])
+            metrics.count_after_commit(session, metrics.ANSWERS, answers, source="offline")
+            metrics.count_after_commit(session, metrics.COMPLETIONS, source="offline")
     except IntegrityError:
         # The same client_id applied concurrently by another request: that one won.
         existing = session.scalar(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.content import service as content
 from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
@@ -288,6 +289,7 @@ def answer_review(
             now=now,
         )
     session.flush()
+    metrics.count_after_commit(session, metrics.ANSWERS, source="review")
     locale = content.pick_locale(version, locales)
     return {
         "question_id": question_id,

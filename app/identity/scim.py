@@ -382,6 +382,7 @@ def _apply_group(session: Session, department: Department, resource: Group, *, o
     name = str(resource.display_name or "").strip()
     if not 1 <= len(name) <= 200:
         raise InvalidValueException(detail="displayName: between 1 and 200 characters.")
+    _refuse_taken_name(session, org_id, department.parent_id, name, department.id)
     department.name = name
     session.flush()
     wanted = {str(member.value) for member in resource.members or [] if member.value}
@@ -416,11 +417,20 @@ def _apply_group(session: Session, department: Department, resource: Group, *, o
     session.flush()
 
 
+def _refuse_taken_name(
+    session: Session, org_id: str, parent_id: str | None, name: str, department_id: str | None
+) -> None:
+    """Department names are unique among siblings: SCIM's 409 `uniqueness` for a taken one."""
+    taken = orgs.sibling_named(session, org_id=org_id, parent_id=parent_id, name=name)
+    if taken is not None and taken.id != department_id:
+        raise UniquenessException(detail=f"displayName {name!r} is taken by group {taken.id}.")
+
+
 def create_group(session: Session, *, org_id: str, resource: Group) -> Department:
-    """A new department from a SCIM Group."""
-    department = orgs.create_department(
-        session, org_id=org_id, name=str(resource.display_name or "").strip()[:200] or "?"
-    )
+    """A new (top-level) department from a SCIM Group."""
+    name = str(resource.display_name or "").strip()[:200] or "?"
+    _refuse_taken_name(session, org_id, None, name, None)
+    department = orgs.create_department(session, org_id=org_id, name=name)
     _apply_group(session, department, resource, org_id=org_id)
     return department
 

@@ -275,3 +275,19 @@ def test_deleting_a_group_is_refused_and_keeps_the_department(app, client, sessi
     error = refused.value.to_error()
     assert (error.status, error.scim_type) == (400, "mutability")
     assert session.get(Department, group.id) is not None
+
+
+def test_a_group_name_taken_by_a_sibling_is_a_scim_uniqueness_error(app, session, org, hr):
+    # Department names are unique among siblings: SCIM answers 409 `uniqueness`, never a 500.
+    first = hr.create(Group(display_name="Sesong"))
+    for call in (
+        lambda: hr.create(Group(display_name="sesong")),
+        lambda: hr.replace(
+            Group(id=hr.create(Group(display_name="Kasse")).id, display_name="SESONG")
+        ),
+    ):
+        with pytest.raises(SCIMException) as refused:
+            call()
+        error = refused.value.to_error()
+        assert (error.status, error.scim_type) == (409, "uniqueness")
+    assert session.get(Department, first.id).name == "Sesong"

@@ -31,6 +31,16 @@ class ProblemSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Validation messages keyed by field path or query parameter"},
     )
+    existing_id = ma.fields.String(
+        metadata={"description": "409 for a taken name: the id of what already has it"}
+    )
+    problems = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "A refused import (roster, package): every problem as "
+            "`{row|file, field, message}`, the same as `errors`"
+        },
+    )
 
 
 class TaggedUnion(ma.fields.Dict):

@@ -508,3 +508,17 @@ def test_an_import_that_changes_a_module_leaves_history(client, as_editor):
     post_zip(client, as_editor, make_zip({"modules/kald.yaml": changed}))  # unchanged: no entry
     history = client.get(f"{API}/modules/{module_id}/history", headers=as_editor).json["items"]
     assert [(e["action"], e["version"]) for e in history] == [("imported", 2), ("imported", 1)]
+
+
+def test_a_package_reports_two_problems_of_one_question(client, session, org, as_editor):
+    bad = factories.module_document(key="bad")
+    bad["questions"][0]["prompt"] = ""
+    bad["questions"][0]["choices"][0]["correct"] = False  # and no correct choice left
+    response = post_zip(client, as_editor, make_zip({"modules/bad.yaml": yaml.safe_dump(bad)}))
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert "modules/bad.yaml.questions[0].prompt" in errors
+    assert errors["modules/bad.yaml.questions[0].choices"] == [
+        "A single_choice question needs exactly one correct choice."
+    ]
+    assert count_modules(session, org) == 0

@@ -134,6 +134,7 @@ def import_roster(
     without one cannot log in until an admin sets one) and `started_on` (YYYY-MM-DD, the first
     working day onboarding weeks count from). `roles` is separated by `;` or `|`.
     """
+    csv_text = csv_text.lstrip("\ufeff")  # a byte order mark read as text
     delimiter = detect_delimiter(csv_text)
     if delimiter is None:
         first_line = csv_text.split("\n", 1)[0].rstrip("\r")

@@ -201,7 +201,7 @@ def update_department(
     if changes.get("parent_id"):
         _check_parent(session, org_id, department.id, changes["parent_id"])
     name = changes.get("name", department.name)
-    parent_id = (changes["parent_id"] or None) if "parent_id" in changes else department.parent_id
+    parent_id = changes.get("parent_id", department.parent_id)
     _refuse_taken_name(session, org_id, parent_id, name, department.id)
     department.name = name
     department.parent_id = parent_id

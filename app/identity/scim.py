@@ -34,6 +34,7 @@ from scim2_models import (
 from scim2_models.exceptions import MutabilityException
 from scim2_models.path.expressions import CompareOperator, Comparison
 from sqlalchemy import func, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
@@ -235,8 +236,12 @@ def create_user(session: Session, *, org_id: str, resource: ScimUser, now: datet
         active=True,
         created_at=now,
     )
-    session.add(account)
-    session.flush()
+    try:
+        # In a savepoint: two creations of one userName at once end as one 409, not a 500.
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        raise UniquenessException(detail=f"userName {username!r} is taken.") from None
     _apply_user(session, account, resource, org_id=org_id, now=now)
     session.refresh(account)
     return account

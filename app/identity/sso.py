@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.service import IssuedTokens, TokenPolicy, start_login
@@ -144,8 +145,16 @@ def _user_for(
             department_id=settings.default_department_id,
             roles=["learner"],
         )
-        session.add(user)
-        session.flush()
+        try:
+            # In a savepoint: the same person signing in twice at once makes one account.
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            user = session.scalar(
+                select(User).where(User.org_id == org.id, User.username == username)
+            )
+            if user is None:
+                raise
         session.refresh(user)
     if not user.active:
         raise Unauthorized("The account is deactivated.")

@@ -291,3 +291,23 @@ def test_a_group_name_taken_by_a_sibling_is_a_scim_uniqueness_error(app, session
         error = refused.value.to_error()
         assert (error.status, error.scim_type) == (409, "uniqueness")
     assert session.get(Department, first.id).name == "Sesong"
+
+
+def test_two_creations_of_one_username_at_once_end_in_one_409(
+    app, client, session, hr, monkeypatch
+):
+    """The check before the insert can be passed by both of two racing requests; the second
+    insert then meets the unique constraint, which must answer 409, never 500."""
+    from app.identity import scim as scim_service
+
+    hr.create(ScimUser(user_name="samtidig", display_name="Først"))
+    monkeypatch.setattr(scim_service, "_check_username", lambda *args, **kwargs: None)
+    with pytest.raises(SCIMException) as taken:
+        hr.create(ScimUser(user_name="samtidig", display_name="Andre"))
+    assert (taken.value.to_error().status, taken.value.to_error().scim_type) == (409, "uniqueness")
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Account).where(Account.username == "samtidig")
+        )
+        == 1
+    )

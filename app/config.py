@@ -61,6 +61,7 @@ class Settings:
     encryption_keys: str | None
     oidc_allow_http: bool
     oidc_redirect_origins: str
+    oidc_login_hours: int
 
     @property
     def is_production(self) -> bool:
@@ -99,6 +100,7 @@ class Settings:
             "ENCRYPTION_KEYS": self.encryption_keys,
             "OIDC_ALLOW_HTTP": self.oidc_allow_http,
             "OIDC_REDIRECT_ORIGINS": self.oidc_redirect_origins,
+            "OIDC_LOGIN_HOURS": self.oidc_login_hours,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -165,4 +167,6 @@ def load_settings() -> Settings:
         # Identity providers over plain http: local and test providers only, unless said.
         oidc_allow_http=_env_bool("OIDC_ALLOW_HTTP", env != "production"),
         oidc_redirect_origins=_env("OIDC_REDIRECT_ORIGINS", ""),
+        # A login by single sign-on refreshes this long, then the app asks the provider again.
+        oidc_login_hours=_env_int("OIDC_LOGIN_HOURS", 24),
     )

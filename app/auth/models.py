@@ -20,6 +20,9 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    # A login started by single sign-on ends here: refreshing stops, and the app signs in at
+    # the identity provider again, which a person disabled there can no longer do.
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RefreshToken(Base):

@@ -107,10 +107,16 @@ def passwords_allowed(user: User) -> bool:
 
 
 def start_login(
-    session: Session, *, user: User, policy: TokenPolicy, now: datetime
+    session: Session,
+    *,
+    user: User,
+    policy: TokenPolicy,
+    now: datetime,
+    ends_at: datetime | None = None,
 ) -> IssuedTokens:
-    """A new login for a user whose identity was established (password or single sign-on)."""
-    login_session = LoginSession(user_id=user.id, created_at=now)
+    """A new login for a user whose identity was established (password or single sign-on);
+    after `ends_at` it is not refreshed any more."""
+    login_session = LoginSession(user_id=user.id, created_at=now, ends_at=ends_at)
     session.add(login_session)
     session.flush()
     user.last_active_at = now
@@ -139,6 +145,8 @@ def refresh(
         raise RefreshTokenReused("This refresh token was already used; the login is revoked.")
     if login_session.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("The login has ended; log in again.")
+    if login_session.ends_at is not None and login_session.ends_at <= now:
+        raise Unauthorized("The single sign-on has ended; sign in again.")
     user = session.get(User, login_session.user_id)
     if user is None or not user.active:
         raise Unauthorized("The account is deactivated.")

@@ -197,6 +197,7 @@ class OidcExchange(MethodView):
             client=_oidc_client(),
             policy=policy_from_config(current_app.config),
             now=clock.now(),
+            login_hours=int(current_app.config["OIDC_LOGIN_HOURS"]),
         )
         db.session.commit()
         return tokens
@@ -290,6 +291,7 @@ class OidcSignInCode(MethodView):
             code=body["code"],
             policy=policy_from_config(current_app.config),
             now=clock.now(),
+            login_hours=int(current_app.config["OIDC_LOGIN_HOURS"]),
         )
         db.session.commit()
         return tokens

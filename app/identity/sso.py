@@ -28,6 +28,11 @@ SIGN_IN_CODE_LIFETIME = timedelta(seconds=60)
 REFUSED = "Single sign-on refused: the identity token does not verify for this organization."
 
 
+def _login_end(now: datetime, login_hours: int) -> datetime | None:
+    """When a login started by single sign-on stops refreshing (`OIDC_LOGIN_HOURS`; 0: never)."""
+    return now + timedelta(hours=login_hours) if login_hours > 0 else None
+
+
 class ProviderDown(AppError):
     status, title, kind = 503, "Identity provider unavailable", "identity-provider-unavailable"
 
@@ -169,13 +174,16 @@ def sign_in_with_id_token(
     client: OidcClient,
     policy: TokenPolicy,
     now: datetime,
+    login_hours: int = 0,
 ) -> IssuedTokens:
     """The phone app's sign-in: an ID token it got from the provider (its own PKCE flow),
     verified fully, traded for our token pair."""
     org, settings = _settings_for(session, organization)
     claims = _verify(client, settings, id_token, now=now)
     user = _user_for(session, org, settings, claims)
-    return start_login(session, user=user, policy=policy, now=now)
+    return start_login(
+        session, user=user, policy=policy, now=now, ends_at=_login_end(now, login_hours)
+    )
 
 
 def start_web_sign_in(
@@ -303,7 +311,7 @@ def finish_web_sign_in(
 
 
 def redeem_sign_in_code(
-    session: Session, *, code: str, policy: TokenPolicy, now: datetime
+    session: Session, *, code: str, policy: TokenPolicy, now: datetime, login_hours: int = 0
 ) -> IssuedTokens:
     """Trade a one-time sign-in code (from the web flow) for a token pair, once."""
     claimed = session.execute(
@@ -320,4 +328,6 @@ def redeem_sign_in_code(
     user = session.get(User, stored.user_id) if stored is not None else None
     if user is None or not user.active:
         raise Unauthorized("This sign-in code is unknown, used or expired; sign in again.")
-    return start_login(session, user=user, policy=policy, now=now)
+    return start_login(
+        session, user=user, policy=policy, now=now, ends_at=_login_end(now, login_hours)
+    )

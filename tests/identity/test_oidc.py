@@ -289,3 +289,30 @@ def test_web_flow_refusals(client, session, sso, monkeypatch):
     real_now = clock.now()
     monkeypatch.setattr(clock, "now", lambda: real_now + timedelta(minutes=2))
     assert_problem(client.post("/api/v1/auth/oidc/token", json={"code": code}), 401)
+
+
+def test_a_login_by_sso_stops_refreshing_after_oidc_login_hours(
+    client, session, app, sso, learner, monkeypatch
+):
+    """A person disabled at the provider (without SCIM) is out once the login's hours are up:
+    the app must sign in at the provider again, which refuses them. Password logins are not
+    capped."""
+    assert app.config["OIDC_LOGIN_HOURS"] == 24
+    pair = exchange(client, sso.id_token_for("sub-learner", client_id=CLIENT_ID)).json
+    by_password = client.post(
+        "/api/v1/auth/login",
+        json={"organization": "acme", "username": "learner", "password": factories.PASSWORD},
+    ).json
+    real_now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: real_now + timedelta(hours=23))
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200
+    monkeypatch.setattr(clock, "now", lambda: real_now + timedelta(hours=25))
+    ended = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": refreshed.json["refresh_token"]}
+    )
+    assert_problem(ended, 401)
+    password_refresh = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": by_password["refresh_token"]}
+    )
+    assert password_refresh.status_code == 200

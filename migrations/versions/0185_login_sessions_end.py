@@ -1,7 +1,7 @@
 """login_sessions.ends_at: a login started by single sign-on stops refreshing then
 
 Revision ID: 0185
-Revises: 0120
+Revises: 0140
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = "0185"
-down_revision = "0120"
+down_revision = "0140"
 branch_labels = None
 depends_on = None
 

@@ -74,8 +74,8 @@ def test_export_has_everything_about_me_and_nothing_secret(
 
 
 def _snapshot(client, session, org, module, headers_admin, headers_editor):
-    """What erasure must not change: the ledger, each board (ids, ranks and scores) and the
-    item analysis of the module."""
+    """What erasure must not change: the ledger, each board (ids, ranks and scores), the
+    item analysis of the module and every department's insights (people by id)."""
 
     def board(path, **query):
         response = client.get(path, query_string=query, headers=headers_admin)
@@ -101,7 +101,23 @@ def _snapshot(client, session, org, module, headers_admin, headers_editor):
     answers = session.scalar(
         select(func.count()).select_from(Answer).join(Attempt).where(Attempt.org_id == org.id)
     )
+    insights = {}
+    tree = board("/api/v1/insights/departments")["items"]
+    insights["tree"] = tree
+    for department in tree:
+        base = f"/api/v1/insights/departments/{department['id']}"
+        insights[department["id"]] = {
+            "summary": board(base, week="2026-W48"),
+            "members": [
+                {k: v for k, v in row.items() if k != "user"} | {"user": row["user"]["id"]}
+                for row in board(f"{base}/members", week="2026-W48")["items"]
+            ],
+            "children": board(f"{base}/children", week="2026-W48"),
+            "trend": board(f"{base}/trend", weeks=4),
+            "questions": board(f"{base}/questions", weeks=4),
+        }
     return {
+        "insights": insights,
         "ledger": tuple(ledger),
         "answers": answers,
         "users": users,
@@ -143,6 +159,9 @@ def test_erasure_keeps_every_total_and_board_and_removes_the_person(
     )
     before = _snapshot(client, session, org, module, as_admin, as_editor)
     assert before["ledger"][1] > 0 and before["users"] and before["departments"]
+    summaries = [v["summary"] for k, v in before["insights"].items() if k != "tree"]
+    assert any(summary["points"] > 0 for summary in summaries)
+    assert any(v["members"] for k, v in before["insights"].items() if k != "tree")
 
     response = client.post(f"/api/v1/admin/users/{learner.id}/erase", headers=as_admin)
     assert response.status_code == 202, response.json

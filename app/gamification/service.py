@@ -217,35 +217,41 @@ def pay_for_completion(
     module_id: str,
     correct: int,
     total: int,
+    finished: bool,
     earned_at: datetime,
     now: datetime,
     locale: str | None = None,
 ) -> dict[str, Any]:
     """Pay the completion and perfect-score bonuses, count the learning day, check badges
-    (their titles in `locale`, else the user's language).
+    (their titles in `locale`, else the user's language) — all only for a `finished` attempt
+    (every question answered): an attempt completed short of that earns nothing.
 
     Returns what `complete` answers with: points_awarded, points_total, level, streak, new_badges.
     The attempt must already be marked completed (badge facts count it).
     """
-    pays = rules.completion_payments(
-        rules.points_rules(user.organization.settings),
-        module_id=module_id,
-        correct=correct,
-        total=total,
-    )
-    paid = _award_each(
-        session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
-    )
-    record_learning_day(session, user=user, at=earned_at)
-    streak = streak_of(session, user, now)
-    new_badges = check_counter_badges(
-        session, user=user, streak_days=streak["current"], now=now, locale=locale
-    )
-    path_module_ids = current_week_path_module_ids(session, user, now)
-    if path_module_ids:
-        new_badges += check_path_badges(
-            session, user=user, path_module_ids=path_module_ids, now=now, locale=locale
+    paid = 0
+    new_badges: list[dict[str, str]] = []
+    if finished:
+        pays = rules.completion_payments(
+            rules.points_rules(user.organization.settings),
+            module_id=module_id,
+            correct=correct,
+            total=total,
         )
+        paid = _award_each(
+            session, user=user, pays=pays, module_id=module_id, earned_at=earned_at, now=now
+        )
+        record_learning_day(session, user=user, at=earned_at)
+    streak = streak_of(session, user, now)
+    if finished:
+        new_badges = check_counter_badges(
+            session, user=user, streak_days=streak["current"], now=now, locale=locale
+        )
+        path_module_ids = current_week_path_module_ids(session, user, now)
+        if path_module_ids:
+            new_badges += check_path_badges(
+                session, user=user, path_module_ids=path_module_ids, now=now, locale=locale
+            )
     summary = points_summary(session, user, now)
     level = level_of(summary["total"])
     return {
@@ -368,9 +374,11 @@ def grant_badges(
 def badge_facts(session: Session, user: User, streak_days: int) -> badge_defs.Facts:
     """The counters the badge criteria look at, in one query."""
     done = and_(Attempt.user_id == user.id, Attempt.completed_at.is_not(None))
+    # A module counts once an attempt on it answered every question (any score).
+    finished = and_(done, Attempt.questions_answered >= Attempt.questions_total)
     modules, perfect, correct = session.execute(
         select(
-            select(func.count(func.distinct(Attempt.module_id))).where(done).scalar_subquery(),
+            select(func.count(func.distinct(Attempt.module_id))).where(finished).scalar_subquery(),
             select(func.count())
             .where(done, Attempt.questions_total > 0)
             .where(Attempt.score_correct == Attempt.questions_total)
@@ -434,9 +442,10 @@ def check_path_badges(
 ) -> list[dict[str, str]]:
     """The week's path badges, given the module ids of the user's current-week mandatory paths.
 
-    `weekly_path` when the user has completed all of them; `department_weekly_path` for every
+    `weekly_path` when the user has passed all of them; `department_weekly_path` for every
     active member of the user's department once all of them have. The paths domain owns what
-    "this week's mandatory modules" are; this function only judges completion.
+    "this week's mandatory modules" are; this function only judges them done (passed, as the
+    path counts them).
     """
     if not path_module_ids:
         return []
@@ -448,7 +457,7 @@ def check_path_badges(
             .where(
                 Attempt.user_id.in_(user_ids),
                 Attempt.module_id.in_(path_module_ids),
-                Attempt.completed_at.is_not(None),
+                Attempt.passed.is_(True),
             )
             .group_by(Attempt.user_id)
         )

@@ -67,5 +67,6 @@ def is_correct(question: KeyedQuestion, choice_ids: list[str]) -> bool:
     return set(choice_ids) == set(question.correct_choice_ids)
 
 
-def passed(correct: int, total: int, threshold_percent: int) -> bool:
-    return total > 0 and correct * 100 >= threshold_percent * total
+def passed(correct: int, answered: int, total: int, threshold_percent: int) -> bool:
+    """Every question answered and at least the threshold share right (docs/game-rules.md)."""
+    return total > 0 and answered >= total and correct * 100 >= threshold_percent * total

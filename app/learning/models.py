@@ -33,7 +33,17 @@ class Attempt(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     score_correct: Mapped[int | None] = mapped_column(Integer, default=None)
+    # How many questions were answered when it was completed: only an attempt that answered
+    # every one earns completion points, a learning day or badges (docs/game-rules.md).
+    questions_answered: Mapped[int | None] = mapped_column(Integer, default=None)
     passed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+    @property
+    def finished(self) -> bool:
+        """Completed with every question answered."""
+        answered = self.questions_answered or 0
+        return self.completed_at is not None and answered >= self.questions_total
+
     # The body `complete` answered with, so calling it again returns exactly the same.
     completion: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 

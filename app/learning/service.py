@@ -66,7 +66,8 @@ def _completed_module_before(session: Session, user_id: str, module_id: str) -> 
     )
 
 
-def completed_module_ids(session: Session, user_id: str, module_ids: list[str]) -> set[str]:
+def passed_module_ids(session: Session, user_id: str, module_ids: list[str]) -> set[str]:
+    """The modules among `module_ids` the user has passed (what unlocks what needs them)."""
     if not module_ids:
         return set()
     return set(
@@ -75,7 +76,7 @@ def completed_module_ids(session: Session, user_id: str, module_ids: list[str]) 
             .where(
                 Attempt.user_id == user_id,
                 Attempt.module_id.in_(module_ids),
-                Attempt.completed_at.is_not(None),
+                Attempt.passed.is_(True),
             )
             .distinct()
         )
@@ -86,7 +87,7 @@ def lock_reason(
     session: Session, user: User, version: ModuleVersion, now: datetime | None = None
 ) -> str | None:
     """Why the user may not start this module yet (prerequisites, this week's paths), or None."""
-    missing = set(version.prerequisites) - completed_module_ids(
+    missing = set(version.prerequisites) - passed_module_ids(
         session, user.id, list(version.prerequisites)
     )
     if missing:
@@ -190,10 +191,11 @@ _LOCK_ATTEMPT = _lock_attempt_statement()
 @cache
 def _record_answer_statement(dialect_name: str) -> Any:
     """Insert the answer unless its question is answered in the attempt already (the unique
-    pair is the judge), returning how many other questions of the attempt were answered right.
+    pair is the judge), returning how many other questions of the attempt were answered right
+    and whether the user answered this question in another attempt before.
 
-    The count leaves out the answer's own question, so it is the same whether or not the
-    database shows the new row to RETURNING (PostgreSQL does not, SQLite does).
+    Both leave out the answer's own row, so they are the same whether or not the database
+    shows the new row to RETURNING (PostgreSQL does not, SQLite does).
     """
     earlier = _answers.alias("earlier")
     correct_before = (
@@ -205,10 +207,25 @@ def _record_answer_statement(dialect_name: str) -> Any:
         )
         .scalar_subquery()
     )
+    seen = _answers.alias("seen")
+    seen_in = _attempts.alias("seen_in")
+    # Question ids are unique across modules and versions: the question alone identifies it.
+    # No join: SQLite renders RETURNING's columns unqualified, so each SELECT reads one table.
+    answered_before = (
+        select(seen.c.id)
+        .where(
+            seen.c.question_id == bindparam("same_question"),
+            seen.c.attempt_id != bindparam("other_than"),
+            seen.c.attempt_id.in_(
+                select(seen_in.c.id).where(seen_in.c.user_id == bindparam("by_user"))
+            ),
+        )
+        .exists()
+    )
     return (
         insert_for(dialect_name)(_answers)
         .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
-        .returning(correct_before)
+        .returning(correct_before, answered_before)
     )
 
 
@@ -232,7 +249,7 @@ def _record_answer(
     correct = grading.is_correct(question, choice_ids)
     connection = session.connection()
     # One statement checks and records, and counts what the points rules need.
-    correct_before = connection.execute(
+    recorded = connection.execute(
         _record_answer_statement(connection.dialect.name),
         {
             "id": new_id(),
@@ -244,10 +261,14 @@ def _record_answer(
             "recorded_at": now,
             "of_attempt": attempt.id,
             "not_question": question_id,
+            "same_question": question_id,
+            "other_than": attempt.id,
+            "by_user": user.id,
         },
-    ).scalar()
-    if correct_before is None:
+    ).first()
+    if recorded is None:
         raise Conflict("This question is already answered in this attempt.")
+    correct_before, answered_before = recorded
     reviews.schedule_after_answer(
         session,
         user=user,
@@ -265,7 +286,8 @@ def _record_answer(
             module_id=attempt.module_id,
             question_id=question_id,
             nth_correct=int(correct_before) + 1,
-            first_try=not attempt.completed_before,
+            # Not after seeing its feedback in an attempt left unfinished.
+            first_try=not attempt.completed_before and not answered_before,
             earned_at=earned_at,
             now=now,
         )
@@ -347,18 +369,19 @@ def _complete(
     now: datetime,
     locale: str | None = None,
 ) -> dict[str, Any]:
-    correct = int(
-        session.scalar(
-            select(func.count()).where(Answer.attempt_id == attempt.id, Answer.correct.is_(True))
+    answered, correct = session.execute(
+        select(func.count(), func.count().filter(Answer.correct.is_(True))).where(
+            Answer.attempt_id == attempt.id
         )
-        or 0
-    )
+    ).one()
+    answered, correct = int(answered), int(correct)
     threshold = int(
         user.organization.settings.get("pass_threshold_percent", 0) or _default_threshold()
     )
-    passed = grading.passed(correct, attempt.questions_total, threshold)
+    passed = grading.passed(correct, answered, attempt.questions_total, threshold)
     attempt.completed_at = completed_at
     attempt.score_correct = correct
+    attempt.questions_answered = answered
     attempt.passed = passed
     session.flush()
     # Bonuses, the learning day, the streak and badges are the game's rules.
@@ -368,6 +391,7 @@ def _complete(
         module_id=attempt.module_id,
         correct=correct,
         total=attempt.questions_total,
+        finished=attempt.finished,
         earned_at=earned_at,
         now=now,
         locale=locale,
@@ -461,6 +485,12 @@ def apply_offline_attempt(
     # Boards and streaks count when the work was done, unless that time cannot be true.
     plausible = version.published_at - CLOCK_SKEW <= completed_at <= now + CLOCK_SKEW
     earned_at = completed_at if plausible else now
+    # Offline work obeys the locks it would have met online: prerequisites and sequential
+    # paths as they stand now (earlier events of the same upload included), the week's
+    # paths of when it was done.
+    locked = lock_reason(session, user, version, earned_at)
+    if locked:
+        return rejected(client_id, {"module_id": [locked]}, reason="module_locked")
     started_at = min(event.get("started_at") or completed_at, completed_at)
     try:
         with session.begin_nested():

@@ -83,11 +83,24 @@ class LearnerModuleSchema(ma.Schema):
     title = ma.fields.String()
     estimated_minutes = ma.fields.Integer()
     mandatory = ma.fields.Boolean()
-    status = ma.fields.String(metadata={"enum": STATUS_ENUM})
+    status = ma.fields.String(
+        metadata={
+            "enum": STATUS_ENUM,
+            "description": "`completed`: an attempt on it was completed, whatever the score",
+        }
+    )
+    passed = ma.fields.Boolean(
+        metadata={
+            "description": "The path counts the module done: an attempt on it passed (every "
+            "question answered, enough of them right); a required module: the requirement is met"
+        }
+    )
 
 
 class ProgressSchema(ma.Schema):
-    completed = ma.fields.Integer()
+    completed = ma.fields.Integer(
+        metadata={"description": "Modules the path counts done (`passed`)"}
+    )
     total = ma.fields.Integer()
 
 

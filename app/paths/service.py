@@ -211,7 +211,8 @@ def parse_week_arg(week: str) -> str:
 
 @dataclass(frozen=True)
 class _Progress:
-    completed: bool = False
+    completed: bool = False  # an attempt was completed, whatever the score (`status`)
+    passed: bool = False  # an attempt passed: what paths, unlocking and path badges count
     started: bool = False
     open_started_at: datetime | None = None
     last_passed_at: datetime | None = None
@@ -243,6 +244,7 @@ def _progress_statement(module_ids: ColumnElement[bool]) -> Select[Any]:
         select(
             _attempts.module_id,
             func.count(_attempts.completed_at),
+            func.count(_attempts.id).filter(_attempts.passed.is_(True)),
             func.count(_attempts.id),
             func.max(_attempts.started_at).filter(_attempts.completed_at.is_(None)),
             func.max(_attempts.completed_at).filter(_attempts.passed.is_(True)),
@@ -307,13 +309,19 @@ def _read_progress(
     return {
         module_id: _Progress(
             completed=bool(completed),
+            passed=bool(passed),
             started=bool(started),
             open_started_at=open_started_at,
             last_passed_at=last_passed_at,
         )
-        for module_id, completed, started, open_started_at, last_passed_at in connection.execute(
-            statement, parameters
-        )
+        for (
+            module_id,
+            completed,
+            passed,
+            started,
+            open_started_at,
+            last_passed_at,
+        ) in connection.execute(statement, parameters)
     }
 
 
@@ -441,7 +449,8 @@ class _Entry:
 
 
 def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
-    completed = {m for m, p in loaded.progress.items() if p.completed}
+    # A sequential path opens the next module once the one before is passed.
+    passed = {m for m, p in loaded.progress.items() if p.passed}
     entries: list[_Entry] = []
     required_steps = _required_steps(loaded, timezone=timezone)
     if required_steps:
@@ -467,7 +476,7 @@ def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
             if step.module_id in loaded.versions
         ]
         locks = (
-            rules.sequential_locks(steps, completed)
+            rules.sequential_locks(steps, passed)
             if path.sequential
             else dict.fromkeys((step.module_id for step in steps), None)
         )
@@ -513,15 +522,22 @@ def _step_status(loaded: _Week, entry: _Entry, module_id: str, locked: bool) -> 
     )
 
 
+def _step_done(loaded: _Week, entry: _Entry, module_id: str) -> bool:
+    """Whether the path counts the module done: passed (a requirement: met again)."""
+    if entry.required:
+        return not rules.needs_training(loaded.states[module_id])
+    return loaded.progress[module_id].passed
+
+
 def _module_locks(loaded: _Week, entries: list[_Entry]) -> dict[str, bool]:
-    completed = {m for m, p in loaded.progress.items() if p.completed}
+    passed = {m for m, p in loaded.progress.items() if p.passed}
     path_locks: dict[str, list[str | None]] = {}
     for entry in entries:
         for module_id, lock in entry.locks.items():
             path_locks.setdefault(module_id, []).append(lock)
     return {
         module_id: rules.locked_by_paths(locks)
-        or not completed.issuperset(loaded.versions[module_id].prerequisites)
+        or not passed.issuperset(loaded.versions[module_id].prerequisites)
         for module_id, locks in path_locks.items()
     }
 
@@ -591,6 +607,7 @@ def render_learner_week(loaded_week: LoadedWeek) -> dict[str, Any]:
                     "estimated_minutes": version.estimated_minutes,
                     "mandatory": step.mandatory,
                     "status": _step_status(loaded, entry, step.module_id, locked[step.module_id]),
+                    "passed": _step_done(loaded, entry, step.module_id),
                 }
             )
         paths.append(
@@ -602,7 +619,8 @@ def render_learner_week(loaded_week: LoadedWeek) -> dict[str, Any]:
                 "sequential": entry.sequential,
                 "due_at": entry.due_at,
                 "progress": {
-                    "completed": sum(1 for m in modules if m["status"] == "completed"),
+                    # Modules done as the path counts them: passed, not merely completed.
+                    "completed": sum(1 for m in modules if m["passed"]),
                     "total": len(modules),
                 },
                 "modules": modules,
@@ -882,7 +900,7 @@ def unfinished_mandatory_work(
                     .where(
                         Attempt.user_id.in_(audience.user_ids[start : start + _USER_CHUNK]),
                         Attempt.module_id.in_(published),
-                        Attempt.completed_at.is_not(None),
+                        Attempt.passed.is_(True),
                     )
                     .group_by(Attempt.user_id)
                 )

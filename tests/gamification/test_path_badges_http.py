@@ -44,8 +44,10 @@ def test_completing_the_weeks_mandatory_modules_earns_the_path_badges(
     as_colleague = auth_headers(session, colleague)
 
     assert "weekly_path" not in codes(finish(client, session, as_learner, mandatory))
-    # Wrong answers still complete the module; the optional one is not needed.
-    done = finish(client, session, as_learner, second, correct=False)
+    # A module completed but failed is not done for the path; passed, it is. The optional
+    # one is not needed.
+    assert "weekly_path" not in codes(finish(client, session, as_learner, second, correct=False))
+    done = finish(client, session, as_learner, second)
     assert codes(done).count("weekly_path") == 1
     assert "department_weekly_path" not in codes(done)  # the colleague has not finished
     assert done["new_badges"][codes(done).index("weekly_path")]["title"]

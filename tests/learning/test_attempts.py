@@ -208,8 +208,16 @@ def test_a_module_with_unmet_prerequisites_is_locked(phone, session, org, module
     assert "Kjølekjeden" in locked.json["detail"]
     assert locked.json["reason"]
 
+    # Completing the prerequisite without answering does not open it; passing it does.
     attempt = phone.start(module.id).json
     phone.complete(attempt["id"])
+    assert phone.start(advanced.id).status_code == 409
+    attempt = phone.start(module.id).json
+    for question_id, choices in factories.correct_choices(
+        factories.current_version(session, module)
+    ).items():
+        assert phone.answer(attempt["id"], question_id, choices).status_code == 201
+    assert phone.complete(attempt["id"]).json["passed"] is True
     assert phone.start(advanced.id).status_code == 201
 
 

@@ -129,6 +129,17 @@ def test_racing_completions_pay_the_bonus_once(app, engine, world):
         attempt = client.post(
             f"/api/v1/modules/{world['module_id']}/attempts", headers=world["headers"]
         ).json
+        # Every question answered (wrongly: no answer points), so completing pays the bonus.
+        for question_id in factories.correct_choices(world["version"]):
+            answered = client.post(
+                f"/api/v1/attempts/{attempt['id']}/answers",
+                json={
+                    "question_id": question_id,
+                    "choice_ids": factories.wrong_choice(world["version"], question_id),
+                },
+                headers=world["headers"],
+            )
+            assert answered.status_code == 201
     responses = in_parallel(
         app,
         lambda c: c.post(f"/api/v1/attempts/{attempt['id']}/complete", headers=world["headers"]),

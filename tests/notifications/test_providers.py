@@ -48,6 +48,9 @@ def completed(session: Any, user: Any, module: Any, at: datetime) -> None:
             questions_total=3,
             started_at=at,
             completed_at=at,
+            score_correct=3,
+            questions_answered=3,
+            passed=True,  # passed: what paths count done
         )
     )
 

@@ -57,7 +57,14 @@ def test_progress_and_statuses_follow_attempts(
     started = client.post(f"/api/v1/modules/{modules[1].id}/attempts", headers=as_learner)
     assert started.status_code == 201
     [path] = client.get("/api/v1/paths/current", headers=as_learner).json["paths"]
+    # `completed` keeps its meaning (completed, whatever the score); the path counts passes.
     assert [m["status"] for m in path["modules"]] == ["completed", "in_progress", "available"]
+    assert [m["passed"] for m in path["modules"]] == [False, False, False]
+    assert path["progress"] == {"completed": 0, "total": 3}
+
+    finish(client, session, as_learner, modules[0])
+    [path] = client.get("/api/v1/paths/current", headers=as_learner).json["paths"]
+    assert [m["passed"] for m in path["modules"]] == [True, False, False]
     assert path["progress"] == {"completed": 1, "total": 3}
 
 

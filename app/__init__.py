@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import caching, db, errors, metrics, rate_limits, replica
+from app import cache_headers, caching, db, errors, metrics, rate_limits, replica
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_queue_redis, connect_redis
 from app.json_provider import OrjsonProvider
@@ -87,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     errors.register_error_handlers(app)
     caching.init_app(app)
+    cache_headers.init_app(app)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_nul_characters)
     _register_health(app)

@@ -1,8 +1,11 @@
 """The caller's languages, best first: their own setting, then the request's
 Accept-Language, then their organisation's default. One rule for every view that localises
-(module texts, feedback, paths, reviews, badge titles)."""
+(module texts, feedback, paths, reviews, badge titles), and the texts of our own that users
+read (`in_language`: lock reasons, ledger reasons, the anonymous name on boards...)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flask import request
 
@@ -21,3 +24,18 @@ def caller_locales() -> list[str]:
     if accepted:
         wanted.append(accepted)
     return [*wanted, principal.organization.default_locale]
+
+
+def in_language(texts: Mapping[str, str], locale: str | None) -> str:
+    """One of our own texts (not content) in `locale`: nynorsk falls back to bokmål, any
+    other missing language to English, which every text has."""
+    if locale and locale in texts:
+        return texts[locale]
+    if locale == "nn" and "nb" in texts:
+        return texts["nb"]
+    return texts["en"]
+
+
+def caller_locale() -> str:
+    """The one language to answer the caller in (the first of `caller_locales`)."""
+    return caller_locales()[0]

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from app import clock, db
 from app.auth.guard import authenticated, current_user
 from app.blueprints import Blueprint
 from app.gamification import service
-from app.gamification.models import PointAward
 from app.gamification.schemas import MyBadgesSchema, PointAwardSchema
-from app.languages import caller_locales
-from app.pagination import PageArgsSchema, page_schema, paginate
+from app.languages import caller_locale, caller_locales
+from app.pagination import PageArgsSchema, page_schema
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1/me", description="Points")
 
@@ -27,9 +25,8 @@ class MyPoints(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, PointAwardPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """My points ledger, newest first."""
-        stmt = select(PointAward).where(PointAward.user_id == current_user().id)
-        return paginate(db.session(), stmt, key=PointAward.id, newest_first=True, **args)
+        """My points ledger, newest first, each reason in my language."""
+        return service.my_points(db.session(), user=current_user(), locale=caller_locale(), **args)
 
 
 @blp.route("/badges")

@@ -60,6 +60,35 @@ def capped(points: int, *, earned_today: int, daily_cap: int | None) -> int:
     return max(0, min(points, int(daily_cap) - earned_today))
 
 
+# The ledger keeps each award's reason in English (`PointAward.reason`, as written); people
+# read it in their language. nn falls back to nb, an unknown reason shows as written.
+REASONS: dict[str, dict[str, str]] = {
+    "Correct answer": {"nb": "Riktig svar", "nn": "Rett svar", "en": "Correct answer"},
+    "First-try bonus": {
+        "nb": "Bonus for riktig på første forsøk",
+        "nn": "Bonus for rett på første forsøk",
+        "en": "First-try bonus",
+    },
+    "Module completed": {"nb": "Modul fullført", "nn": "Modul fullført", "en": "Module completed"},
+    "Perfect score": {"nb": "Alt riktig", "nn": "Alt rett", "en": "Perfect score"},
+    "Review answered": {
+        "nb": "Repetisjon: riktig svar",
+        "nn": "Repetisjon: rett svar",
+        "en": "Review answered",
+    },
+}
+
+
+def reason_text(reason: str, locale: str | None) -> str:
+    """A ledger reason as a person reads it in `locale`."""
+    texts = REASONS.get(reason)
+    if texts is None:
+        return reason
+    if locale in texts:
+        return texts[locale]
+    return texts["nb"] if locale == "nn" else texts["en"]
+
+
 @dataclass(frozen=True)
 class AnswerPay:
     """One ledger row to write for an answer: points, reason, source key suffix."""

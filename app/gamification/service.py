@@ -24,6 +24,7 @@ from app.gamification.rules import Level, level_for
 from app.leaderboards import service as leaderboards
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
+from app.pagination import paginate
 from app.paths import service as paths
 
 if TYPE_CHECKING:
@@ -260,6 +261,33 @@ def pay_for_completion(
         "level": {"number": level.number, "points_to_next": level.points_to_next},
         "streak": streak,
         "new_badges": new_badges,
+    }
+
+
+def my_points(
+    session: Session, *, user: User, limit: int, cursor: str | None, locale: str | None
+) -> dict[str, Any]:
+    """My ledger, newest first, each reason in my language (`GET /me/points`)."""
+    page = paginate(
+        session,
+        select(PointAward).where(PointAward.user_id == user.id),
+        key=PointAward.id,
+        limit=limit,
+        cursor=cursor,
+        newest_first=True,
+    )
+    return {
+        "items": [
+            {
+                "id": award.id,
+                "points": award.points,
+                "reason": rules.reason_text(award.reason, locale),
+                "earned_at": award.earned_at,
+                "module_id": award.module_id,
+            }
+            for award in page.items
+        ],
+        "next_cursor": page.next_cursor,
     }
 
 

@@ -15,6 +15,7 @@ from flask.views import MethodView
 from app import clock, db
 from app.auth.guard import authenticated, current_principal
 from app.blueprints import Blueprint
+from app.languages import caller_locale
 from app.leaderboards import schemas, service
 from app.openapi import errors
 from app.rendered import RenderedBodies
@@ -47,9 +48,12 @@ class UserBoard(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Top learners of my department or organisation, and my own place."""
         viewer = current_principal()
-        board = service.user_board_facts(db.session(), viewer=viewer, now=clock.now(), **args)
+        locale = caller_locale()
+        board = service.user_board_facts(
+            db.session(), viewer=viewer, now=clock.now(), locale=locale, **args
+        )
         _finish()
-        key = (viewer.id, *sorted(args.items()))
+        key = (viewer.id, locale, *sorted(args.items()))
         return _user_boards.response(key, board, lambda: service.render_user_board(board))
 
 

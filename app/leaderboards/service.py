@@ -25,6 +25,7 @@ from app.auth.principal import OrgFactsLike, UserFactsLike
 from app.db import insert_for
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.extensions import get_redis
+from app.languages import in_language
 from app.leaderboards import facts, rules, store
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.orgs import facts as org_facts
@@ -32,7 +33,8 @@ from app.orgs.models import Department, Organization, User
 
 log = logging.getLogger(__name__)
 
-ANONYMOUS_NAME = "A colleague"
+# How a learner who keeps their name to their department shows to everyone else.
+ANONYMOUS_NAMES = {"nb": "En kollega", "nn": "Ein kollega", "en": "A colleague"}
 
 
 # --- writing: after the commit ------------------------------------------------------------
@@ -530,6 +532,7 @@ class UserBoardFacts:
     view: BoardView | None  # None: a department board for someone without a department
     names: tuple[tuple[str, facts.BoardName], ...]  # the shown learners' names and choices
     departments: org_facts.DepartmentFacts | None  # for managers and admins: whom they manage
+    locale: str = "en"  # the viewer's language (the anonymous name)
 
 
 def user_board_facts(
@@ -542,6 +545,7 @@ def user_board_facts(
     limit: int,
     department_id: str | None,
     now: datetime,
+    locale: str = "en",
 ) -> UserBoardFacts:
     """Top learners of my department or organisation, and me, with the facts their names
     are shown by; 404/403 for a department that is not there or not mine to see."""
@@ -557,7 +561,7 @@ def user_board_facts(
             if department_id not in departments.managed_by(viewer):
                 raise Forbidden("You can only see the boards of your own or managed departments.")
         if dept is None:
-            return UserBoardFacts(viewer, scope, window, resolved.key, None, (), None)
+            return UserBoardFacts(viewer, scope, window, resolved.key, None, (), None, locale)
         board = f"users:dept:{dept}"
     view = _board(session, org, resolved, board, limit=limit, me=viewer.id, now=now)
     user_ids = [row.member for _, row in view.entries]
@@ -565,7 +569,7 @@ def user_board_facts(
     names = tuple((user_id, found[user_id]) for user_id in user_ids if user_id in found)
     managing = viewer.has_role("manager", "admin")
     managed = org_facts.department_facts(session, viewer.org_id) if managing else None
-    return UserBoardFacts(viewer, scope, window, resolved.key, view, names, managed)
+    return UserBoardFacts(viewer, scope, window, resolved.key, view, names, managed, locale)
 
 
 @dataclass(frozen=True)
@@ -609,20 +613,21 @@ def render_user_board(board: UserBoardFacts) -> dict[str, Any]:
     """The body of `GET /leaderboards/users`; a pure function of `board`."""
     view = board.view
     names = _visible_names(board)
+    anonymous = _anonymous(board.locale)
     return {
         "scope": board.scope,
         "window": board.window,
         "period": board.period,
         "entries": [
-            {"rank": rank, "user": names.get(row.member) or _anonymous(), "score": row.points}
+            {"rank": rank, "user": names.get(row.member) or anonymous, "score": row.points}
             for rank, row in (view.entries if view else [])
         ],
         "me": {"rank": view.mine[0], "score": view.mine[1].points} if view and view.mine else None,
     }
 
 
-def _anonymous() -> dict[str, Any]:
-    return {"id": None, "display_name": ANONYMOUS_NAME, "anonymous": True}
+def _anonymous(locale: str) -> dict[str, Any]:
+    return {"id": None, "display_name": in_language(ANONYMOUS_NAMES, locale), "anonymous": True}
 
 
 def _visible_names(board: UserBoardFacts) -> dict[str, dict[str, Any]]:
@@ -644,7 +649,7 @@ def _visible_names(board: UserBoardFacts) -> dict[str, dict[str, Any]]:
         names[user_id] = (
             {"id": user_id, "display_name": name.display_name, "anonymous": False}
             if visible
-            else _anonymous()
+            else _anonymous(board.locale)
         )
     return names
 

@@ -30,20 +30,6 @@ blp = Blueprint("learning", __name__, url_prefix="/api/v1", description="Modules
 ModuleSummaryPage = page_schema(schemas.ModuleSummarySchema, "ModuleSummaryPage")
 
 
-def _summary(version: ModuleVersion, locale: str, status: str) -> dict[str, Any]:
-    translation = version.content.get("translations", {}).get(locale) or {}
-    return {
-        "id": version.module_id,
-        "title": translation.get("title") or version.title,
-        "summary": translation.get("summary") or version.summary,
-        "topic": version.topic,
-        "estimated_minutes": version.estimated_minutes,
-        "locale": locale if translation or locale == version.locale else version.locale,
-        "version": version.version,
-        "status": status,
-    }
-
-
 @blp.route("/modules")
 class Modules(MethodView):
     @authenticated(blp)
@@ -66,15 +52,11 @@ class Modules(MethodView):
             limit=args["limit"],
             cursor=args["cursor"],
         )
-        statuses = service.module_statuses(db.session(), user, [v.module_id for v in page.items])
         locales = caller_locales()
-        return {
-            "items": [
-                _summary(v, content.pick_locale(v, locales), statuses[v.module_id])
-                for v in page.items
-            ],
-            "next_cursor": page.next_cursor,
-        }
+        summaries = service.module_summaries(
+            db.session(), user=user, versions=page.items, locales=locales, now=clock.now()
+        )
+        return {"items": summaries, "next_cursor": page.next_cursor}
 
 
 @blp.route("/modules/<module_id>")
@@ -175,7 +157,11 @@ class Attempts(MethodView):
     def post(self, module_id: str) -> Any:
         """Start an attempt on the module's newest version. A locked module: 409 with the reason."""
         return service.start_attempt(
-            db.session(), user=current_user(), module_id=module_id, now=clock.now()
+            db.session(),
+            user=current_user(),
+            module_id=module_id,
+            now=clock.now(),
+            locales=caller_locales(),
         )
 
 
@@ -250,7 +236,7 @@ class Sync(MethodView):
         the others. Events are told apart by `type` (see the schemas of each)."""
         user = current_user()
         now = clock.now()
-        locale = caller_locales()[0]
+        locales = caller_locales()
         results = []
         for raw in body["events"]:
             client_id = str(raw.get("client_id", ""))
@@ -261,7 +247,7 @@ class Sync(MethodView):
             event["client_id"] = str(event["client_id"])
             results.append(
                 service.apply_offline_attempt(
-                    db.session(), user=user, event=event, now=now, locale=locale
+                    db.session(), user=user, event=event, now=now, locales=locales
                 )
             )
         return {"results": results}

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.openapi import TaggedUnion
+from app.paths.schemas import ModuleRefSchema
 
 _id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
 
@@ -20,6 +21,17 @@ class ModuleSummarySchema(ma.Schema):
     version = ma.fields.Integer()
     status = ma.fields.String(
         metadata={"enum": ["not_started", "in_progress", "completed"], "description": "My progress"}
+    )
+    locked_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why I may not start it now, in my language (null when I may): "
+            "starting it would be 409 with this reason"
+        },
+    )
+    requires = ma.fields.List(
+        ma.fields.Nested(ModuleRefSchema),
+        metadata={"description": "The modules to pass first (empty when I may start it)"},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -51,6 +52,41 @@ def module_statuses(session: Session, user: User, module_ids: list[str]) -> dict
     return statuses
 
 
+def module_summaries(
+    session: Session,
+    *,
+    user: User,
+    versions: Sequence[ModuleVersion],
+    locales: list[str],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The module list's items in my language: my progress on each, and why I may not start
+    it yet (`locked_reason`, `requires`), as starting it would answer."""
+    module_ids = [version.module_id for version in versions]
+    statuses = module_statuses(session, user, module_ids)
+    locks = paths.module_locks(session, user=user, module_ids=module_ids, now=now, locales=locales)
+    items = []
+    for version in versions:
+        locale = content.pick_locale(version, locales)
+        translation = version.content.get("translations", {}).get(locale) or {}
+        lock = locks[version.module_id]
+        items.append(
+            {
+                "id": version.module_id,
+                "title": translation.get("title") or version.title,
+                "summary": translation.get("summary") or version.summary,
+                "topic": version.topic,
+                "estimated_minutes": version.estimated_minutes,
+                "locale": locale if translation or locale == version.locale else version.locale,
+                "version": version.version,
+                "status": statuses[version.module_id],
+                "locked_reason": lock.reason if lock else None,
+                "requires": lock.requires if lock else [],
+            }
+        )
+    return items
+
+
 def _completed_module_before(session: Session, user_id: str, module_id: str) -> bool:
     return (
         session.scalar(
@@ -66,50 +102,19 @@ def _completed_module_before(session: Session, user_id: str, module_id: str) -> 
     )
 
 
-def passed_module_ids(session: Session, user_id: str, module_ids: list[str]) -> set[str]:
-    """The modules among `module_ids` the user has passed (what unlocks what needs them)."""
-    if not module_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Attempt.module_id)
-            .where(
-                Attempt.user_id == user_id,
-                Attempt.module_id.in_(module_ids),
-                Attempt.passed.is_(True),
-            )
-            .distinct()
-        )
-    )
-
-
-def lock_reason(
-    session: Session, user: User, version: ModuleVersion, now: datetime | None = None
-) -> str | None:
-    """Why the user may not start this module yet (prerequisites, this week's paths), or None."""
-    missing = set(version.prerequisites) - passed_module_ids(
-        session, user.id, list(version.prerequisites)
-    )
-    if missing:
-        titles = session.scalars(
-            select(ModuleVersion.title)
-            .join(Module, Module.current_version_id == ModuleVersion.id)
-            .where(Module.id.in_(missing))
-        )
-        return "Complete these modules first: " + ", ".join(sorted(titles))
-    if now is not None:
-        return paths.path_lock_reason(session, user=user, module_id=version.module_id, now=now)
-    return None
-
-
-def start_attempt(session: Session, *, user: User, module_id: str, now: datetime) -> Attempt:
-    """Start an attempt on the newest published version; 409 when the module is locked."""
+def start_attempt(
+    session: Session, *, user: User, module_id: str, now: datetime, locales: list[str]
+) -> Attempt:
+    """Start an attempt on the newest published version; 409 when the module is locked, with
+    the reason in the caller's language and the modules to pass first."""
     version = content.get_version(
         session, content.published_version_id(session, user.org_id, module_id)
     )
-    reason = lock_reason(session, user, version, now)
-    if reason:
-        raise Locked(reason, extra={"reason": reason})
+    lock = paths.module_lock(
+        session, user=user, module_id=version.module_id, now=now, locales=locales
+    )
+    if lock:
+        raise Locked(lock.reason, extra={"reason": lock.reason, "requires": lock.requires})
     attempt = Attempt(
         org_id=user.org_id,
         user_id=user.id,
@@ -440,7 +445,7 @@ def apply_offline_attempt(
     user: User,
     event: dict[str, Any],
     now: datetime,
-    locale: str | None = None,
+    locales: list[str],
 ) -> SyncResult:
     """Apply one offline attempt exactly once; a bad event is rejected with a reason."""
     client_id = event["client_id"]
@@ -488,9 +493,11 @@ def apply_offline_attempt(
     # Offline work obeys the locks it would have met online: prerequisites and sequential
     # paths as they stand now (earlier events of the same upload included), the week's
     # paths of when it was done.
-    locked = lock_reason(session, user, version, earned_at)
-    if locked:
-        return rejected(client_id, {"module_id": [locked]}, reason="module_locked")
+    lock = paths.module_lock(
+        session, user=user, module_id=module.id, now=earned_at, locales=locales
+    )
+    if lock:
+        return rejected(client_id, {"module_id": [lock.reason]}, reason="module_locked")
     started_at = min(event.get("started_at") or completed_at, completed_at)
     try:
         with session.begin_nested():
@@ -533,7 +540,7 @@ def apply_offline_attempt(
                 completed_at=earned_at,
                 earned_at=earned_at,
                 now=now,
-                locale=locale,
+                locale=locales[0],
             )
             answers = len(event["answers"])
             metrics.count_after_commit(session, metrics.ANSWERS, answers, source="offline")

@@ -14,7 +14,7 @@ class NotificationType:
     name: str
     texts: dict[str, tuple[str, str]]  # locale -> (title template, body template)
     lifetime: timedelta  # how long an undelivered push is still worth sending
-    description: str
+    description: dict[str, str]  # locale -> what the type is, for the preferences screen
 
 
 TYPES: dict[str, NotificationType] = {
@@ -27,7 +27,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("This week's path is ready", "{title} – do the first module in a break."),
             },
             timedelta(days=2),
-            "This week's learning path is out (Monday morning).",
+            {
+                "nb": "Ukens læringssti er klar (mandag morgen).",
+                "nn": "Veka sin læringssti er klar (måndag morgon).",
+                "en": "This week's learning path is out (Monday morning).",
+            },
         ),
         NotificationType(
             "streak_at_risk",
@@ -36,7 +40,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("Keep your streak", "You have {streak} days in a row. Do a module today!"),
             },
             timedelta(hours=6),
-            "In the evening, when you learned yesterday but not yet today.",
+            {
+                "nb": "Om kvelden, når du lærte i går, men ikke ennå i dag.",
+                "nn": "Om kvelden, når du lærte i går, men ikkje enno i dag.",
+                "en": "In the evening, when you learned yesterday but not yet today.",
+            },
         ),
         NotificationType(
             "due_reminder",
@@ -45,7 +53,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("Due soon", "“{title}” is due by {due}."),
             },
             timedelta(days=1),
-            "A mandatory module or path is nearly due.",
+            {
+                "nb": "Fristen for en obligatorisk modul eller sti nærmer seg.",
+                "nn": "Fristen for ein obligatorisk modul eller sti nærmar seg.",
+                "en": "A mandatory module or path is nearly due.",
+            },
         ),
         NotificationType(
             "competition_end",
@@ -54,7 +66,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("The competition is over", "“{title}” has ended. See how it went!"),
             },
             timedelta(days=2),
-            "A competition your department took part in has ended.",
+            {
+                "nb": "En konkurranse avdelingen din var med i, er over.",
+                "nn": "Ein konkurranse avdelinga di var med i, er over.",
+                "en": "A competition your department took part in has ended.",
+            },
         ),
         NotificationType(
             "nudge",
@@ -63,7 +79,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("A message from {sender}", "{message}"),
             },
             timedelta(days=1),
-            "Your manager sends a reminder.",
+            {
+                "nb": "Lederen din sender en påminnelse.",
+                "nn": "Leiaren din sender ei påminning.",
+                "en": "Your manager sends a reminder.",
+            },
         ),
     )
 }
@@ -82,6 +102,12 @@ def render(type_name: str, locale: str | None, params: dict[str, Any]) -> tuple[
     chosen = pick_locale(locale)
     title, body = kind.texts.get(chosen) or kind.texts[FALLBACK_LOCALE]
     values = _Defaults(params)
+    # A translated title of what the message is about (a path's), in the user's own language.
+    titles = params.get("titles")
+    if isinstance(titles, dict):
+        own = titles.get(locale or "") or titles.get(chosen)
+        if own:
+            values["title"] = own
     return chosen, title.format_map(values)[:200], body.format_map(values)
 
 

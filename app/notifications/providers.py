@@ -34,13 +34,27 @@ class Recipients:
     due_at: datetime | None = None
 
 
+def _path_payload(audience: paths.PathAudience) -> dict[str, Any]:
+    """The path's id and title, with its translated titles (`titles`) when an editor gave
+    some: each user's message names it in their language (`messages.render`)."""
+    payload: dict[str, Any] = {"path_id": audience.path.id, "title": audience.path.title}
+    titles = {
+        locale: text["title"]
+        for locale, text in (audience.path.translations or {}).items()
+        if isinstance(text, dict) and text.get("title")
+    }
+    if titles:
+        payload["titles"] = titles
+    return payload
+
+
 def weekly_path_recipients(session: Session, *, now: datetime) -> list[Recipients]:
     """One per path of the current ISO week (each organisation's time zone), to the users it is
     assigned to (onboarding templates: those whose n-th week it is); key = the path id."""
     return [
         Recipients(
             user_ids=audience.user_ids,
-            payload={"path_id": audience.path.id, "title": audience.path.title},
+            payload=_path_payload(audience),
             key=audience.path.id,
         )
         for audience in paths.current_path_audiences(session, now=now)
@@ -55,11 +69,7 @@ def due_reminder_recipients(session: Session, *, now: datetime) -> list[Recipien
     return [
         Recipients(
             user_ids=audience.user_ids,
-            payload={
-                "path_id": audience.path.id,
-                "title": audience.path.title,
-                "timezone": audience.timezone,
-            },
+            payload={**_path_payload(audience), "timezone": audience.timezone},
             key=f"{audience.path.id}:{audience.due_at:%Y-%m-%d}",
             due_at=audience.due_at,
         )

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from app import clock, db
 from app.auth.guard import authenticated, current_user
 from app.blueprints import Blueprint
+from app.languages import caller_locale
 from app.notifications import schemas, service
 from app.openapi import errors
 from app.pagination import page_schema
@@ -52,7 +53,7 @@ class Preferences(MethodView):
     @blp.response(200, schemas.PreferencesSchema)
     def get(self) -> Any:
         """Which notification types are pushed to me; language and quiet hours are on /me."""
-        return service.preferences(db.session(), user=current_user())
+        return service.preferences(db.session(), user=current_user(), locale=caller_locale())
 
     @authenticated(blp)
     @blp.arguments(schemas.PreferencesPatchSchema())
@@ -62,7 +63,7 @@ class Preferences(MethodView):
         session = db.session()
         service.update_preferences(session, user=current_user(), types=body["types"])
         session.commit()
-        return service.preferences(session, user=current_user())
+        return service.preferences(session, user=current_user(), locale=caller_locale())
 
 
 @blp.route("/me/notifications")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.db import after_commit, insert_for, new_id
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.insights import service as insights
+from app.languages import in_language
 from app.notifications import rules
 from app.notifications.messages import TYPES, render
 from app.notifications.models import Device, Notification, NotificationOptOut
@@ -100,8 +101,9 @@ def prune_devices(session: Session, *, now: datetime, unused_days: int) -> int:
 # --- preferences ----------------------------------------------------------------------------
 
 
-def preferences(session: Session, *, user: User) -> dict[str, Any]:
-    """Which notification types I get pushed, with my language and quiet hours."""
+def preferences(session: Session, *, user: User, locale: str | None = None) -> dict[str, Any]:
+    """Which notification types I get pushed (described in `locale`, else my language), with
+    my language and quiet hours."""
     opted_out = set(
         session.scalars(
             select(NotificationOptOut.type).where(NotificationOptOut.user_id == user.id)
@@ -113,7 +115,9 @@ def preferences(session: Session, *, user: User) -> dict[str, Any]:
             {
                 "type": kind.name,
                 "enabled": kind.name not in opted_out,
-                "description": kind.description,
+                "description": in_language(
+                    kind.description, locale or user.locale or user.organization.default_locale
+                ),
             }
             for kind in TYPES.values()
         ],

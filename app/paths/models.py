@@ -24,6 +24,8 @@ class LearningPath(Base):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
+    # The title in other languages: {"en": {"title": "..."}}, as a module's translations.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     week: Mapped[str | None] = mapped_column(String(8), default=None)
     onboarding_week: Mapped[int | None] = mapped_column(Integer, default=None)
     # Departments include their sub-departments; an empty list means "every department".

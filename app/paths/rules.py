@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -110,6 +111,39 @@ def sequential_locks(steps: Sequence[PathStep], completed: set[str]) -> dict[str
         if blocker is None and step.module_id not in completed:
             blocker = step.module_id
     return locks
+
+
+class Blocker(NamedTuple):
+    """A module to pass before another opens: by prerequisite (`path_title` None) or as the
+    step before it in a sequential path."""
+
+    module_id: str
+    title: str
+    path_title: str | None
+
+
+_FIRST = {
+    "nb": "Fullfør dette først: {}.",
+    "nn": "Fullfør dette først: {}.",
+    "en": "Finish first: {}.",
+}
+_QUOTED = {"nb": "«{}»", "nn": "«{}»", "en": "“{}”"}
+_IN_PATH = {"nb": "{} i {}", "nn": "{} i {}", "en": "{} in {}"}
+
+
+def lock_sentence(blockers: Sequence[Blocker], locale: str) -> str:
+    """Why a module is locked, as one sentence in `locale` (nb, nn, en; else English)."""
+    texts = locale if locale in _FIRST else "en"
+    quoted = _QUOTED[texts].format
+    parts = list(
+        dict.fromkeys(
+            _IN_PATH[texts].format(quoted(b.title), quoted(b.path_title))
+            if b.path_title
+            else quoted(b.title)
+            for b in blockers
+        )
+    )
+    return _FIRST[texts].format(", ".join(parts))
 
 
 def locked_by_paths(path_locks: Iterable[str | None]) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from app.languages import SUPPORTED_LOCALES
 from app.orgs.models import ROLES
 
 WEEK_DOC = {"description": "ISO week in the organisation's time zone", "example": "2026-W48"}
@@ -27,6 +28,10 @@ class PathStepInSchema(ma.Schema):
     mandatory = ma.fields.Boolean(load_default=True)
 
 
+class PathTranslationSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class PathInSchema(ma.Schema):
     week = ma.fields.String(load_default=None, metadata=WEEK_DOC)
     onboarding_week = ma.fields.Integer(
@@ -44,6 +49,14 @@ class PathInSchema(ma.Schema):
     )
     due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
     sequential = ma.fields.Boolean(load_default=False)
+    translations = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.OneOf(SUPPORTED_LOCALES)),
+        values=ma.fields.Nested(PathTranslationSchema),
+        load_default=dict,
+        metadata={
+            "description": 'The title in other languages, as for modules: {"en": {"title": ...}}'
+        },
+    )
 
 
 class AudienceOutSchema(ma.Schema):
@@ -65,6 +78,9 @@ class PathSchema(ma.Schema):
     modules = ma.fields.List(ma.fields.Nested(PathStepSchema), attribute="steps")
     due_at = ma.fields.AwareDateTime(allow_none=True)
     sequential = ma.fields.Boolean()
+    translations = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(PathTranslationSchema)
+    )
     created_at = ma.fields.AwareDateTime()
 
 
@@ -76,6 +92,11 @@ class EditorPathListArgsSchema(ma.Schema):
 
 class WeekArgsSchema(ma.Schema):
     week = ma.fields.String(required=True, metadata=WEEK_DOC)
+
+
+class ModuleRefSchema(ma.Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
 
 
 class LearnerModuleSchema(ma.Schema):
@@ -94,6 +115,17 @@ class LearnerModuleSchema(ma.Schema):
             "description": "The path counts the module done: an attempt on it passed (every "
             "question answered, enough of them right); a required module: the requirement is met"
         }
+    )
+    locked_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why I may not start it now, in my language (null when I may): "
+            "starting it would be 409 with this reason"
+        },
+    )
+    requires = ma.fields.List(
+        ma.fields.Nested(ModuleRefSchema),
+        metadata={"description": "The modules to pass first (empty when I may start it)"},
     )
 
 
@@ -163,11 +195,6 @@ class RequirementSchema(ma.Schema):
     validity_months = ma.fields.Integer(allow_none=True)
     due_within_days = ma.fields.Integer()
     created_at = ma.fields.AwareDateTime()
-
-
-class ModuleRefSchema(ma.Schema):
-    id = ma.fields.String()
-    title = ma.fields.String()
 
 
 class MyRequirementSchema(ma.Schema):

@@ -33,6 +33,7 @@ from app.auth.principal import Principal
 from app.caching import LocalCache, invalidate, invalidation_pending
 from app.content.models import Module, ModuleVersion
 from app.errors import Conflict, NotFound, Unprocessable
+from app.languages import in_language
 from app.learning.models import Attempt
 from app.orgs.facts import department_facts
 from app.orgs.models import ROLES, Department, Organization, User
@@ -128,6 +129,7 @@ def create_path(
     audience: dict[str, Any] | None = None,
     due_at: datetime | None = None,
     sequential: bool = False,
+    translations: dict[str, dict[str, str]] | None = None,
     now: datetime,
 ) -> LearningPath:
     """Schedule a path for a week (or the n-th week after each learner starts); 422 lists
@@ -163,6 +165,7 @@ def create_path(
         audience_roles=roles,
         due_at=due_at.astimezone(UTC) if due_at else None,
         sequential=sequential,
+        translations=translations or {},
         created_by=user.id,
         created_at=now,
         steps=[
@@ -234,6 +237,8 @@ class _Week:
     versions: dict[str, ModuleFacts]  # the published modules among the week's
     progress: dict[str, _Progress]
     states: dict[str, rules.RequirementState] = field(default_factory=dict)
+    # The published prerequisites of those modules that are not among them (their titles).
+    prerequisite_modules: dict[str, ModuleFacts] = field(default_factory=dict)
 
 
 _attempts = Attempt.__table__.c
@@ -372,17 +377,25 @@ def _load_week(
     now: datetime,
     with_paths: bool = True,
     cached_progress: bool = False,
+    also: Iterable[str] = (),
 ) -> _Week:
+    """The week's paths, requirements, modules and the learner's progress on them; `also`:
+    more modules whose locks are wanted (they join `versions`, not the paths)."""
     ancestors = ancestor_department_ids(session, user.org_id, user.department_id)
     paths = _paths_for(session, user, week, ancestors) if with_paths else []
     requirements = _applicable_requirements(session, user, ancestors) if with_requirements else []
     module_ids = {step.module_id for path in paths for step in path.steps}
     module_ids |= {req.module_id for req in requirements}
+    module_ids |= set(also)
     versions = structure.modules(session, user.org_id, module_ids)
     requirements = [req for req in requirements if req.module_id in versions]
     prerequisites = {pre for version in versions.values() for pre in version.prerequisites}
     progress = _progress(session, user.id, module_ids | prerequisites, cached=cached_progress)
     loaded = _Week(week, paths, requirements, versions, progress)
+    if prerequisites - module_ids:
+        loaded.prerequisite_modules = structure.modules(
+            session, user.org_id, prerequisites - module_ids
+        )
     settings = requirement_settings(user.organization.settings)
     for req in requirements:
         loaded.states[req.module_id] = rules.requirement_state(
@@ -448,7 +461,7 @@ class _Entry:
     sequential: bool = False
 
 
-def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
+def _entries(loaded: _Week, *, timezone: str, locales: list[str]) -> list[_Entry]:
     # A sequential path opens the next module once the one before is passed.
     passed = {m for m, p in loaded.progress.items() if p.passed}
     entries: list[_Entry] = []
@@ -462,7 +475,7 @@ def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
         entries.append(
             _Entry(
                 id=REQUIRED_PATH_ID,
-                title=REQUIRED_PATH_TITLES.get(locale, REQUIRED_PATH_TITLES["en"]),
+                title=in_language(REQUIRED_PATH_TITLES, locales[0] if locales else None),
                 due_at=min(due_dates) if due_dates else None,
                 steps=required_steps,
                 locks=dict.fromkeys((step.module_id for step in required_steps), None),
@@ -484,7 +497,9 @@ def _entries(loaded: _Week, *, timezone: str, locale: str) -> list[_Entry]:
         if due_at is None and path.onboarding_week is not None:
             due_at = rules.week_span_utc(loaded.week, timezone)[1]
         entries.append(
-            _Entry(path.id, path.title, due_at, steps, locks, sequential=path.sequential)
+            _Entry(
+                path.id, path.title_in(locales), due_at, steps, locks, sequential=path.sequential
+            )
         )
     return entries
 
@@ -529,17 +544,40 @@ def _step_done(loaded: _Week, entry: _Entry, module_id: str) -> bool:
     return loaded.progress[module_id].passed
 
 
-def _module_locks(loaded: _Week, entries: list[_Entry]) -> dict[str, bool]:
-    passed = {m for m, p in loaded.progress.items() if p.passed}
-    path_locks: dict[str, list[str | None]] = {}
-    for entry in entries:
-        for module_id, lock in entry.locks.items():
-            path_locks.setdefault(module_id, []).append(lock)
-    return {
-        module_id: rules.locked_by_paths(locks)
-        or not passed.issuperset(loaded.versions[module_id].prerequisites)
-        for module_id, locks in path_locks.items()
-    }
+@dataclass(frozen=True)
+class Lock:
+    """Why a learner may not start a module yet: a sentence in their language, and the
+    modules to pass first (`requires`: id and title)."""
+
+    reason: str
+    requires: list[dict[str, str]]
+
+
+def _lock_of(
+    loaded: _Week, entries: list[_Entry], module_id: str, locales: list[str]
+) -> Lock | None:
+    """The module's lock: prerequisites not passed, and the blockers of every current path
+    with it when all of them lock it (one path leaving it open opens it)."""
+    version = loaded.versions.get(module_id)
+    blockers: list[rules.Blocker] = []
+    if version is not None:
+        for pre in version.prerequisites:
+            if not loaded.progress[pre].passed:
+                facts = loaded.versions.get(pre) or loaded.prerequisite_modules.get(pre)
+                blockers.append(rules.Blocker(pre, facts.title(locales) if facts else pre, None))
+    path_locks = [(entry, entry.locks[module_id]) for entry in entries if module_id in entry.locks]
+    if rules.locked_by_paths(lock for _, lock in path_locks):
+        for entry, blocker in path_locks:
+            assert blocker is not None
+            title = loaded.versions[blocker].title(locales)
+            blockers.append(rules.Blocker(blocker, title, entry.title))
+    if not blockers:
+        return None
+    requires = {blocker.module_id: blocker.title for blocker in blockers}
+    return Lock(
+        reason=rules.lock_sentence(blockers, locales[0] if locales else "en"),
+        requires=[{"id": key, "title": title} for key, title in requires.items()],
+    )
 
 
 @dataclass(frozen=True)
@@ -565,6 +603,7 @@ class LoadedWeek:
             week.versions,
             week.progress,
             week.states,
+            week.prerequisite_modules,
         )
 
 
@@ -591,23 +630,29 @@ def render_learner_week(loaded_week: LoadedWeek) -> dict[str, Any]:
     function of `loaded_week.sources`."""
     user, loaded, locales = loaded_week.user, loaded_week.week, list(loaded_week.locales)
     timezone = user.organization.timezone
-    locale = locales[0] if locales else user.organization.default_locale
-    entries = _entries(loaded, timezone=timezone, locale=locale)
-    locked = _module_locks(loaded, entries)
+    entries = _entries(loaded, timezone=timezone, locales=locales)
+    locks = {
+        step.module_id: _lock_of(loaded, entries, step.module_id, locales)
+        for entry in entries
+        for step in entry.steps
+    }
     monday, sunday = rules.week_dates(loaded.week)
     paths = []
     for entry in entries:
         modules = []
         for step in entry.steps:
             version = loaded.versions[step.module_id]
+            lock = locks[step.module_id]
             modules.append(
                 {
                     "id": step.module_id,
                     "title": version.title(locales),
                     "estimated_minutes": version.estimated_minutes,
                     "mandatory": step.mandatory,
-                    "status": _step_status(loaded, entry, step.module_id, locked[step.module_id]),
+                    "status": _step_status(loaded, entry, step.module_id, lock is not None),
                     "passed": _step_done(loaded, entry, step.module_id),
+                    "locked_reason": lock.reason if lock else None,
+                    "requires": lock.requires if lock else [],
                 }
             )
         paths.append(
@@ -645,26 +690,37 @@ def learner_week(
     )
 
 
-def path_lock_reason(
-    session: Session, *, user: Learner, module_id: str, now: datetime
-) -> str | None:
-    """Why this week's paths keep the module locked (every current path with it locks it)."""
+def module_lock(
+    session: Session, *, user: Learner, module_id: str, now: datetime, locales: list[str]
+) -> Lock | None:
+    """Why the learner may not start the module at `now` (prerequisites not passed, or every
+    path of that week with it locks it), in their language; None when they may. Reads the
+    learner's progress from the database: it guards a write."""
     week = rules.week_of(now, user.organization.timezone)
-    loaded = _load_week(session, user=user, week=week, with_requirements=True, now=now)
-    locale = user.locale or user.organization.default_locale
-    entries = [
-        entry
-        for entry in _entries(loaded, timezone=user.organization.timezone, locale=locale)
-        if module_id in entry.locks
-    ]
-    if not entries or not rules.locked_by_paths(entry.locks[module_id] for entry in entries):
-        return None
-    blockers = []
-    for entry in entries:
-        blocker = entry.locks[module_id]
-        assert blocker is not None
-        blockers.append(f"“{loaded.versions[blocker].title([locale])}” in “{entry.title}”")
-    return "Complete these first: " + ", ".join(blockers)
+    loaded = _load_week(
+        session, user=user, week=week, with_requirements=True, now=now, also=[module_id]
+    )
+    entries = _entries(loaded, timezone=user.organization.timezone, locales=locales)
+    return _lock_of(loaded, entries, module_id, locales)
+
+
+def module_locks(
+    session: Session, *, user: Learner, module_ids: Iterable[str], now: datetime, locales: list[str]
+) -> dict[str, Lock | None]:
+    """`module_lock` of each module, for reads (the learner's progress from the cache)."""
+    wanted = list(module_ids)
+    week = rules.week_of(now, user.organization.timezone)
+    loaded = _load_week(
+        session,
+        user=user,
+        week=week,
+        with_requirements=True,
+        now=now,
+        also=wanted,
+        cached_progress=True,
+    )
+    entries = _entries(loaded, timezone=user.organization.timezone, locales=locales)
+    return {module_id: _lock_of(loaded, entries, module_id, locales) for module_id in wanted}
 
 
 # --- competence requirements -----------------------------------------------------------------

@@ -51,6 +51,14 @@ class PathFacts:
     due_at: datetime | None
     sequential: bool
     steps: tuple[StepFacts, ...]
+    titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def title_in(self, locales: Iterable[str]) -> str:
+        """The title in the first wanted language an editor translated it to, else as written."""
+        for wanted in locales:
+            if wanted in self.titles:
+                return self.titles[wanted]
+        return self.title
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,7 @@ def _load_paths(session: Session, org_id: str, week: str | None) -> tuple[PathFa
             LearningPath.audience_roles,
             LearningPath.due_at,
             LearningPath.sequential,
+            LearningPath.translations,
             PathModule.module_id,
             PathModule.mandatory,
         )
@@ -142,6 +151,13 @@ def _load_paths(session: Session, org_id: str, week: str | None) -> tuple[PathFa
             due_at=due_at,
             sequential=bool(sequential),
             steps=tuple(steps[path_id]),
+            titles=MappingProxyType(
+                {
+                    locale: str(text["title"])
+                    for locale, text in (translations or {}).items()
+                    if isinstance(text, dict) and text.get("title")
+                }
+            ),
         )
         for path_id, (
             _,
@@ -152,6 +168,7 @@ def _load_paths(session: Session, org_id: str, week: str | None) -> tuple[PathFa
             roles,
             due_at,
             sequential,
+            translations,
         ) in heads.items()
     )
 

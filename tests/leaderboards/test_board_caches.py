@@ -67,7 +67,7 @@ def test_a_privacy_change_shows_on_the_next_read(client, session, played, collea
     as_picker = auth_headers(session, picker)
     as_colleague = auth_headers(session, colleague)
     assert shown(client, as_picker) == ["Learner", "Colleague", "Picker"]
-    for visibility, expected in (("department", "A colleague"), ("everyone", "Colleague")):
+    for visibility, expected in (("department", "En kollega"), ("everyone", "Colleague")):
         changed = client.patch(
             "/api/v1/me", json={"leaderboard_visibility": visibility}, headers=as_colleague
         )
@@ -86,14 +86,14 @@ def test_moving_a_learner_changes_who_sees_their_name(
     )
     assert hidden.status_code == 200
     assert shown(client, as_learner)[1] == "Colleague"  # the same department
-    assert shown(client, as_picker)[1] == "A colleague"
+    assert shown(client, as_picker)[1] == "En kollega"
     moved = client.patch(
         f"/api/v1/admin/users/{colleague.id}",
         json={"department_id": warehouse.id},
         headers=as_admin,
     )
     assert moved.status_code == 200, moved.json
-    assert shown(client, as_learner)[1] == "A colleague"
+    assert shown(client, as_learner)[1] == "En kollega"
     assert shown(client, as_picker)[1] == "Colleague"
 
 
@@ -116,8 +116,8 @@ def test_department_changes_show_on_the_next_read(
         json={"leaderboard_visibility": "department"},
         headers=auth_headers(session, colleague),
     )
-    assert shown(client, as_boss)[1] == "A colleague"
-    for manager_ids, expected in (([boss.id], "Colleague"), ([], "A colleague")):
+    assert shown(client, as_boss)[1] == "En kollega"
+    for manager_ids, expected in (([boss.id], "Colleague"), ([], "En kollega")):
         changed = client.patch(
             f"/api/v1/admin/departments/{checkout.id}",
             json={"manager_ids": manager_ids},

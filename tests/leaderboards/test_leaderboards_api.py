@@ -146,7 +146,14 @@ def test_a_learner_may_appear_as_a_colleague_outside_the_department(
         f"{USERS}?scope=organization", headers=auth_headers(session, picker)
     ).json
     hidden = seen_by_picker["entries"][1]
-    assert hidden["user"] == {"id": None, "display_name": "A colleague", "anonymous": True}
+    # The organisation speaks bokmål; the name follows the viewer's language like content.
+    assert hidden["user"] == {"id": None, "display_name": "En kollega", "anonymous": True}
+    for language, name in (("en", "A colleague"), ("nn", "Ein kollega")):
+        seen = client.get(
+            f"{USERS}?scope=organization",
+            headers={**auth_headers(session, picker), "Accept-Language": language},
+        ).json
+        assert seen["entries"][1]["user"]["display_name"] == name
     assert hidden["score"] == 80
     # Her own department sees her name; so does the manager of her store (Kasse is under it).
     by_learner = client.get(f"{USERS}?scope=organization", headers=as_learner).json
@@ -158,7 +165,7 @@ def test_a_learner_may_appear_as_a_colleague_outside_the_department(
     session.add(DepartmentManager(department_id=warehouse.id, user_id=boss.id))
     session.flush()
     by_boss = client.get(f"{USERS}?scope=organization", headers=auth_headers(session, boss)).json
-    assert by_boss["entries"][1]["user"]["display_name"] == "A colleague"
+    assert by_boss["entries"][1]["user"]["display_name"] == "En kollega"
     # And she still sees herself.
     own = client.get(f"{USERS}?scope=organization", headers=as_colleague).json
     assert own["entries"][1]["user"]["display_name"] == "Colleague"

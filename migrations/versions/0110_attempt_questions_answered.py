@@ -1,7 +1,7 @@
 """how many questions a completed attempt answered (only a whole attempt earns completion)
 
 Revision ID: 0110
-Revises: 0140
+Revises: 0185
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0110"
-down_revision = "0140"
+down_revision = "0185"
 branch_labels = None
 depends_on = None
 

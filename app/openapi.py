@@ -20,7 +20,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details.
+
+    A problem may carry extension members beside those listed (RFC 9457 section 3.2; e.g. the
+    `warnings` of a refused package): documented as allowed, so a client that validates
+    responses does not reject them.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(metadata={"description": "URI naming the kind of problem"})
     title = ma.fields.String()

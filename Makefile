@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint bench bench-fanout bench-screens browser worker clean
+.PHONY: run test fuzz lint bench bench-fanout bench-screens browser worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ browser:
 		|| { apt-get update -q >/dev/null 2>&1 \
 			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } \
 		|| echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
+
+## A longer fuzz of every operation as each role (tests/api/test_fuzz.py; `make test` runs a short one).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest tests/api/test_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -81,35 +81,59 @@ class _Departments:
         self.by_key: dict[str, list[Department]] = {}
         for department in departments:
             self.by_key.setdefault(department.name_key or "", []).append(department)
+        self._suffixes: dict[tuple[str, ...], list[Department]] | None = None
+        # A roster names the same few departments on many rows: each cell is looked up once.
+        self._found: dict[str, list[Department]] = {}
 
-    def path(self, department: Department) -> str:
-        names: list[str] = []
+    def _chain(self, department: Department) -> list[Department]:
+        """The department and its ancestors, nearest first (a cycle is cut where it closes)."""
+        chain: list[Department] = []
         current: Department | None = department
         seen: set[str] = set()
         while current is not None and current.id not in seen:
             seen.add(current.id)
-            names.append(current.name)
+            chain.append(current)
             current = self.by_id.get(current.parent_id or "")
-        return f" {PATH_SEPARATOR} ".join(reversed(names))
+        return chain
 
-    def _ends_with(self, department: Department, parents: list[str]) -> bool:
-        current: Department | None = department
-        for key in reversed(parents):
-            current = self.by_id.get(current.parent_id or "") if current else None
-            if current is None or current.name_key != key:
-                return False
-        return True
+    def path(self, department: Department) -> str:
+        names = [d.name for d in reversed(self._chain(department))]
+        return f" {PATH_SEPARATOR} ".join(names)
+
+    def _by_path_suffix(self) -> dict[tuple[str, ...], list[Department]]:
+        """Departments by every tail of their path of name keys (`(store, kasse)`, `(kasse,)`):
+        built once, on the first cell that is a path."""
+        if self._suffixes is None:
+            self._suffixes = {}
+            for department in self.by_id.values():
+                keys = tuple(d.name_key or "" for d in reversed(self._chain(department)))
+                for start in range(len(keys)):
+                    self._suffixes.setdefault(keys[start:], []).append(department)
+        return self._suffixes
 
     def find(self, cell: str) -> list[Department]:
         """Every department the cell may mean: an id, a name, or `Parent / Child` (from any
         level down)."""
+        found = self._found.get(cell)
+        if found is None:
+            found = self._found[cell] = self._find(cell)
+        return found
+
+    def _find(self, cell: str) -> list[Department]:
         if cell in self.by_id:
             return [self.by_id[cell]]
         named = self.by_key.get(department_name_key(cell), [])
         if named or PATH_SEPARATOR not in cell:
             return named
-        *parents, last = [department_name_key(part) for part in cell.split(PATH_SEPARATOR)]
-        return [d for d in self.by_key.get(last, []) if self._ends_with(d, parents)]
+        wanted = tuple(department_name_key(part) for part in cell.split(PATH_SEPARATOR))
+        return list(self._by_path_suffix().get(wanted, []))
+
+    def add(self, department: Department) -> None:
+        """A department the import created: later rows and the report find it."""
+        self.by_id[department.id] = department
+        self.by_key.setdefault(department.name_key or "", []).append(department)
+        self._found.clear()
+        self._suffixes = None
 
 
 @dataclass
@@ -288,7 +312,7 @@ def _apply(
                     session, org_id=org_id, name=name, parent_id=parent_id
                 )
                 created_departments[wanted] = department
-                departments.by_id[department.id] = department
+                departments.add(department)
             new = True
         row = plan.row
         user = existing.get(row["username"])

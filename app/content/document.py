@@ -192,18 +192,14 @@ _schema = ModuleDocumentSchema()
 class Findings:
     """What checking a module document found, by field path (`questions[2].choices`).
 
-    Errors refuse the document; warnings are advice that never does. Every check adds what it
-    finds here instead of stopping, so an editor sees everything at once.
+    Every check adds what it finds here instead of stopping, so an editor sees everything at
+    once. (Warnings, which never refuse, come from `app.content.quality`.)
     """
 
     errors: dict[str, list[str]] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     def error(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)
-
-    def warn(self, path: str, message: str) -> None:
-        self.warnings.setdefault(path, []).append(message)
 
     def error_count(self) -> int:
         return sum(len(messages) for messages in self.errors.values())

@@ -113,7 +113,7 @@ def check_document(
 def review_document(
     session: Session, *, org: Organization, raw: Any, module: Module | None
 ) -> tuple[dict[str, Any] | None, Findings]:
-    """The cleaned document (None when refused) and every error and warning found in it."""
+    """The cleaned document (None when refused) and every error found in it."""
     if isinstance(raw, dict):
         raw = {name: value for name, value in raw.items() if name not in READ_ONLY_FIELDS}
     cards = raw.get("cards") if isinstance(raw, dict) else None

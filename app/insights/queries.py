@@ -174,8 +174,9 @@ def points(
 def completed_modules(
     session: Session, user_ids: Sequence[str], module_ids: Sequence[str], before: datetime
 ) -> set[tuple[str, str]]:
-    """(user id, module id) for each module a user completed an attempt on before `before`,
-    whatever the score: what the learner's path shows as completed."""
+    """(user id, module id) for each module a user passed an attempt on before `before`: what
+    the learner's path counts done (`progress.completed`; docs/game-rules.md, What counts). An
+    attempt completed without the work (nothing answered) must not make anyone compliant."""
     if not module_ids:
         return set()
     found: set[tuple[str, str]] = set()
@@ -188,6 +189,7 @@ def completed_modules(
                     Attempt.user_id.in_(chunk),
                     Attempt.module_id.in_(module_ids),
                     Attempt.completed_at < before,
+                    Attempt.passed.is_(True),
                 )
                 .group_by(Attempt.user_id, Attempt.module_id)
             )

@@ -141,7 +141,10 @@ def recount(data: dict, ids: dict) -> tuple[dict, dict]:
                 assigned.add(module)
                 if is_mandatory:
                     mandatory[module] = min(due, mandatory.get(module, due))
-        done_ever = {m for m, at, _ in p["attempts"] if at is not None and at < end}
+        # Done for the path: passed (every question right here, at the default 80 %).
+        done_ever = {
+            m for m, at, right in p["attempts"] if at is not None and at < end and right == 3
+        }
         in_week = [
             (m, right) for m, at, right in p["attempts"] if at is not None and start <= at < end
         ]

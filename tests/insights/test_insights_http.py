@@ -99,7 +99,8 @@ def test_summary_members_and_follow_up(
     assert summary["week"] == "2026-W48"
     assert summary["department"] == {"id": store.id, "name": "Butikk Sentrum"}
     assert summary["members"] == 3 and summary["active_members"] == 1
-    assert summary["path_completion_rate"] == round(2 / 6, 4)
+    # The failed voluntary module is completed but not done: the path counts passes.
+    assert summary["path_completion_rate"] == round(1 / 6, 4)
     assert summary["mandatory_compliance_rate"] == round(1 / 3, 4)
     assert summary["average_score"] == 0.5
     assert summary["points"] > 0
@@ -349,3 +350,19 @@ def test_nudge_only_those_who_need_follow_up_names_them(
     ).json
     assert everyone["recipients"] == []  # the learner needs none; the colleague had one today
     assert everyone["skipped"] == [{"user_id": colleague.id, "reason": "already_nudged_today"}]
+
+
+def test_a_module_completed_without_answers_makes_nobody_compliant(
+    client, session, frozen_clock, org, store, learner, as_manager, week_path, week_modules
+):  # fmt: skip
+    headers = auth_headers(session, learner)
+    attempt = client.post(f"/api/v1/modules/{week_modules[0].id}/attempts", headers=headers)
+    done = client.post(f"/api/v1/attempts/{attempt.json['id']}/complete", headers=headers)
+    assert done.status_code == 200
+    summary = client.get(f"{BASE}/departments/{store.id}", headers=as_manager).json
+    assert summary["active_members"] == 1  # it was completed (the contract's `completed`)
+    assert summary["path_completion_rate"] == 0.0
+    assert summary["mandatory_compliance_rate"] == 0.0
+    rows = client.get(f"{BASE}/departments/{store.id}/members", headers=as_manager).json["items"]
+    [mine] = [row for row in rows if row["user"]["id"] == learner.id]
+    assert mine["mandatory_missing"] == 1

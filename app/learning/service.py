@@ -191,6 +191,9 @@ def _lock_attempt_statement() -> Any:
 
 
 _LOCK_ATTEMPT = _lock_attempt_statement()
+_ANSWER_COLUMNS = (
+    "id", "attempt_id", "question_id", "choice_ids", "correct", "answered_at", "recorded_at",
+)  # fmt: skip
 
 
 @cache
@@ -227,11 +230,26 @@ def _record_answer_statement(dialect_name: str) -> Any:
         )
         .exists()
     )
+    # Named parameters, not the implicit ones of a bare INSERT: those do not survive as a CTE.
+    values = {name: bindparam(name, type_=_answers.c[name].type) for name in _ANSWER_COLUMNS}
     return (
         insert_for(dialect_name)(_answers)
+        .values(values)
         .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
         .returning(correct_before, answered_before)
     )
+
+
+@cache
+def _record_answer_with_review_statement(dialect_name: str, review_correct: bool) -> Any:
+    """PostgreSQL: the answer's INSERT and, only when its row went in, the review schedule's
+    change, in one round trip instead of two (SQLite has no INSERT inside WITH). Returns
+    what the answer's INSERT returns: no row for a question answered before."""
+    answer = _record_answer_statement(dialect_name).cte("answer")
+    review = reviews.schedule_statement_when(
+        dialect_name, correct=review_correct, only_if=select(answer).exists()
+    ).cte("review")
+    return select(*answer.c).add_cte(review)
 
 
 def _record_answer(
@@ -252,30 +270,7 @@ def _record_answer(
     if problems or question is None:
         raise Unprocessable("The answer does not fit this attempt's module.", errors=problems)
     correct = grading.is_correct(question, choice_ids)
-    connection = session.connection()
-    # One statement checks and records, and counts what the points rules need.
-    recorded = connection.execute(
-        _record_answer_statement(connection.dialect.name),
-        {
-            "id": new_id(),
-            "attempt_id": attempt.id,
-            "question_id": question_id,
-            "choice_ids": choice_ids,
-            "correct": correct,
-            "answered_at": answered_at,
-            "recorded_at": now,
-            "of_attempt": attempt.id,
-            "not_question": question_id,
-            "same_question": question_id,
-            "other_than": attempt.id,
-            "by_user": user.id,
-        },
-    ).first()
-    if recorded is None:
-        raise Conflict("This question is already answered in this attempt.")
-    correct_before, answered_before = recorded
-    reviews.schedule_after_answer(
-        session,
+    review = reviews.review_after_answer(
         user=user,
         module_id=attempt.module_id,
         question_id=question_id,
@@ -283,6 +278,39 @@ def _record_answer(
         correct=correct,
         now=now,
     )
+    connection = session.connection()
+    dialect = connection.dialect.name
+    params = {
+        "id": new_id(),
+        "attempt_id": attempt.id,
+        "question_id": question_id,
+        "choice_ids": choice_ids,
+        "correct": correct,
+        "answered_at": answered_at,
+        "recorded_at": now,
+        "of_attempt": attempt.id,
+        "not_question": question_id,
+        "same_question": question_id,
+        "other_than": attempt.id,
+        "by_user": user.id,
+    }
+    # One statement checks and records, and counts what the points rules need; on
+    # PostgreSQL it also carries the review schedule's change.
+    statement = _record_answer_statement(dialect)
+    review_apart = review
+    if review is not None and dialect == "postgresql":
+        statement = _record_answer_with_review_statement(dialect, review.correct)
+        params |= review.params
+        review_apart = None
+    recorded = connection.execute(statement, params).first()
+    if recorded is None:
+        # Answered before in this attempt: nothing went in, no review change either.
+        raise Conflict("This question is already answered in this attempt.")
+    correct_before, answered_before = recorded
+    if review_apart is not None:
+        connection.execute(
+            reviews.schedule_statement(dialect, correct=review_apart.correct), review_apart.params
+        )
     points = 0
     if correct:
         points = gamification.pay_for_answer(

@@ -32,8 +32,16 @@ def _timezone(user: User) -> str:
     return user.timezone or user.organization.timezone
 
 
-def schedule_after_answer(
-    session: Session,
+@dataclass(frozen=True)
+class ReviewWrite:
+    """What an answer changes on the review schedule: the parameters of
+    `schedule_statement(dialect, correct=correct)`."""
+
+    correct: bool
+    params: dict[str, Any]
+
+
+def review_after_answer(
     *,
     user: UserFactsLike,
     module_id: str,
@@ -41,48 +49,56 @@ def schedule_after_answer(
     version_id: str,
     correct: bool,
     now: datetime,
-) -> None:
-    """Put a wrongly answered question (or a sampled right one) on the review schedule; a
-    wrong answer to a question already there sends it back to box 1.
-
-    Answering is the hottest write path: at most one statement, none for most right answers.
-    """
+) -> ReviewWrite | None:
+    """The schedule change of an answer, or None: a wrongly answered question (or a sampled
+    right one) enters the schedule; a wrong answer to a question already there goes back to
+    box 1. Decided without the database, so the answer's INSERT can carry it."""
     settings = rules.review_settings(user.organization.settings)
     if correct and not rules.sampled(user.id, question_id, settings["sample_correct_percent"]):
-        return
+        return None
     card = rules.first_card(correct=correct, now=now)
-    values: dict[str, Any] = {}
+    params: dict[str, Any] = {
+        "review_id": new_id(),
+        "review_org_id": user.org_id,
+        "review_user_id": user.id,
+        "review_module_id": module_id,
+        "review_module_version_id": version_id,
+        "review_question_id": question_id,
+        "review_box": card.box,
+        "review_due_at": card.due_at,
+        "review_reviews": 0,
+        "review_lapses": 0 if correct else 1,
+        "review_created_at": now,
+    }
     if not correct:
         relapse = rules.after_review(rules.Card(1, now), correct=False, now=now)
-        values = {"relapse_box": relapse.box, "relapse_due_at": relapse.due_at}
-    connection = session.connection()
-    connection.execute(
-        _schedule_statement(connection.dialect.name, correct=correct),
-        {
-            **values,
-            "id": new_id(),
-            "org_id": user.org_id,
-            "user_id": user.id,
-            "module_id": module_id,
-            "module_version_id": version_id,
-            "question_id": question_id,
-            "box": card.box,
-            "due_at": card.due_at,
-            "reviews": 0,
-            "lapses": 0 if correct else 1,
-            "created_at": now,
-        },
-    )
+        params |= {"relapse_box": relapse.box, "relapse_due_at": relapse.due_at}
+    return ReviewWrite(correct, params)
 
 
 _items = ReviewItem.__table__
+_WRITTEN = (
+    "id", "org_id", "user_id", "module_id", "module_version_id", "question_id", "box",
+    "due_at", "reviews", "lapses", "created_at",
+)  # fmt: skip
 
 
 @cache
-def _schedule_statement(dialect_name: str, *, correct: bool) -> Any:
-    # Core, built once per dialect: answering runs it, and the ORM's per-statement work
-    # would cost more than the round trip.
+def schedule_statement(dialect_name: str, *, correct: bool) -> Any:
+    """The INSERT of a `ReviewWrite`, built once per dialect (the ORM's per-statement work
+    would cost more than the round trip)."""
+    return schedule_statement_when(dialect_name, correct=correct, only_if=None)
+
+
+def schedule_statement_when(dialect_name: str, *, correct: bool, only_if: Any) -> Any:
+    """The INSERT of a `ReviewWrite`, made only when `only_if` holds (None: always). Its
+    parameters are named `review_*`, so it can ride in another statement as a CTE."""
+    values = [bindparam(f"review_{name}", type_=_items.c[name].type) for name in _WRITTEN]
     insert = insert_for(dialect_name)(_items)
+    if only_if is None:
+        insert = insert.values(dict(zip(_WRITTEN, values, strict=True)))
+    else:
+        insert = insert.from_select(_WRITTEN, select(*values).where(only_if))
     conflict = ["user_id", "question_id"]
     if correct:
         # Already scheduled: a right answer in a module leaves the card where it is.

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test fuzz lint bench bench-fanout bench-screens browser worker clean
+.PHONY: run test fuzz lint bench bench-fanout bench-screens bench-shiftstart browser worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,14 @@ bench-screens: $(STAMP)
 		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
 		|| echo "wrk could not be installed: using the Python load generator"
 	$(BIN)/python benchmarks/screens.py $(SCREENS_ARGS)
+
+## Shift start: learners opening the app within a minute at rising rates, until p99 passes 250 ms; see benchmarks/README.md.
+bench-shiftstart: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| apt-get install -y -q wrk >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; } \
+		|| echo "wrk could not be installed: using the Python load generator"
+	$(BIN)/python benchmarks/shiftstart.py $(SHIFTSTART_ARGS)
 
 ## Push fan-out (issue 6): one burst worker, real firebase-admin, the fake FCM; see benchmarks/README.md.
 bench-fanout: $(STAMP)

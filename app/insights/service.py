@@ -837,3 +837,172 @@ def user_record(
         "last_active_at": attempts[0].completed_at if attempts else None,
         "last_login_at": user.last_active_at,
     }
+
+
+# --- reminders and digests (audiences for the notification jobs) ------------------------------
+
+# Two reminders per requirement and validity period at most: a month and a week before it
+# expires (or before a missing one is due).
+REMINDER_STAGES = (("30d", timedelta(days=30)), ("7d", timedelta(days=7)))
+
+
+@dataclass(frozen=True)
+class ReminderGroup:
+    """One notification to some people: `key` names it once per person (dedupe)."""
+
+    user_ids: list[str]
+    key: str
+    params: dict[str, Any]
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Organisation:
+    """The whole organisation as the jobs see it: every department, like an admin."""
+
+    organization: Any
+    id: str = ""
+    department_id: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+
+    @property
+    def org_id(self) -> str:
+        return str(self.organization.id)
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in roles
+
+
+def _org_viewers(session: Session) -> list[_Organisation]:
+    from app.orgs.models import Organization
+
+    return [
+        _Organisation(org)
+        for org in session.scalars(select(Organization).order_by(Organization.id))
+    ]
+
+
+def requirement_reminders(session: Session, *, now: datetime) -> list[ReminderGroup]:
+    """Who should hear that a competence requirement expires (or, never passed, is due) soon:
+    at most two reminders per person, requirement and validity period (30 and 7 days
+    before); the key carries the date, so a renewal starts over."""
+    groups: dict[str, ReminderGroup] = {}
+    for viewer in _org_viewers(session):
+        departments = department_facts(session, viewer.org_id)
+        reqs = requirements_facts(session, viewer)
+        if not reqs.requirements:
+            continue
+        titles = {
+            mid: {loc: module.title([loc]) for loc in ("nb", "en")}
+            for mid, module in reqs.modules.items()
+        }
+        all_departments = sorted(departments.names)
+        after: tuple[str, str] | None = None
+        while True:
+            chunk = queries.members(
+                session, viewer.org_id, all_departments, after=after, limit=MEMBER_CHUNK
+            )
+            if not chunk:
+                break
+            after = (chunk[-1].display_name, chunk[-1].id)
+            passed = queries.last_passed(session, [m.id for m in chunk], sorted(reqs.modules), now)
+            for member in chunk:
+                states = requirement_states(
+                    reqs, member, departments.ancestors(member.department_id), passed, {}, now
+                )
+                for fact, _ in states:
+                    deadline = fact.valid_until if fact.status != "missing" else fact.due_at
+                    if deadline is None or deadline <= now:
+                        continue
+                    stage = next(
+                        (name for name, ahead in reversed(REMINDER_STAGES)
+                         if deadline - now <= ahead),
+                        None,
+                    )  # fmt: skip
+                    if stage is None:
+                        continue
+                    kind = "missing" if fact.status == "missing" else "expiring"
+                    key = f"{fact.requirement_id}:{deadline:%Y-%m-%d}:{stage}"
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = ReminderGroup(
+                            [],
+                            key,
+                            {
+                                "module_id": fact.module_id,
+                                "requirement_id": fact.requirement_id,
+                                "title": titles[fact.module_id]["nb"],
+                                "title_en": titles[fact.module_id]["en"],
+                                "kind": kind,
+                                "days": max(0, (deadline - now).days),
+                            },
+                            deadline,
+                        )
+                    group.user_ids.append(member.id)
+            if len(chunk) < MEMBER_CHUNK:
+                break
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class ManagerNote:
+    """What one manager should hear about one department they manage."""
+
+    manager_id: str
+    department_id: str
+    department: str
+    week: str
+    timezone: str
+    members: int
+    mandatory_missing: int  # people with mandatory work of the week not done
+    overdue: int  # people with mandatory work past its due time
+    expiring: int  # people with a requirement expiring within 30 days or expired
+
+
+def manager_notes(session: Session, *, now: datetime) -> list[ManagerNote]:
+    """Per manager and department they manage (with everything below it): this week's
+    mandatory work and requirements, for the overdue alert and the weekly digest."""
+    notes: list[ManagerNote] = []
+    for viewer in _org_viewers(session):
+        departments = department_facts(session, viewer.org_id)
+        if not departments.managed:
+            continue
+        timezone = viewer.organization.timezone
+        week = path_rules.week_of(now, timezone)
+        active_managers = set(
+            session.scalars(
+                select(User.id).where(User.id.in_(list(departments.managed)), User.active.is_(True))
+            )
+        )
+        for manager_id, managed in sorted(departments.managed.items()):
+            if manager_id not in active_managers:
+                continue
+            for department_id in managed:
+                rows = list(
+                    member_rows(
+                        session,
+                        viewer=viewer,
+                        department_id=department_id,
+                        week=week,
+                        now=now,
+                        locales=["en"],
+                    )
+                )
+                codes = [{reason.code for reason in row.reasons} for row in rows]
+                notes.append(
+                    ManagerNote(
+                        manager_id=manager_id,
+                        department_id=department_id,
+                        department=departments.names[department_id],
+                        week=week,
+                        timezone=timezone,
+                        members=len(rows),
+                        mandatory_missing=sum(1 for row in rows if row.mandatory_missing),
+                        overdue=sum(1 for c in codes if "mandatory_overdue" in c),
+                        expiring=sum(
+                            1 for c in codes if c & {"requirement_expiring", "requirement_expired"}
+                        ),
+                    )
+                )
+    return notes

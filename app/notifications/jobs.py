@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -239,6 +239,80 @@ def send_competition_end() -> int:
         return created
 
 
+DIGEST_WEEKDAY = 2  # Wednesday: mid-week, while there is still time to act
+DIGEST_TIME = time(8, 0)
+
+
+def send_requirement_reminders() -> int:
+    """Job (hourly): competence requirements expiring or due in 30 and in 7 days (at most two
+    reminders per requirement and period), pushed within each person's allowed hours."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        created = 0
+        for group in providers.requirement_reminder_recipients(session, now=now):
+            created += len(
+                service.notify_group(
+                    session,
+                    type="requirement_reminder",
+                    user_ids=group.user_ids,
+                    payload=group.payload,
+                    key=group.key,
+                    now=now,
+                    expires_at=group.due_at,
+                ).created
+            )
+        session.commit()
+        return created
+
+
+def send_manager_notes() -> int:
+    """Job (hourly): tell managers when people in their departments have mandatory work
+    overdue (once a week per department), and the weekly digest from Wednesday 08:00 local
+    time (once a week per department), each in the inbox and as a push."""
+    with _app_context():
+        session = db.session()
+        now = clock.now()
+        created = 0
+        for note in providers.manager_notes(session, now=now):
+            params = {
+                "department": note.department,
+                "members": note.members,
+                "overdue": note.overdue,
+                "missing": note.mandatory_missing,
+                "expiring": note.expiring,
+                "department_id": note.department_id,
+            }
+            if note.overdue:
+                created += len(
+                    service.notify_group(
+                        session,
+                        type="mandatory_overdue",
+                        user_ids=[note.manager_id],
+                        payload=params,
+                        key=f"{note.department_id}:{note.week}",
+                        now=now,
+                    ).created
+                )
+            tz = ZoneInfo(note.timezone)
+            digest_at = rules.week_start_push_at(now, tz, at=DIGEST_TIME) + timedelta(
+                days=DIGEST_WEEKDAY
+            )
+            if now >= digest_at and note.members:
+                created += len(
+                    service.notify_group(
+                        session,
+                        type="manager_digest",
+                        user_ids=[note.manager_id],
+                        payload=params,
+                        key=f"{note.department_id}:{note.week}",
+                        now=now,
+                    ).created
+                )
+        session.commit()
+        return created
+
+
 # --- housekeeping for other domains ------------------------------------------------------------
 
 
@@ -276,6 +350,8 @@ SCHEDULE: list[tuple[Any, dict[str, Any]]] = [
     (send_streak_reminders, {"cron": "*/15 * * * *"}),
     (send_weekly_path_start, {"cron": "5 * * * *"}),
     (send_due_reminders, {"cron": "10 * * * *"}),
+    (send_requirement_reminders, {"cron": "15 * * * *"}),
+    (send_manager_notes, {"cron": "25 * * * *"}),
     (send_competition_end, {"cron": "*/15 * * * *"}),
     (prune_devices, {"cron": "30 3 * * *"}),
     (finish_competitions, {"cron": "*/5 * * * *"}),

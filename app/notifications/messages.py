@@ -85,6 +85,47 @@ TYPES: dict[str, NotificationType] = {
                 "en": "Your manager sends a reminder.",
             },
         ),
+        NotificationType(
+            "requirement_reminder",
+            {
+                "nb": ("Påkrevd opplæring", "«{title}» må være bestått innen {days} dager."),
+                "en": ("Required training", "“{title_en}” must be passed within {days} days."),
+            },
+            timedelta(days=2),
+            "A competence requirement expires (or is due) in 30 and again in 7 days.",
+        ),
+        NotificationType(
+            "mandatory_overdue",
+            {
+                "nb": (
+                    "Obligatorisk opplæring på overtid",
+                    "{overdue} av {members} i {department} har obligatorisk opplæring på overtid.",
+                ),
+                "en": (
+                    "Mandatory training overdue",
+                    "{overdue} of {members} in {department} have mandatory training overdue.",
+                ),
+            },
+            timedelta(days=1),
+            "For managers: people in your departments have mandatory work past its due time.",
+        ),
+        NotificationType(
+            "manager_digest",
+            {
+                "nb": (
+                    "Ukesoversikt: {department}",
+                    "{missing} av {members} har ikke tatt ukens obligatoriske opplæring; "
+                    "påkrevd opplæring går ut innen 30 dager for {expiring}.",
+                ),
+                "en": (
+                    "Weekly summary: {department}",
+                    "{missing} of {members} have not done this week's mandatory training; "
+                    "required training expires within 30 days for {expiring}.",
+                ),
+            },
+            timedelta(days=2),
+            "For managers: each Wednesday, how your departments stand this week.",
+        ),
     )
 }
 

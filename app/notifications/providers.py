@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.competitions import service as competitions
+from app.insights import service as insights
 from app.paths import service as paths
 
 DUE_WINDOW = timedelta(hours=48)
@@ -92,3 +93,20 @@ def competition_end_recipients(session: Session, *, now: datetime) -> list[Recip
         )
         if user_ids
     ]
+
+
+def requirement_reminder_recipients(session: Session, *, now: datetime) -> list[Recipients]:
+    """Competence requirements that expire (or, never passed, are due) within 30 or 7 days,
+    and whose they are; key = f"{requirement}:{date}:{30d|7d}", so at most two per
+    requirement and validity period, and a renewal starts over."""
+    return [
+        Recipients(
+            user_ids=group.user_ids, payload=group.params, key=group.key, due_at=group.due_at
+        )
+        for group in insights.requirement_reminders(session, now=now)
+    ]
+
+
+def manager_notes(session: Session, *, now: datetime) -> list[insights.ManagerNote]:
+    """Per manager and managed department: this week's mandatory work and requirements."""
+    return insights.manager_notes(session, now=now)

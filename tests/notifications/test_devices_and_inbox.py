@@ -121,6 +121,9 @@ def test_preferences_show_types_language_quiet_hours_and_cap(
         "due_reminder",
         "competition_end",
         "nudge",
+        "requirement_reminder",
+        "mandatory_overdue",
+        "manager_digest",
     }
     assert all(t["enabled"] for t in got.json["types"])
 

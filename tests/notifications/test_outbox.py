@@ -309,6 +309,8 @@ def test_recurring_jobs_are_registered_with_rq_cron(redis_client: Any) -> None:
         "send_streak_reminders",
         "send_weekly_path_start",
         "send_due_reminders",
+        "send_requirement_reminders",
+        "send_manager_notes",
         "send_competition_end",
         "prune_devices",
         "finish_competitions",

@@ -97,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="1",
         help="LEADERBOARDS_LIVE for the server: 0 = answers do not update the Redis boards",
     )
+    add(
+        "--answers-per-learner",
+        type=int,
+        default=100,
+        help="a year of answers per learner for the insights scenarios (issue 14: 100 000 "
+        "learners × 100 = 10 million)",
+    )
     add("--workers", type=int, default=2)
     add("--worker-class", choices=("sync", "gthread"), default="sync")
     add("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
@@ -215,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
                           connections=args.connections, extra={"redis_url": args.redis_url,
                           "points_per_learner": args.points_per_learner,
+                          "answers_per_learner": args.answers_per_learner,
                           "secret_key": settings.secret_key},
                           active_learners=args.active_learners)  # fmt: skip
 

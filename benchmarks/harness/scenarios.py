@@ -504,9 +504,14 @@ class AdminUsers(Scenario):
         return Workload(requests, reuse=True)
 
 
-SCENARIOS: dict[str, type[Scenario]] = {
-    s.name: s
-    for s in (
+def _all_scenarios() -> tuple[type[Scenario], ...]:
+    from benchmarks.harness.insights import (
+        InsightsRegionSummary,
+        InsightsStoreMembers,
+        InsightsStoreSummary,
+    )
+
+    return (
         Healthz,
         AnswerQuestion,
         ModuleRead,
@@ -515,8 +520,13 @@ SCENARIOS: dict[str, type[Scenario]] = {
         LeaderboardDepartments,
         PathsCurrent,
         AdminUsers,
+        InsightsStoreSummary,
+        InsightsStoreMembers,
+        InsightsRegionSummary,
     )
-}
+
+
+SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in _all_scenarios()}
 
 
 # --- helpers ------------------------------------------------------------------------------------

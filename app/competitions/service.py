@@ -13,6 +13,7 @@ from app.errors import Forbidden, NotFound, Unprocessable
 from app.gamification import service as gamification
 from app.leaderboards import service as leaderboards
 from app.orgs import service as orgs
+from app.orgs.facts import department_facts
 from app.orgs.models import User
 from app.pagination import Page, paginate
 
@@ -30,7 +31,8 @@ def create_competition(
     department_ids: list[str] | None,
     now: datetime,
 ) -> Competition:
-    """A competition between departments the creator may act for (all of them when omitted)."""
+    """A competition between departments the creator may act for (when omitted: the lowest
+    of them, those without sub-departments)."""
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     problems: dict[str, list[str]] = {}  # every problem at once, not the first
     if ends_at <= starts_at:
@@ -46,7 +48,10 @@ def create_competition(
         if foreign:
             raise Forbidden("You can only start competitions between departments you manage.")
     else:
-        wanted = sorted(allowed)
+        # The leaves: a store that is split into sub-departments holds little more than its
+        # manager, and would otherwise compete against its own sub-departments.
+        children = department_facts(session, user.org_id).children
+        wanted = sorted(d for d in allowed if not children.get(d))
     if len(wanted) < 2:
         problems["department_ids"] = ["Give at least two departments."]
     if problems:

@@ -33,7 +33,7 @@ def picker(session, org, warehouse):
 
 
 def test_a_manager_starts_one_between_departments_they_manage(
-    client, store, checkout, as_manager, frozen_clock
+    client, session, org, store, checkout, as_manager, frozen_clock
 ):
     created = client.post(URL, json=body(store.id, checkout.id), headers=as_manager)
     assert created.status_code == 201, created.json
@@ -41,10 +41,14 @@ def test_a_manager_starts_one_between_departments_they_manage(
     assert created.json["metric"] == "total"
     assert set(created.json["department_ids"]) == {store.id, checkout.id}
     assert created.json["starts_at"] == "2026-11-22T23:00:00+00:00"
-    # Without department_ids: every department the manager may act for (the store and below).
+    # Without department_ids: the lowest departments the manager may act for, never the store
+    # against its own sub-departments.
+    alone = client.post(URL, json=body(), headers=as_manager)
+    assert alone.status_code == 422  # the store has one sub-department: nobody to compete with
+    fresh = factories.make_department(session, org, "Fersk", parent=store)
     default = client.post(URL, json=body(), headers=as_manager)
     assert default.status_code == 201
-    assert set(default.json["department_ids"]) == {store.id, checkout.id}
+    assert set(default.json["department_ids"]) == {checkout.id, fresh.id}
 
 
 def test_a_manager_cannot_use_someone_elses_department(client, store, warehouse, as_manager):

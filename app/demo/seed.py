@@ -5,8 +5,9 @@ Idempotent: running it again creates only what is missing and changes nothing el
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.auth.passwords import hash_password
 from app.content.models import Module
+from app.errors import AppError
+from app.learning import service as learning
+from app.learning.models import Attempt
 from app.orgs import service as orgs
 from app.orgs.models import Department, DepartmentManager, Organization, User
 from app.paths import rules as path_rules
@@ -75,6 +79,7 @@ class SeedReport:
     organization_created: bool = False
     users_created: list[str] = field(default_factory=list)
     paths_created: list[str] = field(default_factory=list)
+    history_attempts: int = 0
 
 
 def seed_demo(session: Session, now: datetime | None = None) -> SeedReport:
@@ -111,6 +116,8 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedReport:
             password_hash=password_hash,
             department_id=departments[department].id if department else None,
             roles=roles,
+            # Staff of some standing, so the weeks of history below have members.
+            created_at=now - timedelta(weeks=HISTORY_WEEKS + 2),
         )
         session.add(user)
         users[username] = user
@@ -126,7 +133,72 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedReport:
             )
     session.flush()
     _seed_paths(session, org, users["editor"], report, now)
+    _seed_history(session, org, users, report, now)
     return report
+
+
+HISTORY_WEEKS = 3
+
+
+def _seed_history(
+    session: Session, org: Organization, users: dict[str, User], report: SeedReport, now: datetime
+) -> None:
+    """A few weeks of learning before this one (through the real attempt, answer and
+    completion code, at past times), so boards, trends and insights are not empty on day
+    one. Only modules outside this week's path, the onboarding week and the requirements,
+    so what a learner has to do now is unchanged. Once: skipped when the demo has attempts."""
+    if session.scalar(select(Attempt.id).where(Attempt.org_id == org.id).limit(1)):
+        return
+    reserved = {key for key, _ in (*WEEKLY_PATH, *ONBOARDING_PATH)} | {
+        k for k, _, _ in REQUIREMENTS
+    }
+    modules = sorted(
+        (
+            module
+            for module in session.scalars(
+                select(Module).where(Module.org_id == org.id, Module.status == "published")
+            )
+            if module.key not in reserved
+        ),
+        key=lambda m: m.key or m.id,
+    )
+    if not modules:
+        return
+    from app.content import service as content
+
+    for username, _, _, roles in USERS:
+        if "learner" not in roles:
+            continue
+        user = users[username]
+        rng = random.Random(f"demo:{username}")  # the same history on every machine
+        diligence = rng.choice((0.2, 0.5, 0.8, 0.95))
+        for weeks_back in range(HISTORY_WEEKS, 0, -1):
+            for _ in range(rng.randint(0, 3)):
+                module = rng.choice(modules)
+                at = now - timedelta(weeks=weeks_back, hours=rng.randint(0, 48))
+                try:
+                    attempt = learning.start_attempt(
+                        session, user=user, module_id=module.id, now=at
+                    )
+                except AppError:
+                    continue  # locked by a prerequisite: leave it
+                version = content.get_version(session, attempt.module_version_id)
+                for question in version.content["questions"]:
+                    right = rng.random() < diligence
+                    choices = [c["id"] for c in question["choices"] if c["correct"] == right]
+                    at += timedelta(seconds=40)
+                    learning.answer_question(
+                        session,
+                        user=user,
+                        attempt_id=attempt.id,
+                        question_id=question["id"],
+                        choice_ids=choices if right else choices[:1],
+                        answered_at=at,
+                        locales=["nb"],
+                        now=at,
+                    )
+                learning.complete_attempt(session, user=user, attempt_id=attempt.id, now=at)
+                report.history_attempts += 1
 
 
 def _seed_paths(

@@ -7,8 +7,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.content.models import Module
+from app.learning.models import Attempt
 from app.orgs.models import Organization, User
 from app.paths.models import LearningPath, Requirement
+from app.paths.rules import week_of
 from tests.conftest import auth_headers
 
 CONTENT = str(Path(__file__).resolve().parents[2] / "content")
@@ -18,11 +20,20 @@ def test_demo_seed_schedules_this_weeks_path_once(app, client, session, frozen_c
     runner = app.test_cli_runner()
     imported = runner.invoke(args=["content", "import", CONTENT])
     assert imported.exit_code == 0, imported.output
+    attempts = []
     for _ in range(2):
         seeded = runner.invoke(args=["demo", "seed"])
         assert seeded.exit_code == 0, seeded.output
+        attempts.append(session.scalar(select(func.count()).select_from(Attempt)))
     org = session.scalar(select(Organization).where(Organization.slug == "demo"))
     assert org is not None
+    # A few weeks of history, once: boards, trends and insights are not empty on day one.
+    assert attempts[0] > 0 and attempts[1] == attempts[0]
+    weeks = {
+        week_of(at, org.timezone)
+        for at in session.scalars(select(Attempt.completed_at).where(Attempt.org_id == org.id))
+    }
+    assert weeks == {"2026-W45", "2026-W46", "2026-W47"}
     count = session.scalar(
         select(func.count()).select_from(LearningPath).where(LearningPath.org_id == org.id)
     )

@@ -178,7 +178,7 @@ def _seed_history(
                 at = now - timedelta(weeks=weeks_back, hours=rng.randint(0, 48))
                 try:
                     attempt = learning.start_attempt(
-                        session, user=user, module_id=module.id, now=at
+                        session, user=user, module_id=module.id, now=at, locales=["nb"]
                     )
                 except AppError:
                     continue  # locked by a prerequisite: leave it

@@ -92,7 +92,11 @@ TYPES: dict[str, NotificationType] = {
                 "en": ("Required training", "“{title_en}” must be passed within {days} days."),
             },
             timedelta(days=2),
-            "A competence requirement expires (or is due) in 30 and again in 7 days.",
+            {
+                "nb": "Påkrevd opplæring går ut (eller skal være tatt) om 30 og om 7 dager.",
+                "nn": "Påkravd opplæring går ut (eller skal vere teken) om 30 og om 7 dagar.",
+                "en": "A competence requirement expires (or is due) in 30 and again in 7 days.",
+            },
         ),
         NotificationType(
             "mandatory_overdue",
@@ -107,7 +111,11 @@ TYPES: dict[str, NotificationType] = {
                 ),
             },
             timedelta(days=1),
-            "For managers: people in your departments have mandatory work past its due time.",
+            {
+                "nb": "For ledere: noen i avdelingene dine har obligatorisk på overtid.",
+                "nn": "For leiarar: nokon i avdelingane dine har obligatorisk på overtid.",
+                "en": "For managers: people in your departments have mandatory work overdue.",
+            },
         ),
         NotificationType(
             "manager_digest",
@@ -124,7 +132,11 @@ TYPES: dict[str, NotificationType] = {
                 ),
             },
             timedelta(days=2),
-            "For managers: each Wednesday, how your departments stand this week.",
+            {
+                "nb": "For ledere: hver onsdag, hvordan avdelingene dine ligger an denne uka.",
+                "nn": "For leiarar: kvar onsdag, korleis avdelingane dine ligg an denne veka.",
+                "en": "For managers: each Wednesday, how your departments stand this week.",
+            },
         ),
     )
 }

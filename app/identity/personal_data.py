@@ -20,6 +20,7 @@ from app.idempotency.models import IdempotentResponse
 from app.identity.models import PasswordLink, SignInCode
 from app.learning.models import Answer, Attempt
 from app.notifications.models import Device, Notification, NotificationOptOut
+from app.orgs import facts
 from app.orgs import service as orgs
 from app.orgs.models import DepartmentManager, User
 from app.reviews.models import ReviewHold, ReviewItem
@@ -138,6 +139,7 @@ def erase_user(session: Session, *, org_id: str, user_id: str, now: datetime) ->
     # Replayed responses may hold the person's name.
     session.execute(delete(IdempotentResponse).where(IdempotentResponse.user_id == user.id))
     session.execute(delete(DepartmentManager).where(DepartmentManager.user_id == user.id))
+    facts.forget(session, user.org_id)  # who manages what is cached; the delete was in bulk
     # Notifications keep their row (counts, caps) but lose their text; none is pushed any more.
     session.execute(
         update(Notification)

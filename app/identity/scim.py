@@ -33,7 +33,7 @@ from scim2_models import (
 )
 from scim2_models.exceptions import MutabilityException
 from scim2_models.path.expressions import CompareOperator, Comparison
-from sqlalchemy import func, select, true, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -403,22 +403,19 @@ def _apply_group(session: Session, department: Department, resource: Group, *, o
         if unknown:
             # Another organisation's people are as unknown as made-up ids.
             raise InvalidValueException(detail=f"Unknown members: {', '.join(sorted(unknown))}.")
-        # A person is in one department: joining this one moves them out of their last.
-        session.execute(
-            update(Account)
-            .where(Account.id.in_(wanted))
-            .values(department_id=department.id)
-            .execution_options(synchronize_session="fetch")
+    # Through the ORM, not bulk UPDATEs: a person's department is in what every process
+    # caches of them (logins, board names), and only flushed rows drop those caches.
+    moving = session.scalars(
+        select(Account).where(
+            or_(
+                Account.id.in_(wanted) & (Account.department_id.is_distinct_from(department.id)),
+                (Account.department_id == department.id) & Account.id.not_in(wanted),
+            )
         )
-    session.execute(
-        update(Account)
-        .where(
-            Account.department_id == department.id,
-            Account.id.not_in(wanted) if wanted else true(),
-        )
-        .values(department_id=None)
-        .execution_options(synchronize_session="fetch")
     )
+    for account in list(moving):
+        # A person is in one department: joining this one moves them out of their last.
+        account.department_id = department.id if account.id in wanted else None
     session.flush()
 
 

@@ -311,3 +311,29 @@ def test_two_creations_of_one_username_at_once_end_in_one_409(
         )
         == 1
     )
+
+
+def test_a_person_moved_by_scim_sees_their_new_department_at_once(
+    app, client, session, org, module, learner, colleague, warehouse, hr, frozen_clock
+):
+    """What a process caches of a signed-in person (their department) is dropped when SCIM
+    moves them: their department board is the new one on the very next request."""
+    from tests.gamification.play import play
+
+    picker = factories.make_user(session, org, "picker", department=warehouse)
+    play(client, session, module, auth_headers(session, colleague))
+    play(client, session, module, auth_headers(session, picker))
+    as_moved = auth_headers(session, learner)
+
+    def department_board():
+        response = client.get(
+            "/api/v1/leaderboards/users",
+            query_string={"scope": "department", "window": "week"},
+            headers=as_moved,
+        )
+        assert response.status_code == 200, response.json
+        return {entry["user"]["id"] for entry in response.json["entries"]}
+
+    assert department_board() == {colleague.id}  # and the login is now cached
+    hr.modify(Group, warehouse.id, add_members([learner.id]))
+    assert department_board() == {picker.id}

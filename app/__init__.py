@@ -6,11 +6,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import NullSession, SessionInterface
 from flask_compress import Compress
 from flask_cors import CORS
 from sqlalchemy import text
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cache_headers, caching, db, errors, metrics, rate_limits, replica
@@ -35,8 +36,18 @@ class _NoCookieSessions(SessionInterface):
         return None
 
 
+class NanolearnRequest(Request):
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        """A body that is not JSON under the app's limits is a 400 saying why (Flask's says
+        nothing outside debug mode)."""
+        if e is None:  # not a JSON content type: Flask's 415
+            return super().on_json_loading_failed(e)
+        raise BadRequest(f"The request body is not valid JSON: {e}")
+
+
 class NanolearnApp(Flask):
     session_interface = _NoCookieSessions()
+    request_class = NanolearnRequest
     json_provider_class = OrjsonProvider
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,7 +100,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     caching.init_app(app)
     cache_headers.init_app(app)
     app.before_request(_require_known_body_type)
-    app.before_request(_refuse_nul_characters)
+    app.before_request(_read_json_body)
     _register_health(app)
 
     @app.teardown_appcontext
@@ -193,8 +204,11 @@ def _nul_paths(value: Any, path: str = "") -> list[str]:
     return found
 
 
-def _refuse_nul_characters() -> None:
-    """PostgreSQL cannot store or even compare text holding NUL (U+0000): such input would
+def _read_json_body() -> None:
+    """Every JSON body is parsed here, once, by the app's one parser and its limits
+    (`app.json_provider`): a malformed one is a 400 before any view or decorator reads it.
+
+    PostgreSQL cannot store or even compare text holding NUL (U+0000): such input would
     end as a 500 deep in a query, so it is refused up front, where it is still the caller's."""
     # Cheap looks first: the decoded path, and the raw query string (a NUL there is `%00`).
     if "\x00" in request.path and any(
@@ -211,14 +225,21 @@ def _refuse_nul_characters() -> None:
             raise errors.Unprocessable(
                 "Invalid query parameters.", errors={name: message for name in bad_args}
             )
-    if request.content_length and (request.is_json or request.mimetype.endswith("+json")):
-        body = request.get_json(silent=True)  # malformed JSON is the view's 400 to give
+    if request.routing_exception is None and request.is_json and _has_body():
+        body = request.get_json()  # cached for the view
         bad_fields = _nul_paths(body)
         if bad_fields:
             raise errors.Unprocessable(
                 "The request has invalid fields; see errors.",
                 errors={name: message for name in bad_fields},
             )
+
+
+def _has_body() -> bool:
+    """A body announced by its length, or sent in chunks (no Content-Length at all)."""
+    if request.content_length is not None:
+        return request.content_length > 0
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 def _register_health(app: Flask) -> None:

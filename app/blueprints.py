@@ -14,7 +14,8 @@ from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 # Values that a view cannot change in place: a remembered result is handed out as a copy of
 # its dict, and these inside it are shared safely.
@@ -25,9 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class QueryRememberingParser(FlaskParser):
     """webargs' Flask parser; a query string seen before (for the same schema) returns what it
-    parsed to then. Invalid ones are not remembered: they take the usual path to a 422."""
+    parsed to then. Invalid ones are not remembered: they take the usual path to a 422.
+
+    JSON bodies come from `request.get_json`, the app's one JSON path and its limits
+    (webargs' own reads them with the standard library, which takes lone surrogates and
+    fails with a 500 on deep nesting or a 5 000-digit number)."""
 
     max_entries = 2048
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing  # as webargs: an empty body is missing, not malformed
+        return req.get_json()
 
     def __init__(self) -> None:
         super().__init__()

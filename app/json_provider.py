@@ -1,6 +1,11 @@
 """JSON bodies with orjson: Flask's provider encodes with the standard library, which cost
 a paths or board response more CPU than finding its data. Same output as Flask's, except
 that text is written as UTF-8 rather than \\u-escaped and keys keep their order.
+
+Reading is the one JSON parsing path of every request body (`request.get_json`, which
+webargs' parser and the editor's views use too), with the same limits for all: valid UTF-8
+without lone surrogates, numbers that fit a 64-bit integer or a finite double, and nesting
+at most `MAX_DEPTH` deep.
 """
 
 from __future__ import annotations
@@ -15,6 +20,41 @@ from werkzeug.sansio.response import Response
 # Dates, datetimes and dataclasses go to Flask's `default`, as before: orjson's own
 # spelling of them differs from Flask's.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+# No body of this API nests more than about ten levels (a package's choice translations);
+# the walks over a parsed body (NUL checks, fingerprints, marshmallow) recurse, and
+# orjson's own bound (1 024) lies beyond Python's recursion limit.
+MAX_DEPTH = 64
+
+
+class JSONTooDeep(ValueError):
+    """A well-formed document nested deeper than this API reads."""
+
+
+def nesting_within(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether no array or object in `value` lies deeper than `limit` (walked without
+    recursion, so any depth is safe to ask about)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
+def parse_json(data: str | bytes) -> Any:
+    """A JSON document under the limits above; ValueError (a JSONDecodeError) otherwise."""
+    value = orjson.loads(data)  # refuses lone surrogates, invalid UTF-8, NaN, huge numbers
+    if isinstance(value, dict | list) and not nesting_within(value):
+        raise JSONTooDeep(f"nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -32,7 +72,7 @@ class OrjsonProvider(DefaultJSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         if kwargs:
             return super().loads(s, **kwargs)
-        return orjson.loads(s)
+        return parse_json(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         if (self.compact is None and self._app.debug) or self.compact is False:

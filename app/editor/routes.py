@@ -61,9 +61,11 @@ _draft_schema = schemas.DraftSchema()
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True)
+    if not request.get_data(cache=True):
+        raise BadRequest("The request body is not valid JSON: it is empty.")
+    body = request.get_json()  # the app's JSON path: malformed or too deep is a 400
     if body is None:
-        raise BadRequest("The request body is not valid JSON.")
+        raise BadRequest("The request body is not valid JSON: it is null.")
     return body
 
 

@@ -41,10 +41,13 @@ _HEADER_DOC = {
 
 def _request_fingerprint() -> str:
     raw = request.get_data()
-    try:
-        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    # The body as the app's JSON path read it (the standard library's own parse would fail
+    # with a RecursionError, not a ValueError, on deep nesting).
+    body = request.get_json(silent=True) if request.is_json and raw else None
+    if body is None:
         canonical = raw
+    else:
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(request.path.encode() + b"\n" + canonical).hexdigest()
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, json
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,27 @@ def handle_unexpected(error: Exception) -> Response:
     )
 
 
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """The last resort for a constraint the database enforced and no check before it caught.
+
+    Services check references and uniqueness themselves and answer 404/409/422 with the
+    field; what reaches here is two requests racing (a row deleted, or the same name
+    created, between the check and the write), for which 409 is the honest answer: the
+    request conflicted with the data as it now is, and may succeed once reloaded. Logged
+    with its trace, because a check that should have caught it may be missing.
+    """
+    log.error("integrity error reached the handler", exc_info=error)
+    return problem(
+        409,
+        Conflict.title,
+        "The change conflicts with the data as it is now (it may have just changed). "
+        "Reload and try again.",
+        kind=Conflict.kind,
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -72,9 +72,10 @@ class NotificationSchema(ma.Schema):
 
 class NudgeSchema(ma.Schema):
     user_ids = ma.fields.List(
-        ma.fields.String(validate=validate.Length(max=26)), validate=validate.Length(max=1000)
+        ma.fields.String(validate=validate.Length(min=1, max=26)),
+        validate=validate.Length(max=1000),
     )
-    department_id = ma.fields.String(validate=validate.Length(max=26))
+    department_id = ma.fields.String(validate=validate.Length(min=1, max=26))
     message = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
     only_follow_up = ma.fields.Boolean(
         load_default=False,

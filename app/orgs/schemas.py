@@ -54,6 +54,9 @@ class DepartmentSchema(ma.Schema):
 
 
 _name = ma.fields.String(validate=validate.Length(min=1, max=200))
+# An id naming another row: never empty (an empty one used to reach the database as a
+# foreign key to nothing, a 500).
+_REFERENCE = validate.Length(min=1, max=64)
 _roles = ma.fields.List(
     ma.fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1)
 )
@@ -61,21 +64,21 @@ _roles = ma.fields.List(
 
 class DepartmentCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    parent_id = ma.fields.String(load_default=None, allow_none=True)
-    manager_ids = ma.fields.List(ma.fields.String(), load_default=list)
+    parent_id = ma.fields.String(load_default=None, allow_none=True, validate=_REFERENCE)
+    manager_ids = ma.fields.List(ma.fields.String(validate=_REFERENCE), load_default=list)
 
 
 class DepartmentPatchSchema(ma.Schema):
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
-    parent_id = ma.fields.String(allow_none=True)
-    manager_ids = ma.fields.List(ma.fields.String())
+    parent_id = ma.fields.String(allow_none=True, validate=_REFERENCE)
+    manager_ids = ma.fields.List(ma.fields.String(validate=_REFERENCE))
 
 
 class UserCreateSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=USERNAME)
     display_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     password = ma.fields.String(required=True, validate=validate.Length(min=8, max=200))
-    department_id = ma.fields.String(required=True, allow_none=True)
+    department_id = ma.fields.String(required=True, allow_none=True, validate=_REFERENCE)
     roles = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(ROLES)),
         required=True,
@@ -88,7 +91,7 @@ class UserPatchSchema(ma.Schema):
     username = ma.fields.String(validate=USERNAME)
     display_name = ma.fields.String(validate=validate.Length(min=1, max=200))
     password = ma.fields.String(validate=validate.Length(min=8, max=200))
-    department_id = ma.fields.String(allow_none=True)
+    department_id = ma.fields.String(allow_none=True, validate=_REFERENCE)
     roles = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1)
     )

@@ -182,7 +182,7 @@ def create_department(
 ) -> Department:
     """A department, optionally under a parent and with managers; a sibling with the same
     name (case aside) is a 409 naming it."""
-    if parent_id:
+    if parent_id is not None:
         _check_parent(session, org_id, None, parent_id)
     _refuse_taken_name(session, org_id, parent_id, name, None)
     department = Department(org_id=org_id, name=name, parent_id=parent_id)
@@ -253,7 +253,7 @@ def create_user(
 ) -> User:
     """A new account in the organisation."""
     roles = _validate_roles(roles)
-    if department_id:
+    if department_id is not None:
         get_department(session, org_id, department_id)
     if session.scalar(select(User.id).where(User.org_id == org_id, User.username == username)):
         raise Conflict(
@@ -281,7 +281,7 @@ def update_user(
     if "roles" in changes:
         user.roles = _validate_roles(changes["roles"])
     if "department_id" in changes:
-        if changes["department_id"]:
+        if changes["department_id"] is not None:
             get_department(session, org_id, changes["department_id"])
         user.department_id = changes["department_id"]
     if "username" in changes and changes["username"] != user.username:

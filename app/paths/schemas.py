@@ -179,6 +179,7 @@ class RequirementInSchema(ma.Schema):
     department_id = ma.fields.String(
         load_default=None,
         allow_none=True,
+        validate=validate.Length(min=1, max=64),
         metadata={"description": "The department and all its sub-departments"},
     )
     validity_months = ma.fields.Integer(

@@ -749,8 +749,8 @@ def create_requirement(
             for key, messages in _validate_audience(
                 session,
                 user.org_id,
-                [department_id] if department_id else [],
-                [role] if role else [],
+                [department_id] if department_id is not None else [],
+                [role] if role is not None else [],
             ).items()
         }
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Moment
 from app.pagination import PageArgsSchema
 
 
@@ -16,8 +17,8 @@ class CompetitionListArgsSchema(PageArgsSchema):
 
 class CompetitionInSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    starts_at = ma.fields.AwareDateTime(required=True)
-    ends_at = ma.fields.AwareDateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     metric = ma.fields.String(required=True, validate=validate.OneOf(["total", "per_member"]))
     department_ids = ma.fields.List(
         ma.fields.String(validate=validate.Length(min=1, max=26)),

@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from app.content.document import ModuleDocumentSchema
 from app.editor.service import STATUSES
+from app.fields import Int32
 from app.learning.schemas import ModuleSchema as LearnerModuleSchema
 
 
@@ -168,7 +169,7 @@ class MediaSchema(ma.Schema):
 
 
 class StatsArgsSchema(ma.Schema):
-    version = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = Int32(load_default=None, validate=validate.Range(min=1))
 
 
 class WrongChoiceSchema(ma.Schema):

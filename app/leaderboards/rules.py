@@ -78,9 +78,17 @@ def period_at(window: str, moment: datetime, timezone: str) -> Period:
     raise ValueError(f"unknown window {window!r}")
 
 
+# Boards hold points earned from 1970 up to the end of all time (their ticks fit no more):
+# a period outside is no board, and its start or end could overflow Python's dates.
+FIRST_YEAR, LAST_YEAR = 1970, END_OF_ALL_TIME.year - 1
+
+
 def parse_period(window: str, text: str, timezone: str) -> Period:
     """A period named by the client; ValueError with a readable message when it is not one."""
     tz = ZoneInfo(timezone)
+    year = text[:4]
+    if window != "all_time" and year.isdigit() and not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError(f"Boards cover the years {FIRST_YEAR} to {LAST_YEAR}.")
     if window == "all_time":
         if text != ALL:
             raise ValueError("The all_time window has one period: all.")

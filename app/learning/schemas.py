@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Int32, Moment
 from app.openapi import TaggedUnion
 from app.paths.schemas import ModuleRefSchema
 
@@ -89,7 +90,7 @@ class AnswerInSchema(ma.Schema):
         required=True,
         validate=validate.Length(min=1, max=10),
     )
-    answered_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    answered_at = Moment(load_default=None, allow_none=True)
 
 
 class FeedbackSchema(ma.Schema):
@@ -142,7 +143,7 @@ class OfflineAnswerSchema(ma.Schema):
         required=True,
         validate=validate.Length(min=1, max=10),
     )
-    answered_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    answered_at = Moment(load_default=None, allow_none=True)
 
 
 class OfflineAttemptEventSchema(ma.Schema):
@@ -153,9 +154,9 @@ class OfflineAttemptEventSchema(ma.Schema):
     )
     type = ma.fields.String(required=True, validate=validate.OneOf(["attempt"]))
     module_id = _id
-    module_version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
-    started_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    completed_at = ma.fields.AwareDateTime(required=True)
+    module_version = Int32(required=True, validate=validate.Range(min=1))
+    started_at = Moment(load_default=None, allow_none=True)
+    completed_at = Moment(required=True)
     answers = ma.fields.List(
         ma.fields.Nested(OfflineAnswerSchema), required=True, validate=validate.Length(max=50)
     )

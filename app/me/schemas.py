@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Day
 from app.learning.schemas import LevelSchema, StreakSchema
 from app.orgs.schemas import DepartmentRefSchema
 
@@ -44,7 +45,7 @@ class MeSchema(ma.Schema):
     points = ma.fields.Nested(PointsSchema)
     level = ma.fields.Nested(LevelSchema)
     streak = ma.fields.Nested(StreakSchema)
-    away_until = ma.fields.Date(
+    away_until = Day(
         allow_none=True, metadata={"description": "Reviews paused until this day (vacation)"}
     )
     leaderboard_visibility = ma.fields.String(metadata={"enum": ["everyone", "department"]})
@@ -65,7 +66,7 @@ class MePatchSchema(ma.Schema):
         metadata={"description": "An IANA time zone name", "example": "Europe/Oslo"},
     )
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True)
-    away_until = ma.fields.Date(
+    away_until = Day(
         allow_none=True,
         metadata={"description": "Away until this day: reviews pause and resume; null ends it"},
     )

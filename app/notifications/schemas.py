@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Moment
 from app.notifications.messages import TYPES
 from app.notifications.models import PLATFORMS
 from app.pagination import PageArgsSchema
@@ -20,8 +21,8 @@ class DeviceSchema(ma.Schema):
     installation_id = ma.fields.String()
     platform = ma.fields.String()
     app_version = ma.fields.String(allow_none=True)
-    created_at = ma.fields.AwareDateTime()
-    last_seen_at = ma.fields.AwareDateTime()
+    created_at = Moment()
+    last_seen_at = Moment()
 
 
 class TypePreferenceSchema(ma.Schema):
@@ -66,8 +67,8 @@ class NotificationSchema(ma.Schema):
     title = ma.fields.String()
     body = ma.fields.String()
     data = ma.fields.Dict()
-    created_at = ma.fields.AwareDateTime()
-    read_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = Moment()
+    read_at = Moment(allow_none=True)
 
 
 class NudgeSchema(ma.Schema):

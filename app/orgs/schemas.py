@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Day
 from app.orgs.models import ROLES
 
 USERNAME = validate.Regexp(
@@ -41,7 +42,7 @@ _STARTED_ON_DOC = {
 class AdminUserSchema(UserSchema):
     active = ma.fields.Boolean()
     created_at = ma.fields.DateTime()
-    started_on = ma.fields.Date(allow_none=True, metadata=_STARTED_ON_DOC)
+    started_on = Day(allow_none=True, metadata=_STARTED_ON_DOC)
     last_active_at = ma.fields.DateTime(allow_none=True)
 
 
@@ -84,7 +85,7 @@ class UserCreateSchema(ma.Schema):
         required=True,
         validate=validate.Length(min=1),
     )
-    started_on = ma.fields.Date(load_default=None, allow_none=True, metadata=_STARTED_ON_DOC)
+    started_on = Day(load_default=None, allow_none=True, metadata=_STARTED_ON_DOC)
 
 
 class UserPatchSchema(ma.Schema):
@@ -96,7 +97,7 @@ class UserPatchSchema(ma.Schema):
         ma.fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1)
     )
     active = ma.fields.Boolean()
-    started_on = ma.fields.Date(allow_none=True, metadata=_STARTED_ON_DOC)
+    started_on = Day(allow_none=True, metadata=_STARTED_ON_DOC)
 
 
 class RosterErrorSchema(ma.Schema):

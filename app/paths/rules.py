@@ -17,12 +17,18 @@ from zoneinfo import ZoneInfo
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 8999
+
+
 def parse_week(week: str) -> tuple[int, int]:
     """(ISO year, ISO week) of `2026-W48`; ValueError for a malformed or non-existent week."""
     match = WEEK_PATTERN.match(week)
     if not match:
         raise ValueError("Use an ISO week such as 2026-W48.")
     year, number = int(match.group(1)), int(match.group(2))
+    # Far from Python's last date, so a week's span or the weeks after it cannot overflow.
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"Use a week between the years {FIRST_YEAR} and {LAST_YEAR}.")
     if not 1 <= number <= weeks_in_year(year):
         raise ValueError(f"{year} has no week {number}.")
     return year, number

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Day, Moment
 from app.languages import SUPPORTED_LOCALES
 from app.orgs.models import ROLES
 
@@ -47,7 +48,7 @@ class PathInSchema(ma.Schema):
     modules = ma.fields.List(
         ma.fields.Nested(PathStepInSchema), required=True, validate=validate.Length(min=1, max=50)
     )
-    due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    due_at = Moment(load_default=None, allow_none=True)
     sequential = ma.fields.Boolean(load_default=False)
     translations = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.OneOf(SUPPORTED_LOCALES)),
@@ -76,8 +77,9 @@ class PathSchema(ma.Schema):
     onboarding_week = ma.fields.Integer(allow_none=True)
     audience = ma.fields.Function(lambda path: AudienceOutSchema().dump(path))
     modules = ma.fields.List(ma.fields.Nested(PathStepSchema), attribute="steps")
-    due_at = ma.fields.AwareDateTime(allow_none=True)
+    due_at = Moment(allow_none=True)
     sequential = ma.fields.Boolean()
+    created_at = Moment()
     translations = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(PathTranslationSchema)
     )
@@ -144,15 +146,15 @@ class LearnerPathSchema(ma.Schema):
         metadata={"description": "The competence requirements that need training now"}
     )
     sequential = ma.fields.Boolean()
-    due_at = ma.fields.AwareDateTime(allow_none=True)
+    due_at = Moment(allow_none=True)
     progress = ma.fields.Nested(ProgressSchema)
     modules = ma.fields.List(ma.fields.Nested(LearnerModuleSchema))
 
 
 class LearnerWeekSchema(ma.Schema):
     week = ma.fields.String(metadata=WEEK_DOC)
-    starts_on = ma.fields.Date()
-    ends_on = ma.fields.Date()
+    starts_on = Day()
+    ends_on = Day()
     timezone = ma.fields.String()
     paths = ma.fields.List(ma.fields.Nested(LearnerPathSchema))
 
@@ -195,14 +197,14 @@ class RequirementSchema(ma.Schema):
     department_id = ma.fields.String(allow_none=True)
     validity_months = ma.fields.Integer(allow_none=True)
     due_within_days = ma.fields.Integer()
-    created_at = ma.fields.AwareDateTime()
+    created_at = Moment()
 
 
 class MyRequirementSchema(ma.Schema):
     module = ma.fields.Nested(ModuleRefSchema)
     status = ma.fields.String(metadata={"enum": ["valid", "expiring", "expired", "missing"]})
-    valid_until = ma.fields.AwareDateTime(allow_none=True)
-    due_at = ma.fields.AwareDateTime(allow_none=True)
+    valid_until = Moment(allow_none=True)
+    due_at = Moment(allow_none=True)
     validity_months = ma.fields.Integer(allow_none=True)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.fields import Day, Moment
+
 
 class ReviewChoiceSchema(ma.Schema):
     id = ma.fields.String()
@@ -19,7 +21,7 @@ class ReviewItemSchema(ma.Schema):
     kind = ma.fields.String(metadata={"enum": ["single_choice", "multiple_choice", "true_false"]})
     prompt = ma.fields.String()
     choices = ma.fields.List(ma.fields.Nested(ReviewChoiceSchema))
-    due_at = ma.fields.AwareDateTime()
+    due_at = Moment()
     box = ma.fields.Integer(metadata={"description": "Leitner box, 1 (new or missed) to 6"})
 
 
@@ -29,9 +31,7 @@ class ReviewPageSchema(ma.Schema):
     remaining_today = ma.fields.Integer(
         metadata={"description": "How many more questions today's session holds"}
     )
-    paused_until = ma.fields.Date(
-        allow_none=True, metadata={"description": "Set while a vacation hold is on"}
-    )
+    paused_until = Day(allow_none=True, metadata={"description": "Set while a vacation hold is on"})
 
 
 class ReviewAnswerInSchema(ma.Schema):
@@ -48,5 +48,5 @@ class ReviewFeedbackSchema(ma.Schema):
     correct_choice_ids = ma.fields.List(ma.fields.String())
     explanation = ma.fields.String()
     points_awarded = ma.fields.Integer()
-    next_due_at = ma.fields.AwareDateTime()
+    next_due_at = Moment()
     box = ma.fields.Integer()

@@ -65,7 +65,9 @@ def test_the_parser_counts_depth_without_recursion():
 
 def test_an_idempotent_retry_of_a_deep_body_is_a_400_not_a_500(client, as_learner):
     headers = {**as_learner, "Idempotency-Key": "k1"}
-    response = client.post("/api/v1/sync", data=DEEP, content_type="application/json", headers=headers)
+    response = client.post(
+        "/api/v1/sync", data=DEEP, content_type="application/json", headers=headers
+    )
     assert_problem(response, 400)
 
 
@@ -88,6 +90,8 @@ PAGED = [
 def test_a_forged_cursor_is_422_on_every_paged_list(request, client, path, who, after):
     payload = json.dumps({"after": after}).encode()  # \ud800 escaped as the JSON spells it
     cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    response = client.get(path, query_string={"cursor": cursor}, headers=request.getfixturevalue(who))
+    response = client.get(
+        path, query_string={"cursor": cursor}, headers=request.getfixturevalue(who)
+    )
     body = assert_problem(response, 422)
     assert list(body["errors"]) == ["cursor"]

@@ -12,7 +12,12 @@ from tests.api.test_errors import assert_problem
     "method, path, body, field",
     [
         ("post", "/api/v1/admin/departments", {"name": "Ny", "parent_id": ""}, "parent_id"),
-        ("post", "/api/v1/admin/departments", {"name": "Ny", "manager_ids": [""]}, "manager_ids[0]"),
+        (
+            "post",
+            "/api/v1/admin/departments",
+            {"name": "Ny", "manager_ids": [""]},
+            "manager_ids[0]",
+        ),
         (
             "post",
             "/api/v1/admin/users",

@@ -28,8 +28,9 @@ class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (
         UniqueConstraint("user_id", "installation_id"),
-        # A token reaches one installation: re-registering it elsewhere moves it.
-        UniqueConstraint("token"),
+        # Within an organisation a token reaches one installation (see register_device);
+        # the same phone may serve someone's logins in two organisations.
+        UniqueConstraint("org_id", "token"),
         Index("ix_devices_last_seen_at", "last_seen_at"),
     )
 

@@ -27,8 +27,15 @@ class DeviceByInstallation(MethodView):
     @blp.arguments(schemas.DeviceRegisterSchema())
     @blp.response(200, schemas.DeviceSchema)
     @blp.alt_response(201, schema=schemas.DeviceSchema, description="A new installation")
+    @errors(blp, 409)
     def put(self, body: dict[str, Any], installation_id: str) -> Any:
-        """Register this installation's push token (201 when new; the token moves here)."""
+        """Register this installation's push token (201 when new).
+
+        A token moves here from another installation of mine, or from another person's login
+        on this same installation (a shared phone). A token that another person's other
+        installation holds in this organisation: 409, theirs stays (ask the push service for
+        a new token). Nothing of another person is ever removed by installation id alone.
+        """
         device, created = service.register_device(
             db.session(),
             user=current_user(),

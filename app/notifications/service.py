@@ -9,11 +9,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, insert_for, new_id
-from app.errors import Forbidden, NotFound, Unprocessable
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.insights import service as insights
 from app.languages import in_language
 from app.notifications import rules
@@ -50,22 +50,39 @@ def register_device(
     app_version: str | None,
     now: datetime,
 ) -> tuple[Device, bool]:
-    """Register (or refresh) an installation's token; the newest registration of a token wins."""
+    """Register (or refresh) an installation's token, within the user's organisation.
+
+    A token is an app install's address, so it may sit on one installation per organisation:
+    - another installation of mine holding it (the app was reinstalled) is removed;
+    - another person's installation holding it is removed only when it is the same
+      installation id too (a shared store phone, now signed in as me): the same physical
+      install proves itself by both. Otherwise the token is that person's: 409, and nothing
+      of theirs changes (knowing someone's installation id or token is not enough to stop
+      their pushes);
+    - another person's installation with the same id but another token is a different
+      phone, and is never touched. Other organisations' devices are never touched.
+    """
     if not 1 <= len(installation_id) <= 128:
         raise Unprocessable(
             "The installation id is too long.",
             errors={"installation_id": ["At most 128 characters."]},
         )
-    # The token, or this installation under another login (a shared store phone), moves here.
-    session.execute(
-        delete(Device).where(
-            or_(
-                and_(Device.token == token, Device.user_id != user.id),
-                and_(Device.token == token, Device.installation_id != installation_id),
-                and_(Device.installation_id == installation_id, Device.user_id != user.id),
-            )
+    holders = session.scalars(
+        select(Device).where(
+            Device.org_id == user.org_id,
+            Device.token == token,
+            or_(Device.user_id != user.id, Device.installation_id != installation_id),
         )
-    )
+    ).all()
+    if any(d.user_id != user.id and d.installation_id != installation_id for d in holders):
+        raise Conflict(
+            "This push token is registered to another installation. Ask the push service "
+            "for a new token and register that.",
+            errors={"token": ["Registered to another installation."]},
+        )
+    for holder in holders:  # mine elsewhere, or this same installation under another login
+        session.delete(holder)
+    session.flush()
     device = session.scalar(
         select(Device).where(Device.user_id == user.id, Device.installation_id == installation_id)
     )

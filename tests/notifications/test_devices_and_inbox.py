@@ -50,16 +50,22 @@ def test_several_devices_per_user_and_a_token_moves_to_the_newest_install(
     )
     assert len(devices(session)) == 2
 
-    # The same token shows up from another install (app reinstalled, or a shared store phone).
-    moved = client.put(
-        "/api/v1/me/devices/shared-phone",
-        json=PHONE,
-        headers=auth_headers(session, colleague),
-    )
+    # The same token shows up from another install of mine (the app was reinstalled).
+    moved = client.put("/api/v1/me/devices/reinstalled", json=PHONE, headers=as_learner)
     assert moved.status_code == 201
     assert devices(session) == [
         (learner.id, "tablet", "fcm-tablet"),
-        (colleague.id, "shared-phone", "fcm-token-1"),
+        (learner.id, "reinstalled", "fcm-token-1"),
+    ]
+
+    # A shared store phone: the same installation, signed in as a colleague, takes it over.
+    shared = client.put(
+        "/api/v1/me/devices/reinstalled", json=PHONE, headers=auth_headers(session, colleague)
+    )
+    assert shared.status_code == 201
+    assert devices(session) == [
+        (learner.id, "tablet", "fcm-tablet"),
+        (colleague.id, "reinstalled", "fcm-token-1"),
     ]
 
 

@@ -11,7 +11,7 @@ from flask.sessions import NullSession, SessionInterface
 from flask_compress import Compress
 from flask_cors import CORS
 from sqlalchemy import text
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cache_headers, caching, db, errors, metrics, rate_limits, replica
@@ -22,6 +22,8 @@ from app.logging_setup import configure_logging
 from app.openapi import swagger_ui_assets
 
 JSON_BODY_TYPES = ("application/json",)
+# Room for the multipart boundaries and part headers around a file of a view's own limit.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class _NoCookieSessions(SessionInterface):
@@ -99,6 +101,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     caching.init_app(app)
     cache_headers.init_app(app)
+    app.before_request(_apply_body_limit)
     app.before_request(_require_known_body_type)
     app.before_request(_read_json_body)
     _register_health(app)
@@ -176,12 +179,41 @@ def _enable_cors(app: Flask) -> None:
     hooks[hooks.index(cors_hook)] = cors_when_cross_origin
 
 
+def _view_class() -> Any:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "view_class", None)
+
+
+def _apply_body_limit() -> None:
+    """The body limit: MAX_BODY_BYTES, or a view's own (its class names the setting in
+    `body_limit_setting`, e.g. the image upload's MEDIA_MAX_BYTES, which is larger).
+
+    A body sent in chunks has no Content-Length to refuse it by, and Werkzeug stops reading
+    it at the limit without a word, so a view saw it cut short (a JSON body then seemed
+    malformed): reaching the limit is a 413 here.
+    """
+    setting = getattr(_view_class(), "body_limit_setting", None)
+    if setting:
+        request.max_content_length = int(current_app.config[setting]) + MULTIPART_OVERHEAD
+    limit = request.max_content_length
+    if (
+        limit is not None
+        and request.content_length is None
+        and _is_chunked()
+        and len(request.get_data(cache=True)) >= limit
+    ):
+        raise RequestEntityTooLarge()
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _require_known_body_type() -> None:
     """415 for a body the endpoint cannot read (JSON unless the view says otherwise)."""
-    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+    if request.method not in ("POST", "PUT", "PATCH") or not _has_body():
         return
-    view = current_app.view_functions.get(request.endpoint or "")
-    view_class = getattr(view, "view_class", None)
+    view_class = _view_class()
     accepted = getattr(view_class, "accepted_content_types", JSON_BODY_TYPES)
     if request.mimetype not in accepted and not request.mimetype.endswith("+json"):
         raise errors.UnsupportedMediaType(
@@ -239,7 +271,7 @@ def _has_body() -> bool:
     """A body announced by its length, or sent in chunks (no Content-Length at all)."""
     if request.content_length is not None:
         return request.content_length > 0
-    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return _is_chunked()
 
 
 def _register_health(app: Flask) -> None:

@@ -431,6 +431,7 @@ class Packages(MethodView):
 @blp.route("/media")
 class MediaUpload(MethodView):
     accepted_content_types = ("multipart/form-data",)
+    body_limit_setting = "MEDIA_MAX_BYTES"  # larger than MAX_BODY_BYTES: the image's own
 
     @authenticated(blp, *EDITORS)
     @blp.arguments(schemas.ModuleListArgsSchema(only=("limit", "cursor")), location="query")

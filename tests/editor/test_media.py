@@ -8,6 +8,7 @@ import io
 import pytest
 from PIL import Image
 
+from app import MULTIPART_OVERHEAD
 from app.media.models import Media
 from tests import factories
 from tests.editor.conftest import API, create, image_bytes, upload
@@ -91,9 +92,10 @@ def test_too_many_bytes_is_refused(client, app, as_editor, monkeypatch):
     assert response.json["errors"]["file"] == ["Images may be at most 100 bytes."]
 
 
-def test_body_over_the_limit_is_413(client, app, as_editor):
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    response = upload(client, as_editor, b"\x89PNG" + b"0" * limit)
+def test_body_over_the_limit_is_413(client, app, as_editor, monkeypatch):
+    # The upload's own limit (MEDIA_MAX_BYTES and the multipart framing), not MAX_BODY_BYTES.
+    monkeypatch.setitem(app.config, "MEDIA_MAX_BYTES", 100_000)
+    response = upload(client, as_editor, b"\x89PNG" + b"0" * (100_000 + MULTIPART_OVERHEAD))
     assert response.status_code == 413
 
 

@@ -1,8 +1,16 @@
 """Production defaults for `gunicorn wsgi:app`; the command line overrides any of them."""
 
+import json
 import multiprocessing
 import os
+import socket
 import tempfile
+
+import gunicorn.util
+
+# Same spelling as the app's problems (app/errors.py), without importing the app here.
+PROBLEM_BASE = "https://nanolearn.example/problems/"
+PROBLEM_MIMETYPE = "application/problem+json"
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -39,3 +47,34 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# What the app reads, gunicorn must let through: a long query string (cursors, filters) and a
+# 20 KB Authorization header reach the app, which answers in its own problem+json. 8190 is
+# the longest request line gunicorn takes short of "unlimited".
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 8190))
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 32768))
+
+
+def _problem_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """What gunicorn still refuses before the app (a longer request line or header, control
+    characters in a header, a malformed request) is answered as RFC 9457 problem+json, as
+    everything else is, instead of gunicorn's HTML page."""
+    body = json.dumps(
+        {
+            "type": PROBLEM_BASE + reason.lower().replace(" ", "-"),
+            "title": reason,
+            "status": status_int,
+            "detail": mesg or reason,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: {PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# Workers call `gunicorn.util.write_error` for every request they refuse themselves,
+# whichever worker class runs; they are forked from this process and inherit the change.
+gunicorn.util.write_error = _problem_error

@@ -235,9 +235,18 @@ class ImportReport:
     modules: dict[str, Module] = field(default_factory=dict)  # key -> module, when imported
 
 
+# A module file nests about eight levels (translations of a question's choices); PyYAML
+# composes nested collections by recursion, so 20 000 levels ended in a RecursionError (500).
+MAX_YAML_DEPTH = 64
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without anchors and aliases: a few aliases can expand into billions of nodes
-    (the "billion laughs"), and module files never need them."""
+    (the "billion laughs"), and module files never need them. Nesting is bounded too."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -245,6 +254,19 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in module files", event.start_mark
             )
+        if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            if self._depth >= MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            self._depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
         return super().compose_node(parent, index)
 
 

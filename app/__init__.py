@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import cache_headers, caching, db, errors, metrics, rate_limits, replica
 from app.config import INSTANCE_DIR, load_settings
 from app.extensions import api, connect_queue_redis, connect_redis
-from app.json_provider import OrjsonProvider
+from app.json_provider import OrjsonProvider, unstorable_text_paths
 from app.logging_setup import configure_logging
 from app.openapi import swagger_ui_assets
 
@@ -221,21 +221,6 @@ def _require_known_body_type() -> None:
         )
 
 
-def _nul_paths(value: Any, path: str = "") -> list[str]:
-    """Where in a parsed JSON value a string (or key) holds a NUL character."""
-    if isinstance(value, str):
-        return [path or "_schema"] if "\x00" in value else []
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            found += [child] if "\x00" in str(key) else _nul_paths(item, child)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _nul_paths(item, f"{path}[{index}]")
-    return found
-
-
 def _read_json_body() -> None:
     """Every JSON body is parsed here, once, by the app's one parser and its limits
     (`app.json_provider`): a malformed one is a 400 before any view or decorator reads it.
@@ -259,7 +244,7 @@ def _read_json_body() -> None:
             )
     if request.routing_exception is None and request.is_json and _has_body():
         body = request.get_json()  # cached for the view
-        bad_fields = _nul_paths(body)
+        bad_fields = unstorable_text_paths(body)
         if bad_fields:
             raise errors.Unprocessable(
                 "The request has invalid fields; see errors.",

@@ -49,6 +49,34 @@ def nesting_within(value: Any, limit: int = MAX_DEPTH) -> bool:
     return True
 
 
+def _unstorable(text: str) -> bool:
+    # PostgreSQL text cannot hold NUL; a lone surrogate cannot even be encoded to send it.
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unstorable_text_paths(value: Any, path: str = "") -> list[str]:
+    """Where in a parsed document (JSON or YAML) a string or key holds what the database
+    cannot store: a NUL character or a lone surrogate. Paths as `questions[0].prompt`."""
+    if isinstance(value, str):
+        return [path or "_schema"] if _unstorable(value) else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            bad_key = isinstance(key, str) and _unstorable(key)
+            found += [child] if bad_key else unstorable_text_paths(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += unstorable_text_paths(item, f"{path}[{index}]")
+    return found
+
+
 def parse_json(data: str | bytes) -> Any:
     """A JSON document under the limits above; ValueError (a JSONDecodeError) otherwise."""
     value = orjson.loads(data)  # refuses lone surrogates, invalid UTF-8, NaN, huge numbers

@@ -21,6 +21,7 @@ from app.content.markdown import neutralise_markdown, render_html
 from app.content.models import Module, ModuleVersion
 from app.db import new_id
 from app.errors import NotFound, Unprocessable
+from app.json_provider import unstorable_text_paths
 from app.media import service as media_service
 from app.media.storage import MediaStorage
 from app.orgs.models import Organization
@@ -238,6 +239,7 @@ class ImportReport:
 # A module file nests about eight levels (translations of a question's choices); PyYAML
 # composes nested collections by recursion, so 20 000 levels ended in a RecursionError (500).
 MAX_YAML_DEPTH = 64
+_UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -297,6 +299,13 @@ def read_package_files(files: dict[str, bytes]) -> tuple[dict[str, Any], list[di
             raw = yaml.load(io.StringIO(text), Loader=_NoAliasLoader)
         except yaml.YAMLError as error:
             errors.append({"file": path, "field": None, "message": f"Not valid YAML: {error}"})
+            continue
+        unstorable = unstorable_text_paths(raw)
+        if unstorable:
+            errors += [
+                {"file": path, "field": field, "message": _UNSTORABLE}
+                for field in unstorable
+            ]
             continue
         if isinstance(raw, dict):
             raw.setdefault("key", pure.stem)

@@ -1,5 +1,6 @@
-"""A module file nested 20 000 levels deep is reported as a bad file (PyYAML composes by
-recursion: it used to end in a RecursionError, a 500 or a traceback), over HTTP and the CLI."""
+"""Hostile module files are reported as bad files, over HTTP and by the CLI: nested 20 000
+levels deep (PyYAML composes by recursion: it ended in a RecursionError, a 500 or a
+traceback), or holding text the database cannot store (NUL, a lone surrogate: a 500)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,51 @@ def test_a_deep_package_on_the_command_line_is_reported(app, tmp_path, org):
     assert result.exit_code != 0
     assert not isinstance(result.exception, RecursionError)
     assert "nested deeper than" in result.output
+
+
+NUL_MODULE = """\
+title: "Nul \\0 title"
+cards:
+  - kind: text
+    body: "a\\ud800b"
+questions:
+  - kind: true_false
+    prompt: Riktig?
+    explanation: Fordi.
+    choices:
+      - {text: Ja, correct: true}
+      - {text: Nei, correct: false}
+"""
+
+
+def test_unstorable_text_in_a_module_file_is_an_error_keyed_by_field():
+    documents, errors = read_package_files({"modules/nul.yaml": NUL_MODULE.encode()})
+    assert documents == {}
+    assert {(e["file"], e["field"]) for e in errors} == {
+        ("modules/nul.yaml", "title"),
+        ("modules/nul.yaml", "cards[0].body"),
+    }
+
+
+def test_unstorable_text_in_a_package_over_http_is_a_4xx(client, as_editor):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("modules/nul.yaml", NUL_MODULE)
+    response = client.post(
+        "/api/v1/editor/packages",
+        data=buffer.getvalue(),
+        headers=as_editor,
+        content_type="application/zip",
+    )
+    assert response.status_code in (200, 422), response.get_data(as_text=True)
+    assert "NUL characters" in response.get_data(as_text=True)
+
+
+def test_unstorable_text_on_the_command_line_is_reported(app, tmp_path, org):
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "modules" / "nul.yaml").write_text(NUL_MODULE)
+    result = app.test_cli_runner().invoke(
+        args=["content", "import", str(tmp_path), "--org", "acme"]
+    )
+    assert result.exit_code != 0
+    assert "NUL characters" in result.output

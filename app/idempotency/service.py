@@ -26,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+_CONTROL = frozenset(map(chr, [*range(0x20), 0x7F]))
 
 _HEADER_DOC = {
     "name": HEADER,
@@ -141,9 +142,12 @@ def idempotent(blp: Blueprint, *, lookup_first: bool = True) -> Callable[[F], F]
                 response = view(*args, **kwargs)
                 db.session.commit()
                 return response
-            if not key or len(key) > MAX_KEY_LENGTH:
+            # Stored in the database, which cannot hold NUL; gunicorn refuses control
+            # characters in headers, but not every server in front of the app does.
+            if not key or len(key) > MAX_KEY_LENGTH or not _CONTROL.isdisjoint(key):
                 raise Unprocessable(
-                    "Bad Idempotency-Key.", errors={HEADER: ["Must be 1 to 255 characters."]}
+                    "Bad Idempotency-Key.",
+                    errors={HEADER: ["Must be 1 to 255 characters, none of them control."]},
                 )
             session = db.session()
             user_id = current_principal().id

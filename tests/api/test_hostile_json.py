@@ -95,3 +95,10 @@ def test_a_forged_cursor_is_422_on_every_paged_list(request, client, path, who, 
     )
     body = assert_problem(response, 422)
     assert list(body["errors"]) == ["cursor"]
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "\x7f"])
+def test_an_idempotency_key_with_control_characters_is_422(client, as_learner, key):
+    headers = {**as_learner, "Idempotency-Key": key}
+    response = client.post("/api/v1/sync", json={"events": []}, headers=headers)
+    assert list(assert_problem(response, 422)["errors"]) == ["Idempotency-Key"]

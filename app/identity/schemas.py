@@ -93,7 +93,7 @@ class OidcSettingsInputSchema(ma.Schema):
         metadata={"description": "Create an account for an unknown person (else refuse)"},
     )
     default_department_id = ma.fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=26)
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=26)
     )
     enabled = ma.fields.Boolean(load_default=True)
     passwords_enabled = ma.fields.Boolean(

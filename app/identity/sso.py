@@ -82,7 +82,7 @@ def configure(
             errors={"issuer": ["Use https:// (http:// only outside production)."]},
         )
     department_id = changes.get("default_department_id")
-    if department_id:
+    if department_id is not None:
         orgs.get_department(session, org.id, department_id)
     settings = session.get(OidcSettings, org.id)
     if settings is None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
 from app.errors import Unprocessable
+from app.fields import EARLIEST, LATEST
 from app.orgs.models import ROLES, Department, User, department_name_key
 from app.orgs.service import (
     MAX_NAME_LENGTH,
@@ -233,6 +234,10 @@ def import_roster(
                 started = date.fromisoformat(row["started_on"])
             except ValueError:
                 problems.append(("started_on", "A date as YYYY-MM-DD."))
+            else:
+                # As the API's dates (app.fields): weeks counted from it must not overflow.
+                if not EARLIEST.date() <= started < LATEST.date():
+                    problems.append(("started_on", "Must lie between the years 1900 and 9000."))
         errors.extend({"row": line, "field": f, "message": m} for f, m in problems)
         planned.append(_Planned(line, row, roles, department, new_department, started))
     if errors:

@@ -82,3 +82,13 @@ def test_a_first_working_day_beyond_the_calendar_is_422(client, as_admin, learne
         f"/api/v1/admin/users/{learner.id}", json={"started_on": "9999-12-31"}, headers=as_admin
     )
     assert list(assert_problem(response, 422)["errors"]) == ["started_on"]
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_rostered_first_working_day_beyond_the_calendar_is_a_row_error(client, as_admin, day):
+    text = f"username,display_name,department,roles,started_on\nkari,Kari,,learner,{day}\n"
+    response = client.post(
+        "/api/v1/admin/users/import", data=text.encode(), headers=as_admin, content_type="text/csv"
+    )
+    problem = assert_problem(response, 422)
+    assert [(p["row"], p["field"]) for p in problem["problems"]] == [(2, "started_on")]

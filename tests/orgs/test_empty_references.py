@@ -83,3 +83,14 @@ def test_an_integrity_error_that_escapes_every_check_is_a_409_problem(
     response = client.post("/api/v1/admin/departments", json={"name": "Ny"}, headers=as_admin)
     body = assert_problem(response, 409)
     assert "violates" not in body["detail"]  # no SQL or constraint text to the client
+
+
+def test_an_empty_default_department_for_sign_in_is_422(client, as_admin):
+    body = {
+        "issuer": "https://idp.example.com",
+        "client_id": "nanolearn",
+        "username_claim": "preferred_username",
+        "default_department_id": "",
+    }
+    response = client.put("/api/v1/admin/integrations/oidc", json=body, headers=as_admin)
+    assert "default_department_id" in assert_problem(response, 422)["errors"]

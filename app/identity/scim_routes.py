@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 from app import clock, db
 from app.auth.bearer import bearer_token
 from app.errors import AppError
+from app.fields import INT32_MAX
 from app.identity import scim
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -119,9 +120,13 @@ def _int_arg(name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InvalidValueException(detail=f"{name} must be an integer.") from None
+    # It becomes an OFFSET or LIMIT in SQL, where a number past 64 bits was a 500.
+    if abs(number) > INT32_MAX:
+        raise InvalidValueException(detail=f"{name} must be at most {INT32_MAX}.")
+    return number
 
 
 # --- discovery ---------------------------------------------------------------------------

@@ -337,3 +337,16 @@ def test_a_person_moved_by_scim_sees_their_new_department_at_once(
     assert department_board() == {colleague.id}  # and the login is now cached
     hr.modify(Group, warehouse.id, add_members([learner.id]))
     assert department_board() == {picker.id}
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+@pytest.mark.parametrize(
+    "query", ["startIndex=99999999999999999999", "count=99999999999999999999", "startIndex=-9e99"]
+)
+def test_paging_numbers_beyond_what_sql_takes_are_a_scim_400(client, as_admin, resource, query):
+    token = issue_token(client, as_admin)
+    response = client.get(
+        f"/scim/v2/{resource}?{query}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["scimType"] == "invalidValue"

@@ -14,7 +14,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import Unprocessable
-from app.json_provider import parse_json
+from app.json_provider import parse_json, unstorable_text_paths
 
 T = TypeVar("T")
 
@@ -55,15 +55,14 @@ def decode_cursor(cursor: str) -> str:
     """The key a cursor continues after; anything this API did not hand out is a 422.
 
     Every cursor-paged list decodes here, so this is where a forged cursor stops: the key
-    is compared with ids in SQL, and PostgreSQL refuses text holding NUL (a 500 there), as
-    the database driver refuses lone surrogates. Keys this API hands out are ids, never
-    empty and free of control characters.
+    is compared with ids (or names) in SQL, and PostgreSQL refuses text holding NUL (a 500
+    there), as the database driver refuses lone surrogates. Keys are never empty.
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = parse_json(base64.b64decode(padded, altchars=b"-_", validate=True))
         after = payload["after"]
-        if not isinstance(after, str) or not after or not after.isprintable():
+        if not isinstance(after, str) or not after or unstorable_text_paths(after):
             raise ValueError(after)
         return after
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):

@@ -90,7 +90,10 @@ def _app_error(error: AppError) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    return _error(error.code or 500, error.description or "")
+    # A 400 from the framework is a body the app's JSON parser refused (malformed, too deep,
+    # lone surrogates), before this blueprint's own reading: SCIM calls that invalidSyntax.
+    scim_type = "invalidSyntax" if error.code == 400 else None
+    return _error(error.code or 500, error.description or "", scim_type)
 
 
 @bp.before_request

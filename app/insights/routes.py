@@ -18,6 +18,10 @@ from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import decode_cursor, encode_cursor
 
+# Between the name and the id in a members cursor: the unit separator, never in a name. (Not
+# NUL: cursors are refused with text the database cannot hold.)
+_NAME_AND_ID = "\x1f"
+
 blp = Blueprint(
     "insights", __name__, url_prefix="/api/v1/insights", description="Managers' insights"
 )
@@ -125,7 +129,7 @@ class Members(MethodView):
         fmt = _format(args["format"])
         after = None
         if fmt == "json" and args["cursor"]:
-            name, _, user_id = decode_cursor(args["cursor"]).partition("\x00")
+            name, _, user_id = decode_cursor(args["cursor"]).partition(_NAME_AND_ID)
             after = (name, user_id)
         rows = service.member_rows(
             db.session(),
@@ -142,7 +146,7 @@ class Members(MethodView):
             for row in rows:
                 if len(items) == args["limit"]:
                     last = items[-1]["user"]
-                    cursor = encode_cursor(f"{last['display_name']}\x00{last['id']}")
+                    cursor = encode_cursor(f"{last['display_name']}{_NAME_AND_ID}{last['id']}")
                     return {"items": items, "next_cursor": cursor}
                 items.append(row.as_dict(locales))
             return {"items": items, "next_cursor": None}

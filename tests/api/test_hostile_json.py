@@ -86,7 +86,7 @@ PAGED = [
 
 
 @pytest.mark.parametrize("path, who", PAGED)
-@pytest.mark.parametrize("after", ["\x00", "a\x00b", "\ud800", "", "\x1b[2J", 7, None])
+@pytest.mark.parametrize("after", ["\x00", "a\x00b", "\ud800", "", 7, None])
 def test_a_forged_cursor_is_422_on_every_paged_list(request, client, path, who, after):
     payload = json.dumps({"after": after}).encode()  # \ud800 escaped as the JSON spells it
     cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")

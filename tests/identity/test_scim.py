@@ -350,3 +350,13 @@ def test_paging_numbers_beyond_what_sql_takes_are_a_scim_400(client, as_admin, r
     )
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.json["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"userName": "\\ud800"}'])
+def test_hostile_json_is_a_scim_invalid_syntax(client, as_admin, body):
+    token = issue_token(client, as_admin)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    response = client.post("/scim/v2/Users", data=body, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.mimetype == "application/scim+json"
+    assert response.json["scimType"] == "invalidSyntax"

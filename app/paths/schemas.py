@@ -79,7 +79,6 @@ class PathSchema(ma.Schema):
     modules = ma.fields.List(ma.fields.Nested(PathStepSchema), attribute="steps")
     due_at = Moment(allow_none=True)
     sequential = ma.fields.Boolean()
-    created_at = Moment()
     translations = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(PathTranslationSchema)
     )

@@ -1,7 +1,7 @@
 """devices: a push token is unique within an organisation, not across all of them
 
 Revision ID: 0130
-Revises: 0140
+Revises: 0111
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0130"
-down_revision = "0140"
+down_revision = "0111"
 branch_labels = None
 depends_on = None
 

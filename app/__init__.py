@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
     from app.competitions.routes import blp as competitions_blp
+    from app.dashboard.pages import bp as dashboard_bp
     from app.editor.routes import blp as editor_blp
     from app.gamification.routes import blp as points_blp
     from app.identity.routes import blp as identity_blp
@@ -157,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document
     app.register_blueprint(screen_pages_bp)  # HTML for TVs: outside the OpenAPI document
     app.register_blueprint(scim_blp)  # SCIM 2.0 at the server root, in its own format
+    app.register_blueprint(dashboard_bp)  # HTML for managers: outside the OpenAPI document
 
 
 def _enable_cors(app: Flask) -> None:
@@ -213,8 +215,14 @@ def _require_known_body_type() -> None:
     """415 for a body the endpoint cannot read (JSON unless the view says otherwise)."""
     if request.method not in ("POST", "PUT", "PATCH") or not _has_body():
         return
+    view = current_app.view_functions.get(request.endpoint or "")
     view_class = _view_class()
-    accepted = getattr(view_class, "accepted_content_types", JSON_BODY_TYPES)
+    # A class view says so on its class; a plain view (the dashboard's forms) on itself.
+    accepted: tuple[str, ...] = (
+        getattr(view_class, "accepted_content_types", None)
+        or getattr(view, "accepted_content_types", None)
+        or JSON_BODY_TYPES
+    )
     if request.mimetype not in accepted and not request.mimetype.endswith("+json"):
         raise errors.UnsupportedMediaType(
             f"Send the body as {' or '.join(accepted)}, not {request.mimetype or 'no type'}."

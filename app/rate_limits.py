@@ -208,11 +208,12 @@ class RequestBudget:
 
 
 # Endpoints the budget never counts: health probes, images a store's staff share, store
-# screens (a secret link, not a user; their polls are cheap by design), SCIM (an HR system's
-# provisioning run, from one address, with a secret token of the organisation's), and the
-# views with limits of their own.
+# screens (a secret link, not a user; their polls are cheap by design), the dashboard's
+# pages (each one's API calls inside it are counted), SCIM (an HR system's provisioning run,
+# from one address, with a secret token of the organisation's), and the views with limits of
+# their own.
 EXEMPT_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "auth.Login", "auth.Refresh"})
-EXEMPT_BLUEPRINTS = frozenset({"media", "screen_pages", "scim"})
+EXEMPT_BLUEPRINTS = frozenset({"media", "screen_pages", "dashboard", "scim"})
 
 
 @functools.lru_cache(maxsize=1024)

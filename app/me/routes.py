@@ -38,6 +38,7 @@ def me_view(user: User) -> dict[str, Any]:
             "id": user.org_id,
             "slug": user.organization.slug,
             "name": user.organization.name,
+            "default_locale": user.organization.default_locale,
         },
         "locale": user.locale,
         "timezone": user.timezone or user.organization.timezone,

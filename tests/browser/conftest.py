@@ -190,8 +190,13 @@ def browser(chromium_ready: None) -> Iterator[Any]:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument("--window-size=1920,1080")
+    options.add_argument("--lang=nb-NO")  # a Norwegian store's PC
     options.add_experimental_option(
-        "prefs", {"download.default_directory": str(ARTIFACTS / "downloads")}
+        "prefs",
+        {
+            "download.default_directory": str(ARTIFACTS / "downloads"),
+            "intl.accept_languages": "nb-NO,nb,en",
+        },
     )
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)

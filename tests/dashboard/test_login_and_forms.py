@@ -38,9 +38,7 @@ def log_in(client: FlaskClient, org: Organization, user: User, **extra: str) -> 
 
 
 def cookie_headers(response: Any) -> dict[str, str]:
-    return {
-        header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")
-    }
+    return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
 
 
 def test_the_login_page_is_strict_and_sets_a_csrf_cookie(client: FlaskClient) -> None:
@@ -79,9 +77,7 @@ def test_cookies_are_secure_in_production(
     assert all("Secure" in header for header in cookie_headers(answer).values())
 
 
-def test_wrong_passwords_are_refused(
-    client: FlaskClient, org: Organization, manager: User
-) -> None:
+def test_wrong_passwords_are_refused(client: FlaskClient, org: Organization, manager: User) -> None:
     answer = log_in(client, org, manager, password="wrong")
     assert answer.status_code == 401
     assert "nl_dashboard_access" not in cookie_headers(answer)

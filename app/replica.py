@@ -1,9 +1,10 @@
 """Heavy reads from a PostgreSQL streaming replica (`DATABASE_REPLICA_URL`), while it keeps up.
 
-Only reads that nobody has just written go there: managers' insights and exports, item
-analysis, and board rebuilds. A learner's own reads stay on the primary, so nobody ever sees
-their own answer missing. The replica's lag is measured (at most once a second per process)
-and exported; above `REPLICA_MAX_LAG_SECONDS` the same reads go to the primary.
+Only reads that nobody has just written go there: managers' insights and exports
+(`report_session`), item analysis, and board rebuilds. A learner's own reads stay on the
+primary, so nobody ever sees their own answer missing. The replica's lag is measured (at
+most once a second per process) and exported; above `REPLICA_MAX_LAG_SECONDS` the same reads
+go to the primary.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -107,6 +108,24 @@ def reporting_session() -> Iterator[Session]:
         yield session
 
 
+def report_session() -> Session:
+    """`reporting_session` for the rest of the request: a replica session stays open until
+    the request ends, so a streamed export reads its rows as they are sent."""
+    replica = configured()
+    if replica is None or not replica.usable():
+        return db.session()
+    if "replica_session" not in g:
+        g.replica_session = Session(bind=replica.engine)
+    session: Session = g.replica_session
+    return session
+
+
+def _close_report_session(_error: BaseException | None) -> None:
+    session = g.pop("replica_session", None)
+    if session is not None:
+        session.close()
+
+
 @contextlib.contextmanager
 def session_as_fresh_as(primary: Session, *, wait_seconds: float = 5.0) -> Iterator[Session]:
     """A session that sees at least everything the primary had committed when it was asked:
@@ -126,6 +145,7 @@ def session_as_fresh_as(primary: Session, *, wait_seconds: float = 5.0) -> Itera
 
 def init_app(app: Flask) -> None:
     """Create the replica's engine when `DATABASE_REPLICA_URL` is set."""
+    app.teardown_appcontext(_close_report_session)
     url = app.config.get("DATABASE_REPLICA_URL")
     if url:
         app.extensions["replica"] = Replica(

@@ -17,6 +17,7 @@ from app.insights import exports, schemas, service
 from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import decode_cursor, encode_cursor
+from app.replica import report_session
 
 # Between the name and the id in a members cursor: the unit separator, never in a name. (Not
 # NUL: cursors are refused with text the database cannot hold.)
@@ -93,7 +94,7 @@ class Departments(MethodView):
     def get(self) -> Any:
         """The departments I may look at, depth first (a parent before its children); the
         whole tree in one answer."""
-        items = service.department_tree(db.session(), viewer=current_principal())
+        items = service.department_tree(report_session(), viewer=current_principal())
         return {"items": items, "next_cursor": None}
 
 
@@ -106,7 +107,7 @@ class DepartmentSummary(MethodView):
     def get(self, args: dict[str, Any], department_id: str) -> Any:
         """The week's figures of a department, its sub-departments included."""
         return service.department_summary(
-            db.session(),
+            report_session(),
             viewer=current_principal(),
             department_id=department_id,
             week=args["week"],
@@ -132,7 +133,7 @@ class Members(MethodView):
             name, _, user_id = decode_cursor(args["cursor"]).partition(_NAME_AND_ID)
             after = (name, user_id)
         rows = service.member_rows(
-            db.session(),
+            report_session(),
             viewer=principal,
             department_id=department_id,
             week=args["week"],
@@ -177,7 +178,7 @@ class Children(MethodView):
     def get(self, args: dict[str, Any], department_id: str) -> Any:
         """The week's figures of each child department, by name (the stores of a region)."""
         items = service.children_summaries(
-            db.session(),
+            report_session(),
             viewer=current_principal(),
             department_id=department_id,
             week=args["week"],
@@ -200,7 +201,7 @@ class Requirements(MethodView):
         principal = current_principal()
         locales = caller_locales()
         columns, rows = service.requirement_matrix(
-            db.session(),
+            report_session(),
             viewer=principal,
             department_id=department_id,
             now=clock.now(),
@@ -227,7 +228,7 @@ class Trend(MethodView):
     def get(self, args: dict[str, Any], department_id: str) -> Any:
         """The figures of the last `weeks` weeks up to this one, oldest first."""
         items = service.trend(
-            db.session(),
+            report_session(),
             viewer=current_principal(),
             department_id=department_id,
             weeks=args["weeks"],
@@ -246,7 +247,7 @@ class Questions(MethodView):
         """The questions the subtree gets wrong most in the last `weeks` weeks, worst first;
         only questions answered by at least 5 different people."""
         items = service.weak_questions(
-            db.session(),
+            report_session(),
             viewer=current_principal(),
             department_id=department_id,
             weeks=args["weeks"],
@@ -268,7 +269,7 @@ class TrainingRecord(MethodView):
         principal = current_principal()
         locales = caller_locales()
         record = service.training_record(
-            db.session(),
+            report_session(),
             viewer=principal,
             department_id=department_id,
             requirement_id=args["requirement_id"],
@@ -297,7 +298,7 @@ class UserRecord(MethodView):
         """One person's record for their manager: modules with scores and dates,
         requirements, streak, points, last activity."""
         return service.user_record(
-            db.session(),
+            report_session(),
             viewer=current_principal(),
             user_id=user_id,
             now=clock.now(),

@@ -168,3 +168,31 @@ def test_the_replica_lag_is_exported(app, client, primary, replica, monkeypatch)
     body = client.get("/metrics", headers={"Authorization": "Bearer t"}).get_data(as_text=True)
     assert "nanolearn_replica_lag_seconds 0.0" in body
     assert "nanolearn_replica_in_use 1.0" in body
+
+
+def test_insights_and_their_exports_read_the_replica_while_it_keeps_up(client, primary, replica):
+    from app.orgs.models import DepartmentManager
+
+    session = db.session()
+    org, _editor, learners, module = committed_scene()
+    store = learners[0].department_id
+    boss = factories.make_user(session, org, "boss", roles=["manager"])
+    session.add(DepartmentManager(department_id=store, user_id=boss.id))
+    session.commit()
+    as_boss = auth_headers(session, boss)
+    summary = f"/api/v1/insights/departments/{store}"
+    play(client, session, module, auth_headers(session, learners[0]))
+    wait_for(lambda: replica.lag_seconds() == 0, "the replica to replay the completion")
+    first = client.get(summary, headers=as_boss).json["points"]
+    assert first > 0
+
+    replay(replica, paused=True)
+    play(client, session, module, auth_headers(session, learners[1]))
+    replica.max_lag_seconds = 3600
+    assert client.get(summary, headers=as_boss).json["points"] == first  # from the replica
+    csv = client.get(f"{summary}/members?format=csv", headers=as_boss)
+    assert csv.status_code == 200
+    assert len(csv.get_data(as_text=True).strip().splitlines()) == 1 + len(learners)
+    replica.max_lag_seconds = 0.5
+    wait_for(lambda: (replica.lag_seconds() or 0) > replica.max_lag_seconds, "the lag to grow")
+    assert client.get(summary, headers=as_boss).json["points"] > first  # the primary

@@ -210,6 +210,31 @@ def login() -> str | Response | tuple[str, int]:
     return _render("login.html", error=error, organization=organization), status
 
 
+@bp.get("/sso")
+def single_sign_on() -> Response:
+    """Sign in with the organisation's identity provider: the API's redirect flow (PKCE),
+    whose callback comes back to `sso_done` with a one-time code."""
+    organization = request.args.get("organization", "").strip()[:63]
+    if not organization:
+        return redirect(url_for("dashboard.index"), code=303)  # type: ignore[return-value]
+    done = url_for("dashboard.sso_done")
+    start = f"{API}/auth/oidc/{quote(organization, safe='')}/start?redirect_uri={quote(done)}"
+    return redirect(start, code=303)  # type: ignore[return-value]
+
+
+@bp.get("/sso/done")
+def sso_done() -> str | Response | tuple[str, int]:
+    """The end of a single sign-on: trade the one-time code for the login's tokens."""
+    answer = api.call(
+        "POST", f"{API}/auth/oidc/token", json={"code": request.args.get("oidc_code", "")[:200]}
+    )
+    if answer.ok:
+        g.new_tokens = answer.json()
+        return redirect(url_for("dashboard.index"), code=303)  # type: ignore[return-value]
+    words = WORDS[_language(None)]
+    return _render("login.html", error=words["sso_failed"], organization=""), 401
+
+
 @bp.post("/logout")
 @_form
 def logout() -> Response:

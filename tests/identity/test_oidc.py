@@ -316,3 +316,35 @@ def test_a_login_by_sso_stops_refreshing_after_oidc_login_hours(
         "/api/v1/auth/refresh", json={"refresh_token": by_password["refresh_token"]}
     )
     assert password_refresh.status_code == 200
+
+
+def test_the_dashboards_company_sign_in_ends_in_the_dashboard_signed_in(
+    client, session, sso, manager
+):
+    sso.set_person("sub-manager", preferred_username="manager", name="Mona Manager")
+    login_page = client.get("/dashboard/").get_data(as_text=True)
+    assert "/dashboard/sso" in login_page  # the company sign-in button
+    started = client.get("/dashboard/sso", query_string={"organization": "acme"})
+    assert started.status_code == 303
+    start = urlsplit(started.headers["Location"])
+    assert start.path == "/api/v1/auth/oidc/acme/start"
+    provider = client.get(f"{start.path}?{start.query}")
+    assert provider.status_code == 302
+    callback = urlsplit(sso.approve(provider.headers["Location"], "sub-manager"))
+    ended = client.get(f"{callback.path}?{callback.query}")
+    done = urlsplit(ended.headers["Location"])
+    assert done.path == "/dashboard/sso/done"
+
+    signed_in = client.get(f"{done.path}?{done.query}")
+    assert signed_in.status_code == 303
+    cookies = " ".join(signed_in.headers.getlist("Set-Cookie"))
+    assert "nl_dashboard_access=" in cookies and "HttpOnly" in cookies
+    assert "oidc_code" not in signed_in.headers["Location"]
+    page = client.get("/dashboard/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="password"' not in html  # not the login page: the manager's departments
+    assert "Kasse" in html
+    # The code works once: a replayed end of the sign-in is refused.
+    again = client.get(f"{done.path}?{done.query}")
+    assert again.status_code == 401

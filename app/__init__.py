@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.identity.routes import blp as identity_blp
     from app.identity.scim_routes import bp as scim_blp
     from app.insights.routes import blp as insights_blp
+    from app.interop import routes as interop
     from app.leaderboards.routes import blp as leaderboards_blp
     from app.learning.routes import blp as learning_blp
     from app.me.routes import blp as me_blp
@@ -153,6 +154,9 @@ def _register_blueprints(app: Flask) -> None:
         identity_blp,
         insights_blp,
         audit_blp,
+        interop.admin_blp,
+        interop.me_blp,
+        interop.public_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(media_blp)  # files, not JSON: outside the OpenAPI document

@@ -16,6 +16,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(org_cli)
     app.cli.add_command(leaderboards_cli)
     app.cli.add_command(competitions_cli)
+    app.cli.add_command(interop_cli)
 
     from app.notifications.worker import worker_command
 
@@ -173,3 +174,17 @@ def competitions_finish_due() -> None:
     finished = finish_due_competitions(db.session(), now=clock.now())
     db.session.commit()
     click.echo(f"Finished {len(finished)} competition(s).")
+
+
+interop_cli = AppGroup("interop", help="xAPI and Open Badges secrets.")
+
+
+@interop_cli.command("rotate-secrets")
+def interop_rotate_secrets() -> None:
+    """Re-encrypt LRS passwords and signing keys with the first ENCRYPTION_KEYS key."""
+    from app.interop import credentials
+
+    session = db.session()
+    count = credentials.rotate_secrets(session)
+    session.commit()
+    click.echo(f"Re-encrypted {count} secrets with the newest key.")

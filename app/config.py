@@ -62,6 +62,11 @@ class Settings:
     oidc_allow_http: bool
     oidc_redirect_origins: str
     oidc_login_hours: int
+    public_base_url: str
+    xapi_batch_size: int
+    xapi_timeout_seconds: float
+    xapi_allow_http: bool
+    badge_key_algorithm: str
 
     @property
     def is_production(self) -> bool:
@@ -101,6 +106,11 @@ class Settings:
             "OIDC_ALLOW_HTTP": self.oidc_allow_http,
             "OIDC_REDIRECT_ORIGINS": self.oidc_redirect_origins,
             "OIDC_LOGIN_HOURS": self.oidc_login_hours,
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "XAPI_BATCH_SIZE": self.xapi_batch_size,
+            "XAPI_TIMEOUT_SECONDS": self.xapi_timeout_seconds,
+            "XAPI_ALLOW_HTTP": self.xapi_allow_http,
+            "BADGE_KEY_ALGORITHM": self.badge_key_algorithm,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -169,4 +179,10 @@ def load_settings() -> Settings:
         oidc_redirect_origins=_env("OIDC_REDIRECT_ORIGINS", ""),
         # A login by single sign-on refreshes this long, then the app asks the provider again.
         oidc_login_hours=_env_int("OIDC_LOGIN_HOURS", 24),
+        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        xapi_batch_size=_env_int("XAPI_BATCH_SIZE", 250),
+        xapi_timeout_seconds=float(_env("XAPI_TIMEOUT_SECONDS", "10")),
+        # Plain http:// LRS endpoints: always outside production, in production only when set.
+        xapi_allow_http=_env_bool("XAPI_ALLOW_HTTP", env != "production"),
+        badge_key_algorithm=_env("BADGE_KEY_ALGORITHM", "ES256"),
     )

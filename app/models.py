@@ -14,6 +14,7 @@ from app.identity.models import (
     ScimToken,
     SignInCode,
 )
+from app.interop.models import RevokedCredential, SigningKey, XapiIntegration
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
 from app.media.models import Media
@@ -62,5 +63,8 @@ __all__ = [
     "ScimToken",
     "Screen",
     "SignInCode",
+    "RevokedCredential",
+    "SigningKey",
     "User",
+    "XapiIntegration",
 ]

@@ -21,6 +21,7 @@ from app.gamification import badges as badge_defs
 from app.gamification import rules
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.gamification.rules import Level, level_for
+from app.interop import service as xapi
 from app.leaderboards import service as leaderboards
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
@@ -396,6 +397,7 @@ def grant_badges(
         ).scalar()
         if inserted is not None:
             new.append(user.id)
+            xapi.badge_earned(session, user=user, code=code, earned_at=now, now=now)
     return new
 
 

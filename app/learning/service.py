@@ -18,6 +18,7 @@ from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
 from app.errors import Conflict, Locked, NotFound, Unprocessable, describe_errors
 from app.gamification import service as gamification
+from app.interop import service as xapi
 from app.learning import grading
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
@@ -126,6 +127,12 @@ def start_attempt(
     )
     session.add(attempt)
     session.flush()
+    xapi.attempt_started(
+        session,
+        user=user,
+        attempt=xapi.AttemptFacts(attempt.id, attempt.module_id, version, attempt.started_at),
+        now=now,
+    )
     return attempt
 
 
@@ -307,6 +314,17 @@ def _record_answer(
         # Answered before in this attempt: nothing went in, no review change either.
         raise Conflict("This question is already answered in this attempt.")
     correct_before, answered_before = recorded
+    xapi.question_answered(
+        session,
+        user=user,
+        attempt_id=attempt.id,
+        version=version,
+        question_id=question_id,
+        choice_ids=choice_ids,
+        correct=correct,
+        answered_at=answered_at,
+        now=now,
+    )
     if review_apart is not None:
         connection.execute(
             reviews.schedule_statement(dialect, correct=review_apart.correct), review_apart.params
@@ -417,6 +435,21 @@ def _complete(
     attempt.questions_answered = answered
     attempt.passed = passed
     session.flush()
+    xapi.attempt_completed(
+        session,
+        user=user,
+        attempt=xapi.AttemptFacts(
+            attempt.id,
+            attempt.module_id,
+            content.get_version(session, attempt.module_version_id),
+            attempt.started_at,
+        ),
+        correct=correct,
+        total=attempt.questions_total,
+        passed=passed,
+        completed_at=completed_at,
+        now=now,
+    )
     # Bonuses, the learning day, the streak and badges are the game's rules.
     reward = gamification.pay_for_completion(
         session,
@@ -541,6 +574,12 @@ def apply_offline_attempt(
             )
             session.add(attempt)
             session.flush()
+            xapi.attempt_started(
+                session,
+                user=user,
+                attempt=xapi.AttemptFacts(attempt.id, module.id, version, attempt.started_at),
+                now=now,
+            )
             answered = _AnsweredAttempt(
                 attempt.id,
                 module.id,

@@ -144,7 +144,7 @@ def sweep_channels() -> int:
 
 
 # The modules whose import registers a channel (a worker may not have imported them yet).
-CHANNEL_MODULES: tuple[str, ...] = ()
+CHANNEL_MODULES: tuple[str, ...] = ("app.interop.delivery",)
 
 
 def _load_channels() -> None:

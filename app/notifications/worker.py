@@ -31,6 +31,15 @@ def build_cron(connection: object, queue_name: str) -> CronScheduler:
     return cron
 
 
+class _Worker(SimpleWorker):
+    def unsubscribe(self) -> None:
+        # rq's pubsub thread sleeps up to 60 s in get_message and rq waits for it: a burst
+        # worker stayed a minute after its last job. The thread is a daemon; stop waiting.
+        if self.pubsub_thread:
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then stop.")
 @click.option("--cron/--no-cron", default=True, show_default=True, help="Run the recurring jobs.")
@@ -44,5 +53,5 @@ def worker_command(burst: bool, cron: bool) -> None:
         threading.Thread(target=scheduler.start, name="rq-cron", daemon=True).start()
     # SimpleWorker runs jobs in this process (inside the app context the CLI opened): no fork
     # per job, which pushes need for throughput. Scale out by running more workers.
-    worker = SimpleWorker(queues, connection=connection)
+    worker = _Worker(queues, connection=connection)
     worker.work(burst=burst, with_scheduler=True)

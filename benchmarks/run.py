@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
 if str(ROOT) not in sys.path:
@@ -168,6 +170,8 @@ def server_env(args: argparse.Namespace, database_url: str, secret_key: str) -> 
         "MEDIA_DIR": str(WORK / "media"),
         "PYTHONDONTWRITEBYTECODE": "1",
         "LEADERBOARDS_LIVE": args.leaderboards_live,
+        # A throwaway key for the run's stored secrets (the LRS password of answer_xapi).
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
 
 
@@ -223,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                           connections=args.connections, extra={"redis_url": args.redis_url,
                           "points_per_learner": args.points_per_learner,
                           "answers_per_learner": args.answers_per_learner,
-                          "secret_key": settings.secret_key},
+                          "secret_key": settings.secret_key,
+                          "interop_key": env["ENCRYPTION_KEYS"]},
                           active_learners=args.active_learners)  # fmt: skip
 
             def run_slice(

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import requests
 from flask import current_app
 from sqlalchemy import select
@@ -26,8 +25,7 @@ from app.interop import encryption
 from app.interop.models import XapiIntegration
 from app.interop.service import CHANNEL
 from app.outbox import jobs
-from app.outbox.models import OutboxMessage
-from app.outbox.service import SENT, Outcome
+from app.outbox.service import SENT, Claimed, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +85,11 @@ class Lrs:
         """`GET statements?limit=1`: what every LRS serves (not every one has `/about`)."""
         return self._call("GET", params={"limit": 1}, headers=VERSION_HEADER)
 
-    def post(self, statements: Sequence[dict[str, Any]]) -> Answer:
+    def post(self, statements: Sequence[str]) -> Answer:
+        """POST statements given as JSON texts (as the outbox stored them)."""
         return self._call(
             "POST",
-            data=orjson.dumps(list(statements)),
+            data=("[" + ",".join(statements) + "]").encode(),
             headers={**VERSION_HEADER, "Content-Type": "application/json"},
         )
 
@@ -104,9 +103,9 @@ def lrs_for(integration: XapiIntegration) -> Lrs:
     )
 
 
-def _deliver(lrs: Lrs, messages: Sequence[OutboxMessage]) -> list[Outcome]:
+def _deliver(lrs: Lrs, messages: Sequence[Claimed]) -> list[Outcome]:
     """Outcomes in order; a refusal is narrowed down by halving the batch."""
-    answer = lrs.post([message.payload for message in messages])
+    answer = lrs.post([message.body for message in messages])
     if answer.ok:
         return [SENT] * len(messages)
     if answer.transient:
@@ -122,7 +121,7 @@ def _deliver(lrs: Lrs, messages: Sequence[OutboxMessage]) -> list[Outcome]:
     return first + _deliver(lrs, messages[middle:])
 
 
-def send(session: Session, messages: Sequence[OutboxMessage], _now: datetime) -> list[Outcome]:
+def send(session: Session, messages: Sequence[Claimed], _now: datetime) -> list[Outcome]:
     """The channel's sender: per organisation, one POST (split only on a refusal)."""
     org_ids = sorted({message.org_id for message in messages})
     integrations = {

@@ -342,7 +342,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = CHUNK) -> Claim:
     takes rows still pending. Caps and current quiet hours are applied here, under a lock on
     the users, so concurrent workers never push more than the daily cap.
     """
-    token = claim_rows(
+    token, _ = claim_rows(
         session,
         Notification,
         where=[Notification.expires_at > now],

@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 
 from app import clock, db
 from app.outbox import service
-from app.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 MAX_BATCHES_PER_JOB = 50
 
-Send = Callable[[Session, Sequence[OutboxMessage], datetime], list[service.Outcome]]
+Send = Callable[[Session, Sequence[service.Claimed], datetime], list[service.Outcome]]
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,7 @@ def deliver_due(channel_name: str, max_batches: int = MAX_BATCHES_PER_JOB) -> in
         _load_channels()
         channel = CHANNELS[channel_name]
         session = db.session()
+        service.release_stale(session, channel=channel_name, now=clock.now())
         sent = 0
         retry_at: datetime | None = None
         for _ in range(max_batches):

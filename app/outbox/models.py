@@ -17,7 +17,8 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        Index("ix_outbox_messages_claim", "channel", "status", "deliver_after"),
+        # The claim walks a channel's pending messages oldest first.
+        Index("ix_outbox_messages_pending", "channel", "status", "id"),
         # Order per key: the earliest undelivered message of a key goes first.
         Index("ix_outbox_messages_key", "channel", "key", "id"),
         Index("ix_outbox_messages_org", "org_id", "channel", "status"),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+import orjson
+from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, insert_for, new_id
@@ -34,9 +35,11 @@ def claim_rows(
     now: datetime,
     limit: int,
     lease: timedelta = CLAIM_LEASE,
-) -> str:
+    include_stale: bool = True,
+    returning: Sequence[Any] = (),
+) -> tuple[str, list[Any]]:
     """Mark up to `limit` due rows of `model` as this worker's (status `sending`); returns the
-    claim token that names them.
+    claim token that names them and, with `returning`, those columns of each claimed row.
 
     `model` has `id`, `status`, `deliver_after`, `claim_token` and `claimed_until`. A row is
     due when pending (or sending past its lease: a worker died) and `deliver_after <= now`.
@@ -44,9 +47,13 @@ def claim_rows(
     takes rows still claimable.
     """
     token = uuid.uuid4().hex
-    claimable = or_(
-        model.status == "pending",
-        and_(model.status == "sending", model.claimed_until < now),
+    claimable = (
+        or_(
+            model.status == "pending",
+            and_(model.status == "sending", model.claimed_until < now),
+        )
+        if include_stale
+        else model.status == "pending"
     )
     candidates = (
         select(model.id)
@@ -60,17 +67,20 @@ def claim_rows(
         # subquery more than once and take more than `limit` rows.
         ids: Any = list(session.scalars(candidates))
         if not ids:
-            return token
+            return token, []
     else:
         # SQLite: one statement, so the write lock is taken before anything is read.
         ids = candidates.scalar_subquery()
-    session.execute(
+    stmt = (
         update(model)
         .where(model.id.in_(ids), claimable)
         .values(status="sending", claim_token=token, claimed_until=now + lease)
         .execution_options(synchronize_session=False)
     )
-    return token
+    if returning:
+        return token, list(session.execute(stmt.returning(*returning)))
+    session.execute(stmt)
+    return token, []
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -136,25 +146,59 @@ def discard_pending(session: Session, *, channel: str, org_id: str, key: str | N
 # --- delivering ---------------------------------------------------------------------------------
 
 
-def claim(session: Session, *, channel: str, now: datetime, limit: int) -> list[OutboxMessage]:
+@dataclass
+class Claimed:
+    """A message one worker took: its payload as the JSON text it was stored as, so a
+    sender can pass it on without parsing it (`payload` parses it when needed)."""
+
+    id: str
+    org_id: str
+    key: str
+    attempts: int
+    body: str
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        value: dict[str, Any] = orjson.loads(self.body)
+        return value
+
+
+def release_stale(session: Session, *, channel: str, now: datetime) -> int:
+    """Put back messages whose worker died while sending them (their lease ran out)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.status == "sending",
+            OutboxMessage.claimed_until < now,
+        )
+        .values(status="pending", claim_token=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def claim(session: Session, *, channel: str, now: datetime, limit: int) -> list[Claimed]:
     """Take up to `limit` due messages of `channel`, oldest first, keeping order per key: a
     message whose key has an earlier one still undelivered elsewhere is put back until then."""
-    token = claim_rows(
+    token, rows = claim_rows(
         session,
         OutboxMessage,
         where=[OutboxMessage.channel == channel],
         order_by=[OutboxMessage.id],
         now=now,
         limit=limit,
+        include_stale=False,  # `release_stale` puts those back: the claim stays on its index
+        returning=[
+            OutboxMessage.id,
+            OutboxMessage.org_id,
+            OutboxMessage.key,
+            OutboxMessage.attempts,
+            # The stored JSON text itself: no parsing and dumping again per message.
+            cast(OutboxMessage.payload, Text),
+        ],
     )
-    claimed = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.claim_token == token)
-            .order_by(OutboxMessage.id)
-            .execution_options(populate_existing=True)
-        )
-    )
+    claimed = sorted((Claimed(*row) for row in rows), key=lambda message: message.id)
     if not claimed:
         return []
     keys = sorted({m.key for m in claimed})
@@ -174,16 +218,23 @@ def claim(session: Session, *, channel: str, now: datetime, limit: int) -> list[
             .group_by(OutboxMessage.key)
         ):
             blockers[key] = (first_id, due_at)
-    ready: list[OutboxMessage] = []
+    ready: list[Claimed] = []
     for message in claimed:
         blocker = blockers.get(message.key)
         if blocker is not None and blocker[0] < message.id:
-            message.status, message.claim_token, message.claimed_until = "pending", None, None
-            message.deliver_after = max(blocker[1], now + BEHIND_SENDING)
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(
+                    status="pending",
+                    claim_token=None,
+                    claimed_until=None,
+                    deliver_after=max(blocker[1], now + BEHIND_SENDING),
+                )
+                .execution_options(synchronize_session=False)
+            )
         else:
             ready.append(message)
-    if len(ready) < len(claimed):
-        session.flush()
     return ready
 
 
@@ -211,7 +262,7 @@ def record(
     session: Session,
     *,
     channel: str,
-    messages: Sequence[OutboxMessage],
+    messages: Sequence[Claimed],
     outcomes: Sequence[Outcome],
     now: datetime,
     max_retry_seconds: int = rules.RETRY_MAX_SECONDS,
@@ -227,39 +278,43 @@ def record(
     errors_per_org: dict[str, str] = {}
     held_keys: dict[str, datetime] = {}
     for message, outcome in zip(messages, outcomes, strict=True):
-        message.claim_token = message.claimed_until = None
         if outcome.kind == "sent":
             sent_ids.append(message.id)
             sent_per_org[message.org_id] = sent_per_org.get(message.org_id, 0) + 1
             report.sent += 1
             continue
-        errors_per_org[message.org_id] = (outcome.error or outcome.kind)[:1000]
+        error = (outcome.error or outcome.kind)[:1000]
+        errors_per_org[message.org_id] = error
+        values: dict[str, Any] = {
+            "attempts": message.attempts + 1,
+            "claim_token": None,
+            "claimed_until": None,
+            "last_error": error,
+        }
         if outcome.kind == "retry" or message.key in held_keys:
-            message.attempts += 1
-            message.status = "pending"
-            retry_at = now + rules.retry_delay(message.attempts, cap=max_retry_seconds)
+            retry_at = now + rules.retry_delay(message.attempts + 1, cap=max_retry_seconds)
             retry_at = max(retry_at, held_keys.get(message.key, retry_at))
-            message.deliver_after = held_keys[message.key] = retry_at
-            message.last_error = (outcome.error or "")[:1000] or None
+            held_keys[message.key] = retry_at
+            values.update(status="pending", deliver_after=retry_at)
             report.retrying += 1
             if report.next_retry_at is None or retry_at < report.next_retry_at:
                 report.next_retry_at = retry_at
         else:
-            message.status = "failed"
-            message.attempts += 1
-            message.last_error = (outcome.error or "refused")[:1000]
+            values.update(status="failed")
             report.failed += 1
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     for start in range(0, len(sent_ids), 500):
         session.execute(
             delete(OutboxMessage)
             .where(OutboxMessage.id.in_(sent_ids[start : start + 500]))
             .execution_options(synchronize_session=False)
         )
-    for message in messages:
-        if message.id in sent_ids:
-            session.expunge(message)
     _count(session, channel, sent_per_org, errors_per_org, now)
-    session.flush()
     return report
 
 

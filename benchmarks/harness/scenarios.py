@@ -9,6 +9,7 @@ relative to the /healthz baseline of the same round, and check what the run did 
 from __future__ import annotations
 
 import random
+import time
 import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -149,8 +150,11 @@ class AnswerQuestion(Scenario):
     target = Target(min_ratio=0.25, max_p99_ms=50)
     reusable = False
     correct_share = 0.8
+    # Whether the organisation sends xAPI statements while this scenario runs (`answer_xapi`).
+    xapi = False
 
     def workload(self, bench: Bench, budget: int) -> Workload:
+        _set_xapi(bench, on=self.xapi)
         modules = bench.seed.modules
         attempts: list[dict[str, Any]] = []
         planned = 0
@@ -201,6 +205,9 @@ class AnswerQuestion(Scenario):
                 "correct_expected": correct_expected,
                 "ledger_before": ledger_before,
                 "ledger_watermark": _last_award_id(bench.engine),
+                "statements_before": _scalar(
+                    bench.engine, "SELECT count(*) FROM outbox_messages WHERE channel = 'xapi'"
+                ),
             },
         )
 
@@ -250,9 +257,16 @@ class AnswerQuestion(Scenario):
         grew = ledger_after - int(workload.state["ledger_before"])  # type: ignore[call-overload]
         if grew != paid[0] + paid[1]:
             problems.append(f"the ledger grew by {grew}, expected {paid[0] + paid[1]}")
+        statements = _scalar(
+            bench.engine, "SELECT count(*) FROM outbox_messages WHERE channel = 'xapi'"
+        ) - int(workload.state["statements_before"])  # type: ignore[call-overload]
+        # One `answered` statement per recorded answer with xAPI on, none with it off.
+        if statements != (len(answered) if self.xapi else 0):
+            problems.append(f"{statements} xAPI statements for {len(answered)} answers")
         workload.state["verified"] = {
             "responses_201": created,
             "answers_recorded": len(answered),
+            "xapi_statements": statements,
             "correct": correct,
             "ledger_grew": grew,
             "points_paid": int(paid[2]),
@@ -502,6 +516,15 @@ class AdminUsers(Scenario):
             )[n % 3]
             requests.append(Request("GET", f"{API}/admin/users?limit=50{query}", headers))
         return Workload(requests, reuse=True)
+class AnswerWithXapi(AnswerQuestion):
+    """The answer scenario with the organisation's LRS connected: each answer also writes its
+    `answered` statement to the outbox (no worker delivers during the run: delivery is
+    measured apart, `benchmarks/xapi_delivery.py`)."""
+
+    name = "answer_xapi"
+    title = "POST /attempts/{id}/answers (xAPI on)"
+    target = None  # judged against `answer` of the same round: at most 10 % slower
+    xapi = True
 
 
 def _all_scenarios() -> tuple[type[Scenario], ...]:
@@ -514,6 +537,7 @@ def _all_scenarios() -> tuple[type[Scenario], ...]:
     return (
         Healthz,
         AnswerQuestion,
+        AnswerWithXapi,
         ModuleRead,
         ModuleNotModified,
         LeaderboardUsers,
@@ -530,6 +554,41 @@ SCENARIOS: dict[str, type[Scenario]] = {s.name: s for s in _all_scenarios()}
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _set_xapi(bench: Bench, *, on: bool) -> None:
+    """Connect (or disconnect) the organisation's LRS, and tell the server's processes."""
+    import json as jsonlib
+
+    import redis
+    from cryptography.fernet import Fernet
+
+    key = bench.extra.get("interop_key")
+    with bench.engine.begin() as conn:
+        exists = conn.execute(text("SELECT count(*) FROM xapi_integrations")).scalar_one()
+        if not on and not exists:
+            return
+        if on and not exists and key:
+            conn.execute(
+                text(
+                    "INSERT INTO xapi_integrations (org_id, endpoint, username, "
+                    "password_encrypted, enabled, updated_at) VALUES (:org, :endpoint, 'bench', "
+                    ":password, true, now())"
+                ),
+                {
+                    "org": bench.seed.org_id,
+                    "endpoint": "http://127.0.0.1:9/xapi/",
+                    "password": Fernet(key.encode()).encrypt(b"bench").decode(),
+                },
+            )
+        conn.execute(text("UPDATE xapi_integrations SET enabled = :on"), {"on": on})
+    client = redis.Redis.from_url(bench.extra["redis_url"])
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    client.publish(
+        f"nanolearn:{db}:cache-invalidation",
+        jsonlib.dumps({"cache": "interop.xapi_enabled", "keys": ["*"]}),
+    )
+    time.sleep(0.5)  # every process has dropped its answer before the load starts
 
 
 def _new_id() -> str:

@@ -56,9 +56,10 @@ def kick(channel: str) -> None:
     from app.notifications.jobs import queue
 
     try:
-        from app.extensions import get_redis
+        from app.extensions import get_queue_redis
 
-        if get_redis().set(_flag(channel), 1, nx=True, ex=300):
+        # The flag lives beside the queue: lost together, never one without the other.
+        if get_queue_redis().set(_flag(channel), 1, nx=True, ex=300):
             queue().enqueue(deliver_due, channel)
     except Exception:
         log.warning("could not queue %s delivery", channel, exc_info=True)
@@ -94,9 +95,9 @@ def deliver_due(channel_name: str, max_batches: int = MAX_BATCHES_PER_JOB) -> in
 
     with _app_context():
         try:
-            from app.extensions import get_redis
+            from app.extensions import get_queue_redis
 
-            get_redis().delete(_flag(channel_name))
+            get_queue_redis().delete(_flag(channel_name))
         except Exception:
             log.warning("could not clear the %s flag", channel_name, exc_info=True)
         _load_channels()

@@ -116,8 +116,9 @@ def add(session: Session, *, channel: str, messages: Sequence[NewMessage], now: 
 
 
 def _kick_after_commit(session: Session, channel: str) -> None:
-    """One kick per channel and transaction, after it commits."""
-    transaction = session.get_transaction()
+    """One kick per channel and transaction, after it commits (per savepoint: a rolled-back
+    savepoint drops its own kick, and the transaction's later writes need one of their own)."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
     kicked = session.info.setdefault("outbox_kicks", {})
     if kicked.get(channel) is transaction:
         return

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, insert_for, new_id
@@ -86,7 +86,7 @@ def claim_rows(
 # --- writing ------------------------------------------------------------------------------------
 
 
-_OUTBOX_INSERT = OutboxMessage.__table__.insert()
+_OUTBOX_INSERT = insert(OutboxMessage)
 
 
 @dataclass(frozen=True)

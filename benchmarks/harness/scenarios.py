@@ -516,6 +516,8 @@ class AdminUsers(Scenario):
             )[n % 3]
             requests.append(Request("GET", f"{API}/admin/users?limit=50{query}", headers))
         return Workload(requests, reuse=True)
+
+
 class AnswerWithXapi(AnswerQuestion):
     """The answer scenario with the organisation's LRS connected: each answer also writes its
     `answered` statement to the outbox (no worker delivers during the run: delivery is

@@ -1,7 +1,7 @@
 """xAPI connections, credential signing keys and revoked credentials
 
 Revision ID: 0171
-Revises: 0111
+Revises: 0130
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from app.db import UTCDateTime
 
 revision = "0171"
-down_revision = "0111"
+down_revision = "0130"
 branch_labels = None
 depends_on = None
 

@@ -140,7 +140,7 @@ def _manager() -> dict[str, Any]:
 
 
 class _LoginNeeded(Exception):
-    pass
+    """No valid login in this browser: the page answers with the login form."""
 
 
 @bp.errorhandler(_LoginNeeded)

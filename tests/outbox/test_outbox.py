@@ -3,6 +3,7 @@ per key by a real RQ worker, retried with backoff, refusals parked without block
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,3 +183,58 @@ def test_push_retries_keep_their_own_schedule() -> None:
 
     assert rules.retry_delay(1) == timedelta(seconds=30)
     assert rules.retry_delay(40) == timedelta(hours=1)
+
+
+def test_commits_just_after_seeing_the_flag_ask_redis_nothing(
+    session: Any, org: Any, redis_client: Any, far_side: FakeFarSide, frozen_clock: Any
+) -> None:
+    session.commit()
+    queue = Queue("default", connection=redis_client)
+    write(session, org, "a", 1)
+    session.commit()
+    assert queue.count == 1
+    redis_client.delete(jobs._flag(CHANNEL))  # as the job does when it starts
+
+    write(session, org, "a", 2)
+    session.commit()  # within the quiet time: the running job takes it, no second job
+    assert queue.count == 1
+    assert redis_client.get(jobs._flag(CHANNEL)) is None
+
+    jobs._flag_seen_at[CHANNEL] -= jobs.KICK_QUIET_SECONDS  # the quiet time is over
+    write(session, org, "a", 3)
+    session.commit()
+    assert queue.count == 2
+    assert redis_client.get(jobs._flag(CHANNEL)) is not None
+
+
+def test_the_job_looks_again_until_the_quiet_time_after_clearing_the_flag(
+    session: Any,
+    org: Any,
+    redis_client: Any,
+    far_side: FakeFarSide,
+    frozen_clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session.commit()
+    queue = Queue("default", connection=redis_client)
+    write(session, org, "a", 1)
+    session.commit()
+    waits: list[float] = []
+    sleep = time.sleep
+
+    def meanwhile(seconds: float) -> None:
+        # Another commit of a process that saw the flag a moment ago: it queues no job.
+        waits.append(seconds)
+        if len(waits) == 1:
+            jobs._flag_seen_at[CHANNEL] = time.monotonic()  # saw it just before it was cleared
+            write(session, org, "a", 2)
+            session.commit()
+        sleep(seconds)
+
+    monkeypatch.setattr(jobs.time, "sleep", meanwhile)
+    queue.jobs[0].perform()
+
+    assert far_side.received == [("a", 1), ("a", 2)]  # the same job took the late one
+    assert queue.count == 1
+    assert len(waits) == 1 and 0 < waits[0] <= jobs.KICK_QUIET_SECONDS
+    assert session.scalars(select(OutboxMessage)).all() == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -144,7 +145,12 @@ def enabled(session: Session, org_id: str) -> bool:
 
 
 def _iris() -> statements.Iris:
-    return statements.Iris(current_app.config["PUBLIC_BASE_URL"])
+    return _iris_under(current_app.config["PUBLIC_BASE_URL"])
+
+
+@cache
+def _iris_under(base_url: str) -> statements.Iris:
+    return statements.Iris(base_url)
 
 
 def _who(user: UserFactsLike) -> statements.Who:
@@ -228,17 +234,29 @@ def attempt_started(
     )
 
 
+# version id -> its questions as statements tell them (versions never change)
+_questions: dict[str, dict[str, statements.QuestionFacts]] = {}
+
+
 def _question(version: Any, question_id: str) -> statements.QuestionFacts:
-    question = next(q for q in version.content["questions"] if q["id"] == question_id)
-    return statements.QuestionFacts(
-        question_id=question_id,
-        prompt=question["prompt"],
-        choices=tuple((choice["id"], choice["text"]) for choice in question["choices"]),
-        correct_choice_ids=tuple(c["id"] for c in question["choices"] if c["correct"]),
-    )
+    questions = _questions.get(version.id)
+    if questions is None:
+        questions = {
+            question["id"]: statements.QuestionFacts(
+                question_id=question["id"],
+                prompt=question["prompt"],
+                choices=tuple((choice["id"], choice["text"]) for choice in question["choices"]),
+                correct_choice_ids=tuple(c["id"] for c in question["choices"] if c["correct"]),
+            )
+            for question in version.content["questions"]
+        }
+        if len(_questions) > 4096:
+            _questions.clear()
+        _questions[version.id] = questions
+    return questions[question_id]
 
 
-def question_answered(
+def answered_message(
     session: Session,
     *,
     user: UserFactsLike,
@@ -248,35 +266,30 @@ def question_answered(
     choice_ids: list[str],
     correct: bool,
     answered_at: datetime,
-    now: datetime,
-) -> None:
-    """`answered`: one question, with the response and whether it was right."""
+) -> outbox.NewMessage | None:
+    """`answered`: one question, with the response and whether it was right, as the outbox
+    message the caller writes with the answer (None: the organisation has no LRS). Its id and
+    timestamp are fixed here, when the answer is given."""
     if not enabled(session, user.org_id):
-        return
+        return None
     module = statements.ModuleFacts(
         module_id=version.module_id,
         version=version.version,
         title=version.title,
         locale=version.locale,
     )
-    _write(
-        session,
-        user,
-        [
-            statements.answered(
-                _iris(),
-                _who(user),
-                module,
-                _question(version, question_id),
-                attempt_id=attempt_id,
-                choice_ids=choice_ids,
-                correct=correct,
-                at=answered_at,
-                statement_id=statements.new_statement_id(),
-            )
-        ],
-        now,
+    statement = statements.answered(
+        _iris(),
+        _who(user),
+        module,
+        _question(version, question_id),
+        attempt_id=attempt_id,
+        choice_ids=choice_ids,
+        correct=correct,
+        at=answered_at,
+        statement_id=statements.new_statement_id(),
     )
+    return outbox.NewMessage(user.org_id, user.id, statement)
 
 
 def attempt_completed(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 VERSION = "1.0.3"
@@ -31,6 +32,7 @@ RESPONSE_DELIMITER = "[,]"
 REGISTRATION_NAMESPACE = uuid.UUID("5b0e4c8e-2d7a-5f3c-9a51-6e2f0c1d7b40")
 
 
+@lru_cache(maxsize=4096)  # an attempt's statements share it
 def registration(attempt_id: str) -> str:
     """The stable UUID of an attempt (the same attempt always gives the same UUID)."""
     return str(uuid.uuid5(REGISTRATION_NAMESPACE, attempt_id))

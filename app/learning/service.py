@@ -22,6 +22,7 @@ from app.interop import service as xapi
 from app.learning import grading
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
+from app.outbox import service as outbox
 from app.paths import service as paths
 from app.reviews import service as reviews
 
@@ -248,15 +249,25 @@ def _record_answer_statement(dialect_name: str) -> Any:
 
 
 @cache
-def _record_answer_with_review_statement(dialect_name: str, review_correct: bool) -> Any:
+def _record_answer_with_statement(
+    dialect_name: str, review_correct: bool | None, message: bool
+) -> Any:
     """PostgreSQL: the answer's INSERT and, only when its row went in, the review schedule's
-    change, in one round trip instead of two (SQLite has no INSERT inside WITH). Returns
-    what the answer's INSERT returns: no row for a question answered before."""
+    change (`review_correct` not None) and the outbox message of its xAPI statement
+    (`message`), in one round trip instead of up to three (SQLite has no INSERT inside WITH).
+    Returns what the answer's INSERT returns: no row for a question answered before."""
     answer = _record_answer_statement(dialect_name).cte("answer")
-    review = reviews.schedule_statement_when(
-        dialect_name, correct=review_correct, only_if=select(answer).exists()
-    ).cte("review")
-    return select(*answer.c).add_cte(review)
+    went_in = select(answer).exists()
+    combined = select(*answer.c)
+    if review_correct is not None:
+        combined = combined.add_cte(
+            reviews.schedule_statement_when(
+                dialect_name, correct=review_correct, only_if=went_in
+            ).cte("review")
+        )
+    if message:
+        combined = combined.add_cte(outbox.insert_when(went_in).cte("message"))
+    return combined
 
 
 def _record_answer(
@@ -301,20 +312,8 @@ def _record_answer(
         "other_than": attempt.id,
         "by_user": user.id,
     }
-    # One statement checks and records, and counts what the points rules need; on
-    # PostgreSQL it also carries the review schedule's change.
-    statement = _record_answer_statement(dialect)
-    review_apart = review
-    if review is not None and dialect == "postgresql":
-        statement = _record_answer_with_review_statement(dialect, review.correct)
-        params |= review.params
-        review_apart = None
-    recorded = connection.execute(statement, params).first()
-    if recorded is None:
-        # Answered before in this attempt: nothing went in, no review change either.
-        raise Conflict("This question is already answered in this attempt.")
-    correct_before, answered_before = recorded
-    xapi.question_answered(
+    # The xAPI statement, made now (its id and time are the answer's); None without an LRS.
+    message = xapi.answered_message(
         session,
         user=user,
         attempt_id=attempt.id,
@@ -323,8 +322,30 @@ def _record_answer(
         choice_ids=choice_ids,
         correct=correct,
         answered_at=answered_at,
-        now=now,
     )
+    # One statement checks and records, and counts what the points rules need; on
+    # PostgreSQL it also carries the review schedule's change and the statement's message.
+    statement = _record_answer_statement(dialect)
+    review_apart, message_apart = review, message
+    if dialect == "postgresql" and (review is not None or message is not None):
+        statement = _record_answer_with_statement(
+            dialect, review.correct if review else None, message is not None
+        )
+        if review is not None:
+            params |= review.params
+            review_apart = None
+        if message is not None:
+            params |= outbox.message_params(channel=xapi.CHANNEL, message=message, now=now)
+            message_apart = None
+    recorded = connection.execute(statement, params).first()
+    if recorded is None:
+        # Answered before in this attempt: nothing went in, no review change, no statement.
+        raise Conflict("This question is already answered in this attempt.")
+    correct_before, answered_before = recorded
+    if message_apart is not None:
+        outbox.add(session, channel=xapi.CHANNEL, messages=[message_apart], now=now)
+    elif message is not None:
+        outbox.written(session, channel=xapi.CHANNEL)
     if review_apart is not None:
         connection.execute(
             reviews.schedule_statement(dialect, correct=review_apart.correct), review_apart.params

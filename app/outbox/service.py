@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, insert_for, new_id
@@ -117,6 +117,50 @@ def add(session: Session, *, channel: str, messages: Sequence[NewMessage], now: 
     # Core, not the ORM's bulk insert: a statement on the answer path, where the ORM's
     # bookkeeping cost more than the row.
     session.connection().execute(_OUTBOX_INSERT, rows)
+    _kick_after_commit(session, channel)
+
+
+_MESSAGE_COLUMNS = (
+    "id", "channel", "org_id", "key", "payload", "status", "attempts", "created_at",
+    "deliver_after",
+)  # fmt: skip
+
+
+def insert_when(only_if: Any) -> Any:
+    """The INSERT of one message, made only when `only_if` holds. Its parameters are named
+    `outbox_*` (`message_params`), so it can ride in the caller's own statement as a CTE on
+    PostgreSQL: the message goes in with the change it reports, in the same round trip.
+    The caller then calls `written`."""
+    table = OutboxMessage.__table__
+    values = [
+        # The payload comes as JSON text (`message_params`), cast by the database.
+        cast(bindparam(f"outbox_{name}", type_=Text), table.c[name].type)
+        if name == "payload"
+        else bindparam(f"outbox_{name}", type_=table.c[name].type)
+        for name in _MESSAGE_COLUMNS
+    ]
+    return insert(OutboxMessage).from_select(_MESSAGE_COLUMNS, select(*values).where(only_if))
+
+
+def message_params(*, channel: str, message: NewMessage, now: datetime) -> dict[str, Any]:
+    """The parameters of `insert_when` for `message`."""
+    return {
+        "outbox_id": new_id(),
+        "outbox_channel": channel,
+        "outbox_org_id": message.org_id,
+        "outbox_key": message.key,
+        # orjson: a tenth of the standard library's time for a statement's 1.6 kB.
+        "outbox_payload": orjson.dumps(message.payload).decode(),
+        "outbox_status": "pending",
+        "outbox_attempts": 0,
+        "outbox_created_at": now,
+        "outbox_deliver_after": now,
+    }
+
+
+def written(session: Session, *, channel: str) -> None:
+    """After a statement carrying `insert_when` wrote its message: a delivery job is queued
+    once the transaction commits, as `add` does."""
     _kick_after_commit(session, channel)
 
 

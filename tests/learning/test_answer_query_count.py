@@ -79,3 +79,67 @@ def test_a_repeated_wrong_answer_leaves_the_review_schedule_as_it_was(
     assert again.status_code == 409, again.json
     session.expire_all()
     assert session.execute(stmt).one() == before
+
+
+def connect_lrs(session, org) -> None:
+    from app import clock
+    from app.interop import service as xapi
+
+    xapi.configure(
+        session,
+        org_id=org.id,
+        endpoint="https://lrs.example.org/xapi/",
+        username="nanolearn",
+        password="lrs-password",
+        enabled=True,
+        now=clock.now(),
+    )
+    session.commit()
+
+
+def test_an_lrs_adds_no_statement_to_an_answer_on_postgresql(
+    phone, session, org, learner, module, version
+):
+    """The `answered` statement's outbox message rides in the answer's INSERT (PostgreSQL);
+    SQLite needs a statement of its own."""
+    from sqlalchemy import select
+
+    from app.outbox.models import OutboxMessage
+
+    org.settings = {**org.settings, "reviews": {"sample_correct_percent": 0}}
+    session.flush()
+    caching.clear_all()
+    without = statements_of_answers(phone, session, module, version)
+    connect_lrs(session, org)
+    # Another module, so its right answers pay as the first round's did.
+    other = factories.publish_module(session, org, factories.module_document(title="Frysevarer"))
+    other_version = factories.current_version(session, other)
+    with_lrs = statements_of_answers(phone, session, other, other_version)
+
+    apart = 0 if session.connection().dialect.name == "postgresql" else 1
+    assert [len(s) for s in with_lrs] == [len(s) + apart for s in without], with_lrs
+    if not apart:
+        assert any("INSERT INTO outbox_messages" in s and "INSERT INTO answers" in s
+                   for s in with_lrs[1])  # fmt: skip
+    messages = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    verbs = [m.payload["verb"]["id"].rsplit("/", 1)[1] for m in messages]
+    # The second round's two attempts: each started, then its answers.
+    assert verbs == ["attempted", "answered", "attempted", "answered", "answered"]
+    assert {(m.channel, m.key, m.status) for m in messages} == {("xapi", learner.id, "pending")}
+
+
+def test_a_repeated_answer_writes_no_statement(phone, session, org, module, version):
+    from sqlalchemy import func, select
+
+    from app.outbox.models import OutboxMessage
+
+    connect_lrs(session, org)
+    question = version.content["questions"][0]["id"]
+    attempt = phone.start(module.id).json
+    right = factories.correct_choices(version)[question]
+    assert phone.answer(attempt["id"], question, right).status_code == 201
+    again = phone.answer(attempt["id"], question, right)
+    assert again.status_code == 409, again.json
+    session.expire_all()
+    # `attempted`, and one `answered`: the repeat's went back with its 409.
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2

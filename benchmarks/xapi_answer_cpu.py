@@ -11,8 +11,10 @@ pair), so both sides see the same load on a shared machine. `time.process_time()
 each answer: this process's CPU only (waiting for PostgreSQL or Redis is not counted). Prints
 the median CPU per answer of each side's blocks and the median of the pairs' differences
 (the cost of xAPI), and, when PostgreSQL runs on this machine, its backends' CPU per answer
-each way (from /proc, in 10 ms ticks, summed over all blocks). `--profile` prints a cProfile
-(CPU time) of ten more blocks' worth of answers each way.
+each way (from /proc, in 10 ms ticks, summed over all blocks). `--http` answers with
+whole requests instead (`POST /attempts/{id}/answers` through Flask's test client, as the
+`answer` scenario sends them, without the HTTP server). `--profile` prints a cProfile (CPU
+time) of ten more blocks' worth of answers each way.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--pairs", type=int, default=60, help="pairs of blocks, off and on (%(default)s)")
     add("--block", type=int, default=25, help="answers per block (%(default)s)")
     add("--learners", type=int, default=3000, help="learners (%(default)s)")
+    add(
+        "--http",
+        action="store_true",
+        help="whole requests: POST /attempts/{id}/answers through Flask's test client",
+    )
     add("--profile", action="store_true", help="cProfile one more round each way")
     add(
         "--pg-admin-url",
@@ -58,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Answering:
     """Fresh attempts of random learners, answered question by question."""
 
-    def __init__(self, app: Any, seed: Any, rng: random.Random) -> None:
+    def __init__(self, app: Any, seed: Any, rng: random.Random, *, http: bool) -> None:
         from app import db
         from app.auth.models import LoginSession
         from app.auth.principal import principal_for
@@ -67,6 +74,9 @@ class Answering:
         self.app = app
         self.seed = seed
         self.rng = rng
+        self.http = http
+        self.client = app.test_client()
+        self.tokens = {learner.id: learner.token for learner in seed.learners}
         session = db.session()
         logins = dict(session.query(LoginSession.user_id, LoginSession.id).all())
         self.principals = [
@@ -133,6 +143,22 @@ class Answering:
         planned = self.plan(pattern or self.pattern(count), count)
         backends_before = backend_cpu(session)
         for principal, attempt_id, question_id, choices in planned:
+            if self.http:
+                started = time.process_time()
+                response = self.client.post(
+                    f"/api/v1/attempts/{attempt_id}/answers",
+                    json={"question_id": question_id, "choice_ids": choices},
+                    headers={
+                        "Authorization": f"Bearer {self.tokens[principal.id]}",
+                        "Idempotency-Key": f"bench-{attempt_id}-{question_id}",
+                        "Accept-Language": "nb",
+                        "Accept-Encoding": "gzip",
+                    },
+                )
+                spent.append(time.process_time() - started)
+                if response.status_code != 201:
+                    raise RuntimeError(f"answer: {response.status_code} {response.data[:300]!r}")
+                continue
             started = time.process_time()
             service.answer_question(
                 session,
@@ -146,6 +172,7 @@ class Answering:
             )
             session.commit()
             spent.append(time.process_time() - started)
+        session = db.session()
         backends_after = backend_cpu(session)
         if backends_before is None or backends_after is None:
             return spent, None
@@ -238,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             # As a serving process does on its first request: without the invalidation
             # subscription no per-process cache stores anything.
             caching.start(app.extensions["redis"])
-            answering = Answering(app, seeded, rng)
+            answering = Answering(app, seeded, rng, http=args.http)
             for on in (False, True):  # warm-up: caches, compiled statements, connections
                 set_xapi(seeded.org_id, on=on)
                 answering.run(args.block * 4)

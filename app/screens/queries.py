@@ -64,7 +64,7 @@ def department_weeks(
             .where(
                 Attempt.user_id.in_(member_ids),
                 Attempt.module_id.in_(wanted),
-                Attempt.completed_at.is_not(None),
+                Attempt.passed.is_(True),  # done means passed (docs/game-rules.md)
             )
             .distinct()
         )

@@ -16,7 +16,10 @@ CONTENT_SECURITY_POLICY = (
 
 def secure_page_headers(response: Response) -> Response:
     """The headers of a page or its data; a page's URL may hold a secret (a screen's link),
-    so it is never sent on as a Referer."""
+    so it is never sent on as a Referer. A 304 has no body for them to guard: it goes without
+    (a TV's usual poll answer, a hundred a second from 500 TVs)."""
+    if response.status_code == 304:
+        return response
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("Referrer-Policy", "no-referrer")

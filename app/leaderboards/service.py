@@ -423,8 +423,10 @@ def _board(
     limit: int,
     me: str | None,
     now: datetime,
+    remember: bool = True,
 ) -> BoardView:
-    """One board, top `limit` (0: all) and `me`, from the archive, Redis or the ledger."""
+    """One board, top `limit` (0: all) and `me`, from the archive, Redis or the ledger;
+    what Redis answered is kept in the process (`facts.remembered_read`) if `remember`."""
     past = period.window != "all_time" and period.end <= now
     if past and _archived(session, org, period):
         return _slice(_ranked_from_archive(session, org, period, board), limit, me)
@@ -432,9 +434,8 @@ def _board(
     args = {"org_id": org.id, "board": board, "window": period.window, "period": period.key}
 
     def from_redis() -> _RedisBoard:
-        result = store.read_board(
-            client, limit=limit, me=me, held_for=facts.READS_HELD_SECONDS, **args
-        )
+        held_for = facts.READS_HELD_SECONDS if remember else 0
+        result = store.read_board(client, limit=limit, me=me, held_for=held_for, **args)
         entries = [
             (rank, Ranked(member, *rules.split(period.window, score)))
             for rank, (member, score) in enumerate(result.top, start=1)
@@ -446,6 +447,8 @@ def _board(
         return _RedisBoard(result.built, result.exists, view)
 
     def read() -> _RedisBoard:
+        if not remember:
+            return from_redis()
         key = ("top", board, period.window, period.key, limit, me)
         return facts.remembered_read(org.id, key, from_redis)
 
@@ -587,10 +590,19 @@ def department_standings(
     session: Session, *, org: OrgFactsLike, department_id: str, limit: int, now: datetime
 ) -> tuple[str, list[DepartmentStanding]]:
     """This week's board of one department (its top `limit`), for a display that no
-    logged-in user is looking at (a store's TV); the period it is of."""
+    logged-in user is looking at (a store's TV); the period it is of. Read afresh, never
+    remembered: the screens keep their renderings themselves, and a remembered read would
+    make the next answer of the organisation announce itself to every process."""
     period = _current_period("week", now, org.timezone)
     view = _board(
-        session, org, period, f"users:dept:{department_id}", limit=limit, me=None, now=now
+        session,
+        org,
+        period,
+        f"users:dept:{department_id}",
+        limit=limit,
+        me=None,
+        now=now,
+        remember=False,
     )
     user_ids = [row.member for _, row in view.entries]
     names = facts.board_names(session, user_ids) if user_ids else {}

@@ -187,13 +187,15 @@ class BoardRead:
 
 # One board read in one round trip and one reply: the top (member, score, member, score...),
 # whether the board and the built marker exist, my rank and score, and the member-count
-# stamp; and it sets the reads-held mark. (A pipeline of the same commands cost redis-py five
-# encodings, five replies and a score conversion per row.) KEYS: board, built marker, member
-# counts, reads-held mark; ARGV: the last rank to return (-1: everyone), me ('' for nobody),
-# seconds the answer may be held.
+# stamp; and it sets the reads-held mark unless the answer is not held (0 seconds). (A
+# pipeline of the same commands cost redis-py five encodings, five replies and a score
+# conversion per row.) KEYS: board, built marker, member counts, reads-held mark; ARGV: the
+# last rank to return (-1: everyone), me ('' for nobody), seconds the answer may be held.
 _READ = _Lua(
     """
-redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
+end
 local top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]), 'WITHSCORES')
 local rank, score = false, false
 if ARGV[2] ~= '' then
@@ -218,7 +220,8 @@ def read_board(
     held_for: int,
 ) -> BoardRead:
     """Top `limit` (limit <= 0: everyone), my place and the member-count stamp, in one round
-    trip; the caller may keep the answer `held_for` seconds (`reads_held_key`)."""
+    trip; the caller may keep the answer `held_for` seconds (`reads_held_key`; 0: it keeps
+    nothing, and the next update need not announce itself)."""
     keys = [
         key(org_id, board, window, period),
         built_key(org_id),

@@ -25,6 +25,7 @@ from app.orgs.models import User
 from app.outbox import service as outbox
 from app.paths import service as paths
 from app.reviews import service as reviews
+from app.screens import service as screens
 
 if TYPE_CHECKING:
     from app.auth.principal import UserFactsLike
@@ -456,6 +457,7 @@ def _complete(
     attempt.questions_answered = answered
     attempt.passed = passed
     session.flush()
+    screens.note_completions(session, [user])  # the store's TV shows path completion
     xapi.attempt_completed(
         session,
         user=user,

@@ -60,13 +60,13 @@ def page(token: str) -> Response | tuple[str, int]:
 @bp.get("/screens/<token>/live")
 def live(token: str) -> Response:
     """The screen's data as JSON, with an ETag: `If-None-Match` with the current one is a 304
-    (the TV's usual answer: one Redis round trip, no query)."""
+    (the TV's usual answer: one Redis command, no query)."""
     screen = service.screen_for_token(db.session(), token=token)
     current = service.live_screen(db.session(), screen=screen, now=clock.now())
     headers: dict[str, Any] = {"ETag": current.etag, "Cache-Control": "no-cache, private"}
     if matching_etag(current.etag.strip('"')):
         return Response(status=304, headers=headers)
-    return Response(current.body(), mimetype="application/json", headers=headers)
+    return Response(current.body, mimetype="application/json", headers=headers)
 
 
 def _local_time(iso: str, timezone: str) -> str:

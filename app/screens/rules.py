@@ -25,6 +25,8 @@ COMPETING_REFRESH_SECONDS = 60
 # A department's screen is rendered at most this often: a lone change shows at the next poll,
 # a department answering all at once sees its screen move every this many seconds.
 RENDER_MIN_SECONDS = 10
+# What nothing announces outside a competition (a rename, a new hire, a new path this week)
+# shows within these many seconds.
 QUIET_REFRESH_SECONDS = 300
 
 
@@ -64,6 +66,15 @@ def refresh_bucket(now: datetime, *, competing: bool) -> int:
     """Which refresh window `now` falls in (part of the screen's version)."""
     seconds = COMPETING_REFRESH_SECONDS if competing else QUIET_REFRESH_SECONDS
     return int(now.timestamp()) // seconds
+
+
+def rendering_current(same_stamp: bool, rendered_at: float | None, moment: float) -> bool:
+    """Whether the kept rendering is what a TV should show at `moment` (unix seconds): its
+    inputs have not moved, or it is younger than RENDER_MIN_SECONDS (while a department's
+    board keeps changing, its screen moves every RENDER_MIN_SECONDS, not at every change)."""
+    if same_stamp:
+        return True
+    return rendered_at is not None and 0 <= moment - rendered_at < RENDER_MIN_SECONDS
 
 
 def stamp(*parts: object) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,13 +18,13 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.principal import OrganizationFacts
+from app.auth.principal import OrganizationFacts, UserFactsLike
 from app.caching import LocalCache, invalidate
 from app.competitions import service as competitions
 from app.competitions.models import Competition
+from app.db import after_commit
 from app.errors import Forbidden, NotFound
 from app.extensions import get_redis
-from app.leaderboards import facts
 from app.leaderboards import service as leaderboards
 from app.orgs import service as orgs
 from app.orgs.models import Department, Organization, User
@@ -229,19 +229,35 @@ def _competition(session: Session, screen: ScreenFacts, now: datetime) -> dict[s
     }
 
 
-def _path_completion(session: Session, screen: ScreenFacts, now: datetime) -> dict[str, int] | None:
-    """How many of the department's people have done every module of this week's paths."""
-    weeks = queries.department_weeks(
-        session,
-        org_id=screen.organization.id,
-        department_id=screen.department_id,
-        week=path_rules.week_of(now, screen.organization.timezone),
-    )
-    done, of = rules.path_completion(week.paths for week in weeks)
+def _path_completion(
+    session: Session, screen: ScreenFacts, now: datetime, completions: str | None
+) -> dict[str, int] | None:
+    """How many of the department's people have done every module of this week's paths;
+    recomputed only when `completions` (the department's count in Redis) moved, or without
+    one (Redis down, the first page)."""
+    week = path_rules.week_of(now, screen.organization.timezone)
+
+    def load() -> tuple[int, int]:
+        weeks = queries.department_weeks(
+            session,
+            org_id=screen.organization.id,
+            department_id=screen.department_id,
+            week=week,
+        )
+        return rules.path_completion(member.paths for member in weeks)
+
+    if completions is None:
+        done, of = load()
+    else:
+        bucket = rules.refresh_bucket(now, competing=False)
+        key = f"{screen.organization.id}:{screen.department_id}:{week}:{completions}:{bucket}"
+        done, of = _path_done.fetch(key, load) or (0, 0)
     return {"done": done, "of": of} if of else None
 
 
-def screen_content(session: Session, *, screen: ScreenFacts, now: datetime) -> dict[str, Any]:
+def screen_content(
+    session: Session, *, screen: ScreenFacts, now: datetime, completions: str | None = None
+) -> dict[str, Any]:
     """What the TV shows: names (or "a colleague"), points and ranks, the department's place
     in its competition, this week's path completion. Never an id or a username."""
     colleague = TEXTS[screen.language]["colleague"]
@@ -266,109 +282,73 @@ def screen_content(session: Session, *, screen: ScreenFacts, now: datetime) -> d
             for s in standings
         ],
         "competition": _competition(session, screen, now),
-        "path": _path_completion(session, screen, now),
+        "path": _path_completion(session, screen, now, completions),
     }
 
 
-@dataclass(frozen=True)
-class LiveScreen:
-    """The screen's current ETag, and its body when the client does not have it yet."""
-
-    etag: str
-    body: Callable[[], bytes]
-
-
 @dataclass(frozen=True, slots=True)
-class _Seen:
-    """What this process last read of a department's screen, and under which watch."""
+class LiveScreen:
+    """The screen's current ETag and body (sent only to a TV that does not have it)."""
 
-    watch: object  # `_boards_watch` when it was read
-    board_version: str | None
-    built: str | None
-    stamp: str | None  # of the rendering
     etag: str
-    rendered_at: float | None
+    body: bytes
 
 
-# "<org>:<department>:<week>" -> what was read; valid only under the same boards watch.
-_seen: LocalCache[_Seen] = LocalCache("screens.seen", ttl=300)
-
-
-def _boards_watch(org_id: str) -> object:
-    """An object that stays the same while no change of the organisation's boards has been
-    announced (it lives among the boards' remembered reads, which every announcement drops).
-    `store.read_state` sets the reads-held mark, so a change after a read is announced."""
-    return facts.remembered_read(org_id, ("screens-watch",), object)
-
-
-def _current(seen: _Seen, stamp: str, moment: float) -> bool:
-    """Whether the rendering `seen` names is what the TV should show now."""
-    fresh = seen.rendered_at is not None and moment - seen.rendered_at < rules.RENDER_MIN_SECONDS
-    # While the department's board keeps changing (a shift answering at once), the screen is
-    # rendered at most every RENDER_MIN_SECONDS; a lone change shows at the next poll.
-    return seen.stamp == stamp or fresh
+# (org, department, week, completions count, refresh window) -> (done, of): the path
+# completion, recomputed only when one of the department's people completed a module (or
+# the window turned: a new hire, a new path). A department busy answering changes its board
+# constantly and its path completion rarely.
+_path_done: LocalCache[tuple[int, int]] = LocalCache(
+    "screens.path_done", ttl=rules.QUIET_REFRESH_SECONDS
+)
 
 
 def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> LiveScreen:
-    """The screen as it is now. While nothing it shows has changed, a poll costs no query and,
-    once this process has read the department's state since the last change of the
-    organisation's boards, no Redis round trip either; otherwise one round trip, and the
-    screen is rendered anew (and kept in Redis for every process) when its inputs moved."""
+    """The screen as it is now. While nothing it shows has changed, a poll costs one Redis
+    command and no query; when its inputs moved, the screen is rendered anew, at most every
+    `rules.RENDER_MIN_SECONDS`, and kept in Redis for every process and TV."""
     client = get_redis()
     org_id, department_id = screen.organization.id, screen.department_id
     period = path_rules.week_of(now, screen.organization.timezone)
     bucket = rules.refresh_bucket(now, competing=_competition_of(session, screen, now) is not None)
-    moment = now.timestamp()
-    key = f"{org_id}:{department_id}:{period}"
     try:
-        watch = _boards_watch(org_id)
-        seen = _seen.get(key)
-        if seen is not None and seen.watch is watch:
-            stamp = rules.stamp(period, seen.board_version, seen.built, bucket)
-            if _current(seen, stamp, moment):
-                return LiveScreen(seen.etag, _kept_body(session, screen, now, seen.etag))
-        generation = _seen.generation
-        state = store.read_state(
-            client, org_id, department_id, period, held_for=facts.READS_HELD_SECONDS
-        )
+        state = store.read_state(client, org_id, department_id, period)
     except redis.RedisError as error:
         log.warning("screen state from Redis failed (%s); rendering without it", error)
-        return _render(session, screen, now, previous=None, keep=None)
-    stamp = rules.stamp(period, state.board_version, state.built, bucket)
-    if state.etag is not None:
-        seen = _Seen(
-            watch, state.board_version, state.built, state.stamp, state.etag, state.rendered_at
-        )
-        if _current(seen, stamp, moment):
-            _seen.put(key, seen, loaded_at=generation)
-            return LiveScreen(state.etag, _kept_body(session, screen, now, state.etag))
-    previous = store.read_rendered(client, org_id, department_id)
-
-    def keep(rendered: store.Rendered) -> None:
-        store.keep_rendered(client, org_id, department_id, stamp, rendered, moment)
-
-    live = _render(session, screen, now, previous=previous, keep=keep)
-    _seen.put(
-        key,
-        _Seen(watch, state.board_version, state.built, stamp, live.etag, moment),
-        loaded_at=generation,
+        return _render(session, screen, now, stamp="", completions=None, previous=None, keep=False)
+    stamp = rules.stamp(period, state.board_version, state.built, state.completions, bucket)
+    kept = state.rendered
+    if kept is not None and rules.rendering_current(
+        kept.stamp == stamp, kept.rendered_at, now.timestamp()
+    ):
+        return LiveScreen(kept.etag, kept.body)
+    return _render(
+        session,
+        screen,
+        now,
+        stamp=stamp,
+        completions=state.completions or "0",
+        previous=kept,
+        keep=True,
     )
-    return live
 
 
-def _kept_body(
-    session: Session, screen: ScreenFacts, now: datetime, etag: str
-) -> Callable[[], bytes]:
-    """The body of the rendering `etag` names, from Redis, for a TV that does not have it."""
+def note_completions(session: Session, users: Iterable[UserFactsLike]) -> None:
+    """After the commit, tell the screens of these people's departments that a module was
+    completed (their path completion may have moved). Redis down: the screens show it when
+    their refresh window turns (`rules.QUIET_REFRESH_SECONDS`)."""
+    departments = {(u.org_id, u.department_id) for u in users if u.department_id is not None}
+    if not departments:
+        return
+    client = get_redis()
 
-    def body() -> bytes:
-        client = get_redis()
-        kept = store.read_rendered(client, screen.organization.id, screen.department_id)
-        if kept is not None and kept.etag == etag:
-            return kept.body
-        return _render(session, screen, now, previous=kept, keep=None).body()
+    def note() -> None:
+        try:
+            store.note_completions(client, sorted(departments))
+        except redis.RedisError as error:
+            log.warning("screens not told of a completion (%s)", error)
 
-    return body
+    after_commit(session, note)
 
 
 def _render(
@@ -376,30 +356,29 @@ def _render(
     screen: ScreenFacts,
     now: datetime,
     *,
+    stamp: str,
+    completions: str | None,
     previous: store.Rendered | None,
-    keep: Callable[[store.Rendered], None] | None,
+    keep: bool,
 ) -> LiveScreen:
-    content = screen_content(session, screen=screen, now=now)
+    content = screen_content(session, screen=screen, now=now, completions=completions)
     etag = rules.content_etag(content)
-    if previous is not None and previous.etag == etag:
-        rendered = previous  # nothing shown changed: so neither did the time of the last change
-    else:
-        changed_at = now.isoformat()
-        body = orjson.dumps(
-            {**content, "changed_at": changed_at, "poll_seconds": rules.POLL_SECONDS}
-        )
-        rendered = store.Rendered(etag, body, changed_at)
-    if keep is not None:
+    # Nothing shown changed: neither did the time of the last change.
+    changed_at = previous.changed_at if previous is not None and previous.etag == etag else None
+    changed_at = changed_at or now.isoformat()
+    body = orjson.dumps({**content, "changed_at": changed_at, "poll_seconds": rules.POLL_SECONDS})
+    if keep:
+        rendered = store.Rendered(stamp, etag, now.timestamp(), changed_at, body)
         try:
-            keep(rendered)
+            store.keep_rendered(get_redis(), screen.organization.id, screen.department_id, rendered)
         except redis.RedisError as error:
             log.warning("keeping a rendered screen in Redis failed (%s)", error)
-    return LiveScreen(rendered.etag, lambda: rendered.body)
+    return LiveScreen(etag, body)
 
 
 def screen_page(session: Session, *, screen: ScreenFacts, now: datetime) -> dict[str, Any]:
     """What the page is first drawn with: the same data the TV then polls for."""
     live = live_screen(session, screen=screen, now=now)
-    data: dict[str, Any] = orjson.loads(live.body())
+    data: dict[str, Any] = orjson.loads(live.body)
     data["etag"] = live.etag
     return data

@@ -1,16 +1,22 @@
 """The screens' adapter to Redis: what a screen's version is made of, and the last rendered
 screen of each department, shared by every process.
 
-A TV asks every few seconds whether anything changed. Answering that takes at most one round
-trip: the department's board version (counted up by every award to one of its people, in the
-boards' own update script), the boards' build token (new with every rebuild), and the stamp
-and ETag of the screen last rendered for the department. Only when the stamp moved is the
-screen rendered again (once, by whichever process gets there first). A process keeps what it
-read until a change of the organisation's boards is announced (`service.live_screen`).
+A TV asks every few seconds whether anything changed. Answering that takes one command (an
+MGET) and no query: the department's board version (counted up by every award to one of its
+people, in the boards' own update script), the boards' build token (new with every
+rebuild), the department's count of completed modules (`note_completions`, after each
+completion's commit) and the screen last rendered for the department, with its stamp and
+ETag. Only when the stamp moved is the screen rendered again, and then for every process and
+every TV of the department at once (`keep_rendered`). The rendering travels with every poll:
+a couple of kilobytes cost less than a second round trip for the TVs that need it.
+
+Reading this state does not mark the organisation's boards as read (a board read does), so
+a TV's poll never makes the next answer announce itself to every process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
@@ -21,77 +27,84 @@ from app.leaderboards import store as boards
 KEPT_SECONDS = 3 * 24 * 3600
 
 
+# Outside the boards' `nl:{org}:` keys (scanned by their rebuilds), in the organisation's
+# hash slot all the same (the `{org}` tag), so that one MGET reads them with the boards'.
+
+
 def rendered_key(org_id: str, department_id: str) -> str:
-    return f"nl:{{{org_id}}}:screen:{department_id}"
+    return f"nl:screens:{{{org_id}}}:rendered:{department_id}"
+
+
+def completions_key(org_id: str, department_id: str) -> str:
+    """Counted up after every commit that completed a module of one of the department's
+    people: what the screen's path completion is computed for."""
+    return f"nl:screens:{{{org_id}}}:completions:{department_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A department's screen as last rendered: its body, ETag and time of the last change,
+    and the stamp of the inputs it was rendered from, when (unix seconds)."""
+
+    stamp: str
+    etag: str
+    rendered_at: float
+    changed_at: str
+    body: bytes
+
+    def encode(self) -> bytes:
+        # The stamp, ETag and times hold no tab or newline (versions, tokens, ISO times).
+        head = "\t".join((self.stamp, self.etag, repr(self.rendered_at), self.changed_at))
+        return head.encode() + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Rendered | None:
+        head, _, body = raw.partition(b"\n")
+        parts = head.decode().split("\t")
+        if len(parts) != 4:
+            return None  # written by another version of this code: render anew
+        stamp, etag, rendered_at, changed_at = parts
+        return cls(stamp, etag, float(rendered_at), changed_at, body)
 
 
 @dataclass(frozen=True, slots=True)
 class ScreenState:
     board_version: str | None  # the department's weekly board version (None: no points yet)
     built: str | None  # the organisation's boards' build token (None: not built)
-    stamp: str | None  # of the screen last rendered for the department
-    etag: str | None
-    rendered_at: float | None  # when (unix seconds)
+    completions: str | None  # the department's completions count (None: none counted)
+    rendered: Rendered | None  # the department's screen as last rendered, if kept
 
 
-def read_state(
-    client: redis.Redis, org_id: str, department_id: str, period: str, *, held_for: int
-) -> ScreenState:
-    """The inputs' versions and the last rendering's stamp and ETag, in one round trip. Like
-    a board read, it sets the organisation's reads-held mark, so that the next change of its
-    boards is announced to every process (which may then keep this answer until it is)."""
-    pipe = client.pipeline(transaction=False)
-    pipe.set(boards.reads_held_key(org_id), 1, ex=held_for)
-    pipe.get(boards.version_key(org_id, f"users:dept:{department_id}", "week", period))
-    pipe.get(boards.built_key(org_id))
-    pipe.hmget(rendered_key(org_id, department_id), ["stamp", "etag", "rendered_at"])
-    _, version, built, (stamp, etag, rendered_at) = pipe.execute()
+def read_state(client: redis.Redis, org_id: str, department_id: str, period: str) -> ScreenState:
+    """The inputs' versions and the last rendering, in one command (the keys share the
+    organisation's hash slot, so this holds on a Redis Cluster too)."""
+    version, built, completions, rendered = client.mget(
+        [
+            boards.version_key(org_id, f"users:dept:{department_id}", "week", period),
+            boards.built_key(org_id),
+            completions_key(org_id, department_id),
+            rendered_key(org_id, department_id),
+        ]
+    )
     return ScreenState(
         _text(version),
         _text(built),
-        _text(stamp),
-        _text(etag),
-        float(rendered_at) if rendered_at is not None else None,
+        _text(completions),
+        Rendered.decode(bytes(rendered)) if rendered is not None else None,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    etag: str
-    body: bytes
-    changed_at: str
+def keep_rendered(client: redis.Redis, org_id: str, department_id: str, rendered: Rendered) -> None:
+    client.set(rendered_key(org_id, department_id), rendered.encode(), ex=KEPT_SECONDS)
 
 
-def read_rendered(client: redis.Redis, org_id: str, department_id: str) -> Rendered | None:
-    etag, body, changed_at = client.hmget(
-        rendered_key(org_id, department_id), ["etag", "body", "changed_at"]
-    )
-    if etag is None or body is None or changed_at is None:
-        return None
-    return Rendered(_text(etag) or "", bytes(body), _text(changed_at) or "")
-
-
-def keep_rendered(
-    client: redis.Redis,
-    org_id: str,
-    department_id: str,
-    stamp: str,
-    rendered: Rendered,
-    rendered_at: float,
-) -> None:
-    key = rendered_key(org_id, department_id)
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(
-        key,
-        mapping={
-            "stamp": stamp,
-            "etag": rendered.etag,
-            "body": rendered.body,
-            "changed_at": rendered.changed_at,
-            "rendered_at": repr(rendered_at),
-        },
-    )
-    pipe.expire(key, KEPT_SECONDS)
+def note_completions(client: redis.Redis, departments: Iterable[tuple[str, str]]) -> None:
+    """Count a completion for each (organisation, department), in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for org_id, department_id in departments:
+        key = completions_key(org_id, department_id)
+        pipe.incr(key)
+        pipe.expire(key, KEPT_SECONDS)
     pipe.execute()
 
 

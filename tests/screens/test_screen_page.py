@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.gamification import service as gamification
 from app.orgs.models import Department, User
-from app.screens import rules
+from app.screens import rules, service
 from tests import factories
 from tests.conftest import auth_headers
 from tests.gamification.play import play
@@ -90,7 +91,11 @@ def test_live_data_answers_304_until_something_changes(
     assert first.status_code == 200 and first.json["board"] == []
     assert first.json["path"] == {"done": 0, "of": 1}
     etag = first.headers["ETag"]
-    assert live(client, screen, etag).status_code == 304
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    unchanged = live(client, screen, etag)
+    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == etag
+    # No body, nothing for the page headers to guard: the TVs' usual answer stays small.
+    assert "Content-Security-Policy" not in unchanged.headers
     assert live(client, screen, etag[:-1] + ':gzip"').status_code == 304  # flask-compress
     frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
     play(client, session, module, auth_headers(session, learner))
@@ -270,35 +275,131 @@ def test_another_departments_screen_shows_only_its_own_people(
     assert factories  # the module fixture comes from factories
 
 
-def test_a_quiet_screen_is_answered_without_a_redis_round_trip(
+def statements_during(session: Session, request: Any) -> tuple[Any, list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return response, seen
+
+
+def test_a_quiet_poll_costs_one_redis_round_trip_and_no_query(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.screens import store
+    from tests.spies import count_calls
+
+    etag = live(client, screen).headers["ETag"]
+    assert live(client, screen, etag).status_code == 304  # the per-process caches are warm
+    reads = count_calls(monkeypatch, store, "read_state")
+    renders = count_calls(monkeypatch, service, "screen_content")
+    for _ in range(3):
+        answer, statements = statements_during(session, lambda: live(client, screen, etag))
+        assert answer.status_code == 304 and statements == []
+    assert len(reads) == 3 and renders == []
+
+
+def test_a_screen_does_not_make_the_next_answer_announce_itself(
     client: FlaskClient,
     session: Session,
     screen: dict[str, Any],
     learner: User,
     module: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    org: Any,
+    redis_client: Any,
     frozen_clock: Any,
 ) -> None:
+    """A remembered board read marks the organisation's boards as read, so that the next
+    change is announced to every process (a wake-up each). Neither a TV's poll nor its
+    rendering must, or a stream of answers under 500 TVs would announce itself all day."""
+    from app.leaderboards import store as boards
+
+    play(client, session, module, auth_headers(session, learner))
+    redis_client.delete(boards.reads_held_key(org.id))
+    first = live(client, screen)  # rendered: reads the department's board
+    assert first.status_code == 200 and first.json["board"]
+    for _ in range(3):
+        assert live(client, screen, first.headers["ETag"]).status_code == 304
+    assert redis_client.exists(boards.reads_held_key(org.id)) == 0
+    # A board read of the app's (a learner's) still marks it.
+    assert (
+        client.get(
+            "/api/v1/leaderboards/users?scope=department&window=week",
+            headers=auth_headers(session, learner),
+        ).status_code
+        == 200
+    )
+    assert redis_client.exists(boards.reads_held_key(org.id)) == 1
+
+
+def test_path_completion_is_recomputed_when_a_module_is_completed_not_at_every_answer(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    colleague: User,
+    module: Any,
+    weekly_path: Any,
+    frozen_clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from app import caching
-    from app.screens import store
+    from app.screens import queries
     from tests.spies import count_calls
 
     caching.start(client.application.extensions["redis"])  # as a serving process does
     wait_for_subscription()
-    etag = live(client, screen).headers["ETag"]  # its board read rebuilt the empty boards
-    assert live(client, screen, etag).status_code == 304
-    reads = count_calls(monkeypatch, store, "read_state")
-    assert live(client, screen, etag).status_code == 304
-    assert len(reads) <= 1
-    reads.clear()
-    for _ in range(3):
-        assert live(client, screen, etag).status_code == 304
-    assert len(reads) == 0  # kept in the process while the boards are unchanged
+    first = live(client, screen)
+    assert first.json["path"] == {"done": 0, "of": 2}
+    computed = count_calls(monkeypatch, queries, "department_weeks")
+    headers = auth_headers(session, learner)
+    started = client.post(f"/api/v1/modules/{module.id}/attempts", headers=headers).json
+    version = factories.current_version(session, module)
+    etag = first.headers["ETag"]
+    for question_id, choices in factories.correct_choices(version).items():
+        frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
+        answered = client.post(
+            f"/api/v1/attempts/{started['id']}/answers",
+            json={"question_id": question_id, "choice_ids": choices},
+            headers=headers,
+        )
+        assert answered.status_code == 201
+        polled = live(client, screen, etag)
+        assert polled.status_code == 200  # the board moved: rendered anew
+        etag = polled.headers["ETag"]
+    assert computed == []  # answers move the board, not the path completion
     frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
-    play(client, session, module, auth_headers(session, learner))  # announces the change
-    changed = live(client, screen, etag)
-    assert changed.status_code == 200 and len(reads) == 1
-    assert changed.json["board"][0]["name"] == learner.display_name
+    done = client.post(f"/api/v1/attempts/{started['id']}/complete", headers=headers)
+    assert done.status_code == 200 and done.json["passed"] is True
+    after = live(client, screen, etag)
+    assert after.status_code == 200 and after.json["path"] == {"done": 1, "of": 2}
+    assert len(computed) == 1
+
+
+def test_a_failed_module_is_not_done_on_the_screen(
+    client: FlaskClient,
+    session: Session,
+    screen: dict[str, Any],
+    learner: User,
+    module: Any,
+    weekly_path: Any,
+) -> None:
+    version = factories.current_version(session, module)
+    questions = len(factories.correct_choices(version))
+    failed = play(client, session, module, auth_headers(session, learner), wrong=questions)
+    assert failed["passed"] is False
+    assert live(client, screen).json["path"] == {"done": 0, "of": 1}
 
 
 def wait_for_subscription() -> None:

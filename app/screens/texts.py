@@ -21,6 +21,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "no_path": "Ingen læringssti denne uken.",
         "changed": "Sist endret {time}",
         "offline": "Mister kontakt med serveren – prøver igjen …",
+        "last_contact": "Sist kontakt {time}.",
         "stopped": "Denne skjermen er slått av. Be lederen din om en ny lenke.",
     },
     "en": {
@@ -39,6 +40,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "no_path": "No path this week.",
         "changed": "Last change {time}",
         "offline": "Lost contact with the server – trying again …",
+        "last_contact": "Last contact {time}.",
         "stopped": "This screen has been switched off. Ask your manager for a new link.",
     },
 }

@@ -86,9 +86,37 @@ class LiveServer:
     engine: Engine
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str]  # what gunicorn runs with (a second server may share it)
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+
+def _gunicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """gunicorn (2 workers, as in production) serving the app on `port`, in a process group
+    of its own (so that the group can be stopped, frozen and killed as one)."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGCONT)  # a frozen server cannot stop itself
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _browser_database() -> tuple[str, Any]:
@@ -140,29 +168,52 @@ def live_server(chromium_ready: None, redis_client: redis.Redis) -> Iterator[Liv
         "MEDIA_DIR": str(Path(_TMP) / "browser-media"),
         "RATE_LIMIT_DEFAULT": "",
     }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", engine, process, log_path)
+    log_path.unlink(missing_ok=True)
+    process = _gunicorn(port, env, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", engine, process, log_path, env)
     try:
         _wait_ready(server)
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        _end(server.process)
         engine.dispose()
         drop()
+
+
+class RestartableServer(LiveServer):
+    """A second gunicorn on the live server's database and Redis, on a port of its own,
+    that a test stops, freezes and starts again (the live server serves the other tests)."""
+
+    def start(self) -> None:
+        self.process = _gunicorn(int(self.base_url.rsplit(":", 1)[1]), self.env, self.log_path)
+        _wait_ready(self)
+
+    def stop(self) -> None:
+        """Gone: its port refuses connections, as after a crash or during a restart."""
+        _end(self.process)
+
+    def freeze(self) -> None:
+        """Still listening but answering nothing, as behind a network that drops packets."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+
+@pytest.fixture
+def restartable_server(live_server: LiveServer) -> Iterator[RestartableServer]:
+    log_path = ARTIFACTS / "browser-restartable-server.log"
+    log_path.unlink(missing_ok=True)
+    port = _free_port()
+    server = RestartableServer(
+        f"http://127.0.0.1:{port}",
+        live_server.engine,
+        _gunicorn(port, live_server.env, log_path),
+        log_path,
+        live_server.env,
+    )
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        _end(server.process)
 
 
 def _wait_ready(server: LiveServer, timeout: float = 60) -> None:

@@ -1,7 +1,11 @@
 // The store screen: asks the server every few seconds whether anything changed (ETag and
 // If-None-Match: the usual answer is an empty 304) and redraws what did, without a reload.
-// Network drops and server restarts are waited out with a growing pause; a revoked link
-// (404) clears the board. Everything is written with textContent: nothing is parsed as HTML.
+// Network drops and server restarts are waited out: a request that hangs is given up after
+// a while, the pause between tries grows (with jitter, so that a store's TVs do not return
+// together), the screen says it is reconnecting and when it last heard from the server, and
+// it never reloads itself (a reload would fail just the same and lose the board). A revoked
+// link (404) clears the board. Everything is written with textContent: nothing is parsed as
+// HTML.
 (function () {
   "use strict";
 
@@ -10,8 +14,9 @@
   var liveUrl = root.dataset.live;
   var etag = root.dataset.etag || null;
   var pollMs = Math.max(1, Number(root.dataset.pollSeconds) || 5) * 1000;
-  var maxPauseMs = 60 * 1000;
+  var maxPauseMs = 30 * 1000;
   var failures = 0;
+  var lastContact = new Date();  // the page itself came from the server just now
   var status = document.getElementById("status");
   var timeFormat = new Intl.DateTimeFormat(root.dataset.lang === "en" ? "en-GB" : "nb-NO", {
     hour: "2-digit", minute: "2-digit", timeZone: root.dataset.timezone
@@ -114,7 +119,11 @@
       root.classList.remove("offline", "stopped");
       return;
     }
-    status.textContent = status.dataset[kind];
+    var message = status.dataset[kind];
+    if (kind === "offline") {
+      message += " " + fill(status.dataset.lastContact, { time: timeFormat.format(lastContact) });
+    }
+    text("status", message);
     status.hidden = false;
     root.classList.add(kind);
   }
@@ -124,44 +133,64 @@
     window.setTimeout(poll, ms + Math.floor(Math.random() * 1000));
   }
 
+  function heard() {
+    failures = 0;
+    lastContact = new Date();
+    showStatus(null);
+    later(pollMs);
+  }
+
   function failed() {
+    // 1, 2, 4, 8 … poll intervals, at most maxPauseMs: a short drop is over within seconds,
+    // a long outage costs the server a request per TV every half minute.
     failures += 1;
     showStatus("offline");
-    later(Math.min(maxPauseMs, pollMs * Math.pow(2, Math.min(failures, 4))));
+    later(Math.min(maxPauseMs, pollMs * Math.pow(2, Math.min(failures - 1, 5))));
   }
 
   function poll() {
     var headers = { "Accept": "application/json" };
     if (etag) { headers["If-None-Match"] = etag; }
-    fetch(liveUrl, { headers: headers, cache: "no-store", credentials: "omit" })
+    // A dropped network may swallow the request without an answer or an error: give up on
+    // it after a few poll intervals rather than wait for the browser's own timeout.
+    var abort = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = abort ? window.setTimeout(function () { abort.abort(); }, timeoutMs()) : null;
+    fetch(liveUrl, {
+      headers: headers, cache: "no-store", credentials: "omit", signal: abort && abort.signal
+    })
       .then(function (response) {
+        if (timer) { window.clearTimeout(timer); }
         if (response.status === 304) {
-          failures = 0;
-          showStatus(null);
-          later(pollMs);
+          heard();
           return null;
         }
         if (response.status === 404) {
           // The link was revoked: show nothing of the store any more. Ask again now and then,
           // in case the 404 came from something in front of the app.
           etag = null;
+          failures = 0;
           drawBoard([]);
           drawPath(null);
           drawCompetition(null, "");
           showStatus("stopped");
-          later(maxPauseMs * 5);
+          later(maxPauseMs * 10);
           return null;
         }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json().then(function (data) {
           etag = response.headers.get("ETag");
           draw(data);
-          failures = 0;
-          showStatus(null);
-          later(pollMs);
+          heard();
         });
       })
-      .catch(failed);
+      .catch(function () {
+        if (timer) { window.clearTimeout(timer); }
+        failed();
+      });
+  }
+
+  function timeoutMs() {
+    return Math.max(10 * 1000, 3 * pollMs);
   }
 
   var meter = document.getElementById("path-meter");

@@ -41,7 +41,7 @@ from benchmarks.harness.loadgen import (  # noqa: E402
 )
 from benchmarks.harness.report import FOOTNOTE, Line, text_table, write_results  # noqa: E402
 from benchmarks.harness.scenarios import SCENARIOS, Bench, Healthz, Scenario  # noqa: E402
-from benchmarks.harness.seed import seed  # noqa: E402
+from benchmarks.harness.seed import load_seed, seed  # noqa: E402
 from benchmarks.harness.server import GunicornServer, ServerConfig  # noqa: E402
 
 
@@ -130,7 +130,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg-admin-url",
         default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres"),
     )
-    add("--database", default=None, help="nl_bench_* name (default: nl_bench_<pid>)")
+    add(
+        "--database",
+        default=None,
+        help="a kept nl_bench_* database: created and seeded when missing (or its seeding never "
+        "finished), reused as it is when it was seeded with the same --learners, --regions and "
+        "--stores-per-region, migrated to head either way, never dropped; tokens are minted "
+        "anew each run (default: a throwaway nl_bench_<pid>)",
+    )
     add("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"))
     add("--results", type=Path, default=ROOT / "benchmarks" / "results")
     add("--no-write", action="store_true", help="print the table only")
@@ -181,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     secret_key = secrets.token_urlsafe(48)
 
     database = BenchDatabase(args.pg_admin_url, args.database or default_database_name())
+    kept = args.database is not None
+    # What a kept database must have been seeded with to be reused.
+    seeded_as = json.dumps(
+        {"learners": args.learners, "regions": args.regions, "stores": args.stores_per_region}
+    )
     env = server_env(args, database.url, secret_key)
     # The app reads its settings at import; this process seeds with the same ones.
     os.environ.update({k: env[k] for k in _APP_KEYS})
@@ -202,26 +214,39 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[Line] = []
     notes: list[str] = []
     failed = False
-    database.create()
+    reuse = kept and database.seeded_as() == seeded_as
+    if not reuse:
+        database.create()
     engine = make_engine(database.url)
     try:
-        database.migrate(engine)
+        database.migrate(engine)  # a kept database too: the code measured may have migrations
         reset_redis(args.redis_url)
-        data = seed(
-            engine,
-            learners=args.learners,
-            regions=args.regions,
-            stores_per_region=args.stores_per_region,
-            content_dir=ROOT / "content",
-            media_dir=WORK / "media",
-            secret_key=settings.secret_key,
-            # Long enough for the whole run; the server checks signature and expiry only.
-            token_lifetime=timedelta(hours=2),
-        )
-        print(
-            f"seeded {len(data.learners)} learners in {data.department_count} departments, "
-            f"{len(data.modules)} modules in {data.seconds:.1f}s"
-        )
+        # Long enough for the whole run; the server checks signature, expiry and the login.
+        token_lifetime = timedelta(hours=2)
+        if reuse:
+            data = load_seed(engine, secret_key=settings.secret_key, token_lifetime=token_lifetime)
+            print(
+                f"reused {database.name}: {len(data.learners)} learners in "
+                f"{data.department_count} departments, {len(data.modules)} modules, tokens "
+                f"minted in {data.seconds:.1f}s"
+            )
+        else:
+            data = seed(
+                engine,
+                learners=args.learners,
+                regions=args.regions,
+                stores_per_region=args.stores_per_region,
+                content_dir=ROOT / "content",
+                media_dir=WORK / "media",
+                secret_key=settings.secret_key,
+                token_lifetime=token_lifetime,
+            )
+            if kept:
+                database.mark_seeded(seeded_as)
+            print(
+                f"seeded {len(data.learners)} learners in {data.department_count} departments, "
+                f"{len(data.modules)} modules in {data.seconds:.1f}s"
+            )
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
             bench = Bench(seed=data, engine=engine, base_url=server.base_url,
                           connections=args.connections, extra={"redis_url": args.redis_url,
@@ -343,7 +368,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nprofile of {name} ({', '.join(str(f) for f in files)}):\n{summary}\n")
     finally:
         engine.dispose()
-        if args.keep:
+        if kept:
+            print(f"kept database {database.name} (--database)")
+            reset_redis(args.redis_url)
+            if not args.keep:
+                log_path.unlink(missing_ok=True)
+        elif args.keep:
             print(f"kept database {database.name} and {log_path}")
         else:
             database.drop()

@@ -17,7 +17,8 @@ NAME_PATTERN = re.compile(r"^nl_bench[0-9]*_[a-z0-9_]{1,40}$")
 
 @dataclass
 class BenchDatabase:
-    """Creates the database on `create()`, drops it on `drop()`. Never touches another name."""
+    """Creates the database on `create()`, drops it on `drop()`. Never touches another name.
+    A kept database (`run.py --database`) carries what it was seeded with as its comment."""
 
     admin_url: str  # a database to connect to for CREATE/DROP, e.g. .../postgres
     name: str
@@ -38,6 +39,23 @@ class BenchDatabase:
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{self.name}"')
+
+    def seeded_as(self) -> str | None:
+        """What a kept database was seeded with (`mark_seeded`), None when it does not exist
+        or its seeding never finished."""
+        with self._admin() as conn:
+            row = conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                (self.name,),
+            ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def mark_seeded(self, description: str) -> None:
+        """Written last, after the seed committed: a run stopped half-way leaves no mark, and
+        the next run starts that database afresh."""
+        with self._admin() as conn:
+            literal = description.replace("'", "''")
+            conn.execute(f"COMMENT ON DATABASE \"{self.name}\" IS '{literal}'")
 
     def drop(self) -> None:
         with self._admin() as conn:

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from benchmarks.harness.loadgen import LoadResult, Request, Workload
@@ -77,80 +77,109 @@ WHERE a.org_id = :org AND a.id LIKE '00H%'
 
 
 def seed_history(bench: Bench) -> None:
-    """A year of attempts, answers and points (once per run), a mandatory path this week for
-    everyone, and managers for stores and regions with tokens."""
+    """A year of attempts, answers and points, a mandatory path this week for everyone, and
+    managers for stores and regions with tokens. Once per run; in a kept database
+    (`run.py --database`) the history and the managers of an earlier run are reused (the
+    history is written in one transaction, so it is there whole or not at all), this week's
+    path is added when missing, and the managers' tokens are minted anew with this run's
+    `SECRET_KEY`."""
     if bench.extra.get("insights_history"):
         return
     from app import clock
     from app.auth.models import LoginSession
     from app.auth.tokens import AccessClaims, encode_access_token
     from app.db import new_id
-    from app.orgs.models import Department, DepartmentManager, User
+    from app.orgs.models import Department, DepartmentManager, Organization, User
     from app.paths import rules as path_rules
     from app.paths.models import LearningPath, PathModule
 
     now = clock.now()
+    org_id = bench.seed.org_id
     answers_per_learner = int(bench.extra.get("answers_per_learner", 100))
     modules = bench.seed.modules
     mean_questions = sum(len(m.questions) for m in modules) / len(modules)
     per = max(1, round(answers_per_learner / mean_questions))
     started = time.perf_counter()
-    params = {"org": bench.seed.org_id, "per": per, "now": now}
+    params = {"org": org_id, "per": per, "now": now}
     with bench.engine.begin() as conn:
-        attempts = conn.execute(text(_ATTEMPTS), params).rowcount
-        answers = conn.execute(text(_ANSWERS), params).rowcount
-        points = conn.execute(text(_POINTS), params).rowcount
-    with bench.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("ANALYZE attempts; ANALYZE answers; ANALYZE point_awards")
-        )
+        reused = conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM attempts WHERE org_id = :org AND id LIKE '00H%')"),
+            params,
+        ).scalar()
+        if reused:
+            attempts, answers, points = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM attempts WHERE id LIKE '00H%'), "
+                    "(SELECT count(*) FROM answers WHERE id LIKE '00A%'), "
+                    "(SELECT count(*) FROM point_awards WHERE id LIKE '00P%')"
+                )
+            ).one()
+        else:
+            attempts = conn.execute(text(_ATTEMPTS), params).rowcount
+            answers = conn.execute(text(_ANSWERS), params).rowcount
+            points = conn.execute(text(_POINTS), params).rowcount
+    if not reused:
+        with bench.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("ANALYZE attempts; ANALYZE answers; ANALYZE point_awards")
+            )
     seconds = time.perf_counter() - started
 
     with Session(bench.engine, expire_on_commit=False) as session:
-        regions = list(
-            session.scalars(select_departments(Department, bench.seed.org_id, roots=True))
-        )
+        regions = list(session.scalars(select_departments(Department, org_id, roots=True)))
         stores = sorted({learner.department_id for learner in bench.seed.learners})
-        from app.orgs.models import Organization
-
-        timezone = session.get_one(Organization, bench.seed.org_id).timezone
-        path = LearningPath(
-            org_id=bench.seed.org_id,
-            title="Ukens obligatoriske",
-            week=path_rules.week_of(now, timezone),
-            due_at=now + timedelta(days=2),
-        )
-        path.steps = [
-            PathModule(position=n, module_id=module.id, mandatory=n < 2)
-            for n, module in enumerate(modules[:4])
-        ]
-        session.add(path)
+        timezone = session.get_one(Organization, org_id).timezone
+        week = path_rules.week_of(now, timezone)
+        title = "Ukens obligatoriske"
+        if not session.scalar(
+            select(LearningPath.id).where(
+                LearningPath.org_id == org_id,
+                LearningPath.week == week,
+                LearningPath.title == title,
+            )
+        ):
+            path = LearningPath(
+                org_id=org_id, title=title, week=week, due_at=now + timedelta(days=2)
+            )
+            path.steps = [
+                PathModule(position=n, module_id=module.id, mandatory=n < 2)
+                for n, module in enumerate(modules[:4])
+            ]
+            session.add(path)
         admin = session.get_one(User, bench.seed.admin_id)
 
         def manager_of(department_id: str, label: str) -> dict[str, str]:
-            user = User(
-                id=new_id(),
-                org_id=bench.seed.org_id,
-                username=f"manager-{label}",
-                display_name=f"Leder {label}",
-                password_hash=admin.password_hash,
-                department_id=department_id,
-                roles=["manager"],
-                created_at=now - timedelta(days=400),
+            username = f"manager-{label}"
+            user = session.scalar(
+                select(User).where(User.org_id == org_id, User.username == username)
             )
-            session.add(user)
-            session.flush()
-            session.add(DepartmentManager(department_id=department_id, user_id=user.id))
+            if user is None:
+                user = User(
+                    id=new_id(),
+                    org_id=org_id,
+                    username=username,
+                    display_name=f"Leder {label}",
+                    password_hash=admin.password_hash,
+                    department_id=department_id,
+                    roles=["manager"],
+                    created_at=now - timedelta(days=400),
+                )
+                session.add(user)
+                session.flush()
+                session.add(DepartmentManager(department_id=department_id, user_id=user.id))
+            managed = session.scalar(
+                select(DepartmentManager.department_id).where(DepartmentManager.user_id == user.id)
+            )
             login = LoginSession(user_id=user.id)
             session.add(login)
             session.flush()
             token = encode_access_token(
-                AccessClaims(user_id=user.id, org_id=bench.seed.org_id, session_id=login.id),
+                AccessClaims(user_id=user.id, org_id=org_id, session_id=login.id),
                 secret=str(bench.extra["secret_key"]),
                 now=datetime.now(UTC),
                 lifetime=timedelta(hours=3),
             )
-            return {"department_id": department_id, "Authorization": f"Bearer {token}"}
+            return {"department_id": str(managed), "Authorization": f"Bearer {token}"}
 
         rng = bench.rng
         store_managers = [
@@ -163,7 +192,7 @@ def seed_history(bench: Bench) -> None:
                 "SELECT parent_id, count(*) FROM departments WHERE org_id = :org "
                 "AND parent_id IS NOT NULL GROUP BY parent_id"
             ),
-            {"org": bench.seed.org_id},
+            {"org": org_id},
         )
         counts = {parent: count for parent, count in rows}
     bench.extra["insights_history"] = {
@@ -171,19 +200,20 @@ def seed_history(bench: Bench) -> None:
         "answers": answers,
         "points": points,
         "seconds": round(seconds, 1),
+        "reused": bool(reused),
         "stores_per_region": sorted(set(counts.values())),
     }
     bench.extra["store_managers"] = store_managers
     bench.extra["region_managers"] = region_managers
     print(
         f"insights history: {attempts} attempts, {answers} answers, {points} point awards over "
-        f"a year in {seconds:.0f}s; regions of {sorted(set(counts.values()))} stores",
+        f"a year {'reused' if reused else 'made'} in {seconds:.0f}s; regions of "
+        f"{sorted(set(counts.values()))} stores",
         flush=True,
     )
 
 
 def select_departments(model: Any, org_id: str, *, roots: bool) -> Any:
-    from sqlalchemy import select
 
     stmt = select(model).where(model.org_id == org_id)
     if roots:

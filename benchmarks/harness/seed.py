@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -75,7 +75,6 @@ def seed(
     from app import clock
     from app.auth.models import LoginSession
     from app.auth.tokens import AccessClaims, encode_access_token
-    from app.content.models import Module, ModuleVersion
     from app.content.service import import_package, read_package_folder
     from app.db import new_id
     from app.media.storage import LocalMediaStorage
@@ -142,31 +141,7 @@ def seed(
         session.execute(text("ANALYZE"))
         session.commit()
 
-        versions = session.execute(
-            select(Module.key, ModuleVersion)
-            .join(ModuleVersion, ModuleVersion.id == Module.current_version_id)
-            .where(Module.org_id == org.id)
-            .order_by(Module.key)
-        ).all()
-        modules = [
-            ModuleInfo(
-                id=version.module_id,
-                key=key or version.module_id,
-                version_id=version.id,
-                version=version.version,
-                questions=tuple(
-                    Question(
-                        id=q["id"],
-                        kind=q["kind"],
-                        choice_ids=tuple(c["id"] for c in q["choices"]),
-                        correct_choice_ids=tuple(c["id"] for c in q["choices"] if c["correct"]),
-                    )
-                    for q in version.content["questions"]
-                ),
-                locales=(version.locale, *version.content.get("translations", {}).keys()),
-            )
-            for key, version in versions
-        ]
+        modules = _modules(session, org.id)
         tokens = [
             Learner(
                 id=user["id"],
@@ -186,6 +161,87 @@ def seed(
             learners=tokens,
             modules=modules,
             department_count=len(stores) + regions,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _modules(session: Session, org_id: str) -> list[ModuleInfo]:
+    """The organisation's modules with their questions and answer keys, by key."""
+    from app.content.models import Module, ModuleVersion
+
+    versions = session.execute(
+        select(Module.key, ModuleVersion)
+        .join(ModuleVersion, ModuleVersion.id == Module.current_version_id)
+        .where(Module.org_id == org_id)
+        .order_by(Module.key)
+    ).all()
+    return [
+        ModuleInfo(
+            id=version.module_id,
+            key=key or version.module_id,
+            version_id=version.id,
+            version=version.version,
+            questions=tuple(
+                Question(
+                    id=q["id"],
+                    kind=q["kind"],
+                    choice_ids=tuple(c["id"] for c in q["choices"]),
+                    correct_choice_ids=tuple(c["id"] for c in q["choices"] if c["correct"]),
+                )
+                for q in version.content["questions"]
+            ),
+            locales=(version.locale, *version.content.get("translations", {}).keys()),
+        )
+        for key, version in versions
+    ]
+
+
+def load_seed(engine: Engine, *, secret_key: str, token_lifetime: timedelta) -> SeedData:
+    """What `seed` made, read back from a kept database (`run.py --database`): the same
+    learners in the same order, and a fresh access token for each learner's login, minted
+    with this run's `SECRET_KEY` (the server checks signature, expiry and the login)."""
+    from app import clock
+    from app.auth.models import LoginSession
+    from app.auth.tokens import AccessClaims, encode_access_token
+    from app.orgs.models import Department, Organization, User
+
+    started = time.perf_counter()
+    now = clock.now()
+    with Session(engine, expire_on_commit=False) as session:
+        org = session.scalars(select(Organization).where(Organization.slug == "bench")).one()
+        admin_id = session.scalars(
+            select(User.id).where(User.org_id == org.id, User.username == "admin")
+        ).one()
+        # learner000000, learner000001, ...: the order `seed` made them in. One login each.
+        rows = session.execute(
+            select(User.id, User.department_id, func.min(LoginSession.id))
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(User.org_id == org.id, User.username.like("learner%"))
+            .group_by(User.id, User.department_id, User.username)
+            .order_by(User.username)
+        ).all()
+        departments = session.scalar(
+            select(func.count()).select_from(Department).where(Department.org_id == org.id)
+        )
+        learners = [
+            Learner(
+                id=user_id,
+                department_id=department_id,
+                token=encode_access_token(
+                    AccessClaims(user_id=user_id, org_id=org.id, session_id=login_id),
+                    secret=secret_key,
+                    now=now,
+                    lifetime=token_lifetime,
+                ),
+            )
+            for user_id, department_id, login_id in rows
+        ]
+        return SeedData(
+            org_id=org.id,
+            admin_id=admin_id,
+            learners=learners,
+            modules=_modules(session, org.id),
+            department_count=int(departments or 0),
             seconds=time.perf_counter() - started,
         )
 

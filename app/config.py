@@ -67,6 +67,7 @@ class Settings:
     xapi_timeout_seconds: float
     xapi_allow_http: bool
     badge_key_algorithm: str
+    insights_cache_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -111,6 +112,7 @@ class Settings:
             "XAPI_TIMEOUT_SECONDS": self.xapi_timeout_seconds,
             "XAPI_ALLOW_HTTP": self.xapi_allow_http,
             "BADGE_KEY_ALGORITHM": self.badge_key_algorithm,
+            "INSIGHTS_CACHE_SECONDS": self.insights_cache_seconds,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -185,4 +187,6 @@ def load_settings() -> Settings:
         # Plain http:// LRS endpoints: always outside production, in production only when set.
         xapi_allow_http=_env_bool("XAPI_ALLOW_HTTP", env != "production"),
         badge_key_algorithm=_env("BADGE_KEY_ALGORITHM", "ES256"),
+        # The oldest managers' figures may be when shown (issue 14 promises 5 s); 0: no cache.
+        insights_cache_seconds=max(0.0, float(_env("INSIGHTS_CACHE_SECONDS", "4"))),
     )

@@ -132,6 +132,24 @@ class Members(MethodView):
         if fmt == "json" and args["cursor"]:
             name, _, user_id = decode_cursor(args["cursor"]).partition(_NAME_AND_ID)
             after = (name, user_id)
+        if fmt == "json":
+            page, more = service.member_page(
+                report_session(),
+                viewer=principal,
+                department_id=department_id,
+                week=args["week"],
+                now=clock.now(),
+                locales=locales,
+                after=after,
+                only_follow_up=args["follow_up"],
+                limit=args["limit"],
+            )
+            items = [row.as_dict(locales) for row in page]
+            cursor = None
+            if more:
+                last = items[-1]["user"]
+                cursor = encode_cursor(f"{last['display_name']}{_NAME_AND_ID}{last['id']}")
+            return {"items": items, "next_cursor": cursor}
         rows = service.member_rows(
             report_session(),
             viewer=principal,
@@ -139,18 +157,8 @@ class Members(MethodView):
             week=args["week"],
             now=clock.now(),
             locales=locales,
-            after=after,
             only_follow_up=args["follow_up"],
         )
-        if fmt == "json":
-            items: list[dict[str, Any]] = []
-            for row in rows:
-                if len(items) == args["limit"]:
-                    last = items[-1]["user"]
-                    cursor = encode_cursor(f"{last['display_name']}{_NAME_AND_ID}{last['id']}")
-                    return {"items": items, "next_cursor": cursor}
-                items.append(row.as_dict(locales))
-            return {"items": items, "next_cursor": None}
         first = next(rows, None)  # runs the scope check before anything is recorded
         _record_export(
             "members",

@@ -63,7 +63,6 @@ def follow_up_reasons(
     *,
     assignments: Iterable[Assignment],
     completed: set[str],
-    module_titles: Mapping[str, str],
     requirements: Iterable[RequirementFact],
     last_active_at: datetime | None,
     member_since: datetime,
@@ -72,7 +71,9 @@ def follow_up_reasons(
 ) -> list[Reason]:
     """Everything a manager should act on for one person, most pressing first: mandatory work
     past its due time, requirements expired or missing past their due time, requirements
-    expiring within the window, and no learning for `inactive_days` or more."""
+    expiring within the window, and no learning for `inactive_days` or more. The reasons name
+    modules and requirements by id only, so they hold for every language; `with_titles` adds
+    the titles for the caller."""
     reasons: list[Reason] = []
     overdue = sorted(
         (a for a in assignments if a.mandatory and a.module_id not in completed),
@@ -83,32 +84,27 @@ def follow_up_reasons(
         reasons.append(
             Reason(
                 "mandatory_overdue",
-                {
-                    "count": len(overdue),
-                    "module_ids": [a.module_id for a in overdue],
-                    "modules": [module_titles.get(a.module_id, a.module_id) for a in overdue],
-                },
+                {"count": len(overdue), "module_ids": [a.module_id for a in overdue]},
             )
         )
-    for fact in sorted(requirements, key=lambda f: (f.title, f.requirement_id)):
+    # By id here; `with_titles` orders these by title in the caller's language.
+    for fact in sorted(requirements, key=lambda f: f.requirement_id):
         base = {"requirement_id": fact.requirement_id, "module_id": fact.module_id}
         if fact.status == "expired" and fact.valid_until is not None:
             days = (now - fact.valid_until).days
-            reasons.append(
-                Reason("requirement_expired", {**base, "requirement": fact.title, "days": days})
-            )
+            reasons.append(Reason("requirement_expired", {**base, "days": days}))
         elif fact.status == "missing" and fact.due_at is not None and fact.due_at <= now:
             days = (now - fact.due_at).days
-            reasons.append(
-                Reason("requirement_overdue", {**base, "requirement": fact.title, "days": days})
-            )
+            reasons.append(Reason("requirement_overdue", {**base, "days": days}))
     for fact in sorted(requirements, key=lambda f: (f.valid_until or now, f.requirement_id)):
         if fact.status == "expiring" and fact.valid_until is not None:
             days = max(0, (fact.valid_until - now).days)
             reasons.append(
-                Reason("requirement_expiring", {"requirement_id": fact.requirement_id,
-                                                "module_id": fact.module_id,
-                                                "requirement": fact.title, "days": days})
+                Reason(
+                    "requirement_expiring",
+                    {"requirement_id": fact.requirement_id, "module_id": fact.module_id,
+                     "days": days},
+                )
             )  # fmt: skip
     if last_active_at is None:
         days = (now - member_since).days
@@ -119,6 +115,39 @@ def follow_up_reasons(
         if days >= inactive_days:
             reasons.append(Reason("inactive", {"days": days}))
     return reasons
+
+
+_BY_TITLE = ("requirement_expired", "requirement_overdue")
+
+
+def with_titles(reasons: Iterable[Reason], titles: Mapping[str, str]) -> list[Reason]:
+    """The reasons with the titles of their modules and requirements in the caller's language
+    (`modules`, `requirement`), expired and overdue requirements ordered by that title."""
+    titled: list[Reason] = []
+    for reason in reasons:
+        params = dict(reason.params)
+        if "module_ids" in params:
+            params["modules"] = [titles.get(m, m) for m in params["module_ids"]]
+        elif "requirement_id" in params:
+            params["requirement"] = titles.get(params["module_id"], params["module_id"])
+        titled.append(Reason(reason.code, params))
+    ordered = iter(
+        sorted(
+            (r for r in titled if r.code in _BY_TITLE),
+            key=lambda r: (r.params["requirement"], r.params["requirement_id"]),
+        )
+    )
+    return [next(ordered) if r.code in _BY_TITLE else r for r in titled]
+
+
+def cache_use(age: float, max_age: float) -> str:
+    """What to do with figures computed `age` seconds ago when none may be shown older than
+    `max_age`: `use` them while they are younger than half of it; from then on `refresh` (one
+    process recomputes, the others still use them); `recompute` at `max_age` or beyond, or
+    when they were computed for a later moment than now (a clock set back, a past `now`)."""
+    if age < 0 or age >= max_age:
+        return "recompute"
+    return "use" if age < max_age / 2 else "refresh"
 
 
 # --- words ---------------------------------------------------------------------------------

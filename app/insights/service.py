@@ -1,25 +1,33 @@
 """Managers' insights: who may look at what, and the figures of a department's subtree.
 
-Every figure is computed from the source tables at request time (`queries.py`), so a
-completion shows at once. The definitions are in `docs/insights.md`; the property test in
-`tests/insights/test_figures_property.py` checks them against a brute-force recount.
+Every figure is computed from the source tables (`queries.py`). A department's summary, its
+children's and its members list are then kept in Redis for every process to reuse for at most
+`INSIGHTS_CACHE_SECONDS` (`_kept`), so a completion shows within that bound. The definitions
+are in `docs/insights.md`; the property test in `tests/insights/test_figures_property.py`
+checks them against a brute-force recount.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import UserFactsLike
 from app.content.models import ModuleVersion
+from app.db import after_commit
 from app.errors import Forbidden, NotFound, Unprocessable
+from app.extensions import get_redis
 from app.gamification import service as gamification
-from app.insights import queries, rules
+from app.insights import cache, queries, rules
 from app.insights.queries import Member
 from app.orgs import service as orgs
 from app.orgs.facts import DepartmentFacts, department_facts
@@ -29,6 +37,8 @@ from app.paths import service as paths
 from app.paths import structure
 
 Viewer = UserFactsLike
+
+log = logging.getLogger(__name__)
 
 MAX_TREND_WEEKS = 52
 MAX_QUESTION_WEEKS = 26
@@ -72,6 +82,63 @@ def parse_week(week: str | None, *, timezone: str, now: datetime) -> str:
     except ValueError as error:
         raise Unprocessable("Invalid week.", errors={"week": [str(error)]}) from None
     return week
+
+
+# --- kept figures --------------------------------------------------------------------------
+
+
+def cache_seconds() -> float:
+    """`INSIGHTS_CACHE_SECONDS`: the oldest kept figures may be when shown (0: not kept)."""
+    return float(current_app.config.get("INSIGHTS_CACHE_SECONDS") or 0)
+
+
+def _kept(
+    org_id: str, kind: str, department_id: str, week: str, now: datetime, compute: Callable[[], Any]
+) -> Any:
+    """`compute()`, or what it gave moments ago in any process: never older than
+    `cache_seconds()` (measured on the app's clock from the `now` it was computed for).
+
+    From half that age one process (the one that claims it in Redis) recomputes while the
+    others still serve the kept figures; at the bound everyone recomputes. Without Redis,
+    every request computes."""
+    max_age = cache_seconds()
+    if max_age <= 0:
+        return compute()
+    cache_key = cache.key(org_id, kind, department_id, week)
+    moment = now.timestamp()
+    try:
+        client = get_redis()
+        kept = cache.read(client, cache_key)
+        if kept is not None:
+            use = rules.cache_use(moment - kept.at, max_age)
+            if use == "use" or (
+                use == "refresh" and not cache.claim(client, cache_key, seconds=math.ceil(max_age))
+            ):
+                return kept.data
+    except redis.RedisError as error:
+        log.warning("insights cache unavailable (%s); computing", error)
+        return compute()
+    data = compute()
+    try:
+        cache.write(
+            client, cache_key, cache.Kept(moment, data), expire_seconds=math.ceil(max_age) + 2
+        )
+    except redis.RedisError as error:
+        log.warning("keeping insights in Redis failed (%s)", error)
+    return data
+
+
+def forget_kept(session: Session, org_id: str) -> None:
+    """Once the session commits, drop every kept figure of the organisation (a person was
+    erased: a kept members list would still show their name)."""
+
+    def forget() -> None:
+        try:
+            cache.forget_org(get_redis(), org_id)
+        except redis.RedisError as error:
+            log.warning("forgetting kept insights failed (%s); they lapse by themselves", error)
+
+    after_commit(session, forget)
 
 
 # --- the tree ------------------------------------------------------------------------------
@@ -142,22 +209,36 @@ def week_facts(
     return WeekFacts(org_id, timezone, week, start, end, now, weekly, onboarding, published)
 
 
+def onboarding_week(facts: WeekFacts, member: Member) -> int:
+    """Which week of their onboarding the asked week is for the member."""
+    return path_rules.onboarding_week_number(
+        member.started_on or path_rules.local_date(member.created_at, facts.timezone), facts.week
+    )
+
+
 def assignments(
     facts: WeekFacts, member: Member, ancestors: frozenset[str]
 ) -> dict[str, rules.Assignment]:
     """The published modules of a member's paths that week (as their own week shows them):
     weekly paths of the week and the onboarding template of their n-th week, whose audience
-    (departments with everything below them, and roles) includes them."""
-    onboarding_week = path_rules.onboarding_week_number(
-        member.started_on or path_rules.local_date(member.created_at, facts.timezone), facts.week
-    )
+    (departments with everything below them, and roles) includes them. They depend on the
+    member's department, roles and onboarding week only (`member_figures` shares them)."""
+    return _assignments(facts, onboarding_week(facts, member), member.has_role, ancestors)
+
+
+def _assignments(
+    facts: WeekFacts,
+    onboarding_week: int,
+    has_role: Callable[..., bool],
+    ancestors: frozenset[str],
+) -> dict[str, rules.Assignment]:
     found: dict[str, rules.Assignment] = {}
     for path in (*facts.weekly, *facts.onboarding):
         if path.onboarding_week is not None and path.onboarding_week != onboarding_week:
             continue
         if path.audience_department_ids and ancestors.isdisjoint(path.audience_department_ids):
             continue
-        if path.audience_roles and not member.has_role(*path.audience_roles):
+        if path.audience_roles and not has_role(*path.audience_roles):
             continue
         due_at = path.due_at or facts.end  # without a due time: the end of the week
         for step in path.steps:
@@ -204,12 +285,18 @@ def member_figures(
     ids = [m.id for m in members]
     stats = queries.attempt_stats(session, ids, facts.start, facts.end)
     earned = queries.points(session, ids, facts.start, facts.end)
-    ancestors: dict[str, frozenset[str]] = {}
+    # People of one department with the same roles in the same onboarding week have the same
+    # assignments: worked out once per such group (a region has ten thousand people).
+    shared: dict[tuple[str, tuple[str, ...], int], dict[str, rules.Assignment]] = {}
     assigned: dict[str, dict[str, rules.Assignment]] = {}
     for member in members:
-        if member.department_id not in ancestors:
-            ancestors[member.department_id] = departments.ancestors(member.department_id)
-        assigned[member.id] = assignments(facts, member, ancestors[member.department_id])
+        group = (member.department_id, member.roles, onboarding_week(facts, member))
+        found = shared.get(group)
+        if found is None:
+            found = shared[group] = _assignments(
+                facts, group[2], member.has_role, departments.ancestors(member.department_id)
+            )
+        assigned[member.id] = found
     module_ids = sorted({mid for found in assigned.values() for mid in found})
     done = queries.completed_modules(session, ids, module_ids, facts.end)
     figures: list[MemberFigures] = []
@@ -262,16 +349,28 @@ def _subtree_members(
     return queries.members(session, facts.org_id, subtree, joined_before=facts.end)
 
 
-def summarize(
-    session: Session, facts: WeekFacts, departments: DepartmentFacts, department_id: str
+def _week_facts(session: Session, viewer: Viewer, week: str, now: datetime) -> WeekFacts:
+    timezone = viewer.organization.timezone
+    return week_facts(session, org_id=viewer.org_id, timezone=timezone, week=week, now=now)
+
+
+def _kept_summary(
+    session: Session,
+    viewer: Viewer,
+    departments: DepartmentFacts,
+    department_id: str,
+    week: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """A department's figures for the week, over its whole subtree."""
-    members = _subtree_members(session, facts, departments, department_id)
-    return {
-        "department": {"id": department_id, "name": departments.names[department_id]},
-        "week": facts.week,
-        **_summary_of(member_figures(session, facts, departments, members)),
-    }
+    """The week's figures over the subtree (no name: that is read when shown)."""
+
+    def compute() -> dict[str, Any]:
+        facts = _week_facts(session, viewer, week, now)
+        members = _subtree_members(session, facts, departments, department_id)
+        return _summary_of(member_figures(session, facts, departments, members))
+
+    figures: dict[str, Any] = _kept(viewer.org_id, "summary", department_id, week, now, compute)
+    return figures
 
 
 def department_summary(
@@ -279,15 +378,12 @@ def department_summary(
 ) -> dict[str, Any]:
     """`GET /insights/departments/{id}`: the week's figures over the subtree."""
     departments = check_department(session, viewer, department_id)
-    timezone = viewer.organization.timezone
-    facts = week_facts(
-        session,
-        org_id=viewer.org_id,
-        timezone=timezone,
-        week=parse_week(week, timezone=timezone, now=now),
-        now=now,
-    )
-    return summarize(session, facts, departments, department_id)
+    week = parse_week(week, timezone=viewer.organization.timezone, now=now)
+    return {
+        "department": {"id": department_id, "name": departments.names[department_id]},
+        "week": week,
+        **_kept_summary(session, viewer, departments, department_id, week, now),
+    }
 
 
 def children_summaries(
@@ -295,52 +391,51 @@ def children_summaries(
 ) -> list[dict[str, Any]]:
     """The summary of each child department, by name (the stores of a region side by side)."""
     departments = check_department(session, viewer, department_id)
-    timezone = viewer.organization.timezone
-    facts = week_facts(
-        session,
-        org_id=viewer.org_id,
-        timezone=timezone,
-        week=parse_week(week, timezone=timezone, now=now),
-        now=now,
-    )
-    children = sorted(
-        departments.children.get(department_id, ()), key=lambda d: (departments.names[d], d)
-    )
-    # One pass over the whole subtree, then split by child: the same queries as one summary.
-    members = _subtree_members(session, facts, departments, department_id)
-    figures = member_figures(session, facts, departments, members)
-    items: list[dict[str, Any]] = []
-    for child in children:
-        below = departments.subtree([child])
-        items.append(
-            {
-                "department": {"id": child, "name": departments.names[child]},
-                "week": facts.week,
-                **_summary_of([f for f in figures if f.member.department_id in below]),
-            }
-        )
+    week = parse_week(week, timezone=viewer.organization.timezone, now=now)
+
+    def compute() -> list[dict[str, Any]]:
+        facts = _week_facts(session, viewer, week, now)
+        # One pass over the whole subtree, then split by child: the same queries as one summary.
+        members = _subtree_members(session, facts, departments, department_id)
+        figures = member_figures(session, facts, departments, members)
+        found: list[dict[str, Any]] = []
+        for child in departments.children.get(department_id, ()):
+            below = departments.subtree([child])
+            found.append(
+                {
+                    "id": child,
+                    **_summary_of([f for f in figures if f.member.department_id in below]),
+                }
+            )
+        return found
+
+    kept: list[dict[str, Any]] = _kept(viewer.org_id, "children", department_id, week, now, compute)
+    items = [
+        {
+            "department": {"id": child["id"], "name": departments.names[child["id"]]},
+            "week": week,
+            **{k: v for k, v in child.items() if k != "id"},
+        }
+        for child in kept
+        if child["id"] in departments.names  # a child removed since: gone at once
+    ]
+    items.sort(key=lambda i: (i["department"]["name"], i["department"]["id"]))
     return items
 
 
 def trend(
     session: Session, *, viewer: Viewer, department_id: str, weeks: int, now: datetime
 ) -> list[dict[str, Any]]:
-    """The last `weeks` weeks up to this one, oldest first."""
+    """The last `weeks` weeks up to this one, oldest first (each week's figures as its
+    summary keeps them)."""
     departments = check_department(session, viewer, department_id)
-    timezone = viewer.organization.timezone
-    current = path_rules.week_of(now, timezone)
+    current = path_rules.week_of(now, viewer.organization.timezone)
     items: list[dict[str, Any]] = []
     for back in range(weeks - 1, -1, -1):
-        facts = week_facts(
-            session,
-            org_id=viewer.org_id,
-            timezone=timezone,
-            week=path_rules.add_weeks(current, -back),
-            now=now,
+        week = path_rules.add_weeks(current, -back)
+        items.append(
+            {"week": week, **_kept_summary(session, viewer, departments, department_id, week, now)}
         )
-        summary = summarize(session, facts, departments, department_id)
-        summary.pop("department")
-        items.append(summary)
     return items
 
 
@@ -364,7 +459,42 @@ class MemberRow:
     def needs_follow_up(self) -> bool:
         return bool(self.reasons)
 
+    def titled(self, titles: Mapping[str, str]) -> MemberRow:
+        """The row with its reasons' titles in the caller's language."""
+        return replace(self, reasons=tuple(rules.with_titles(self.reasons, titles)))
+
+    def kept(self) -> dict[str, Any]:
+        """As JSON for the cache: figures, ids and names, reasons untitled."""
+        return {
+            "user": self.user,
+            "department_id": self.department["id"],
+            "modules_completed": self.modules_completed,
+            "mandatory_missing": self.mandatory_missing,
+            "average_score": self.average_score,
+            "points": self.points,
+            "last_active_at": self.last_active_at.isoformat() if self.last_active_at else None,
+            "reasons": [[reason.code, reason.params] for reason in self.reasons],
+        }
+
+    @classmethod
+    def from_kept(cls, kept: Mapping[str, Any], departments: DepartmentFacts) -> MemberRow:
+        last = kept["last_active_at"]
+        return cls(
+            user=kept["user"],
+            department={
+                "id": kept["department_id"],
+                "name": departments.names.get(kept["department_id"], ""),
+            },
+            modules_completed=kept["modules_completed"],
+            mandatory_missing=kept["mandatory_missing"],
+            average_score=kept["average_score"],
+            points=kept["points"],
+            last_active_at=datetime.fromisoformat(last).astimezone(UTC) if last else None,
+            reasons=tuple(rules.Reason(code, params) for code, params in kept["reasons"]),
+        )
+
     def as_dict(self, locales: Sequence[str]) -> dict[str, Any]:
+        """For JSON, its reasons titled already (`with_titles`)."""
         return {
             "user": self.user,
             "department": self.department,
@@ -463,8 +593,35 @@ def member_rows(
     after: tuple[str, str] | None = None,
     only_follow_up: bool = False,
 ) -> Iterator[MemberRow]:
+    """The subtree's members by name with their week's figures and follow-up reasons (in the
+    caller's language), computed a chunk of people at a time so an export of thousands runs
+    in bounded memory. Always from the source tables: exports and jobs are not cached."""
+    return _member_rows(
+        session,
+        viewer=viewer,
+        department_id=department_id,
+        week=week,
+        now=now,
+        locales=locales or ["en"],
+        after=after,
+        only_follow_up=only_follow_up,
+    )
+
+
+def _member_rows(
+    session: Session,
+    *,
+    viewer: Viewer,
+    department_id: str,
+    week: str | None,
+    now: datetime,
+    locales: Sequence[str],
+    after: tuple[str, str] | None = None,
+    only_follow_up: bool = False,
+) -> Iterator[MemberRow]:
     """The subtree's members by name with their week's figures and follow-up reasons,
-    computed a chunk of people at a time so an export of thousands runs in bounded memory."""
+    computed a chunk of people at a time so an export of thousands runs in bounded memory;
+    without `locales` the reasons are left untitled (for the cache)."""
     departments = check_department(session, viewer, department_id)
     timezone = viewer.organization.timezone
     facts = week_facts(
@@ -490,11 +647,81 @@ def member_rows(
         if not chunk:
             return
         after = (chunk[-1].display_name, chunk[-1].id)
-        yield from _rows(
+        for row in _rows(
             session, facts, departments, reqs, titles, threshold, chunk, only_follow_up
-        )
+        ):
+            yield row.titled(titles) if locales else row
         if len(chunk) < MEMBER_CHUNK:
             return
+
+
+def member_page(
+    session: Session,
+    *,
+    viewer: Viewer,
+    department_id: str,
+    week: str | None,
+    now: datetime,
+    locales: Sequence[str],
+    after: tuple[str, str] | None,
+    only_follow_up: bool,
+    limit: int,
+) -> tuple[list[MemberRow], bool]:
+    """One page of the members list (JSON) and whether more follow. With the cache on, the
+    whole list is computed once and kept (`_kept`), and a page is cut from it; else the
+    page is computed from the people it shows on."""
+    if cache_seconds() <= 0:
+        rows = member_rows(
+            session,
+            viewer=viewer,
+            department_id=department_id,
+            week=week,
+            now=now,
+            locales=locales,
+            after=after,
+            only_follow_up=only_follow_up,
+        )
+        page = [row for _, row in zip(range(limit + 1), rows, strict=False)]
+        return page[:limit], len(page) > limit
+    departments = check_department(session, viewer, department_id)
+    week = parse_week(week, timezone=viewer.organization.timezone, now=now)
+
+    def compute() -> list[dict[str, Any]]:
+        rows = _member_rows(
+            session, viewer=viewer, department_id=department_id, week=week, now=now, locales=[]
+        )
+        return [row.kept() for row in rows]
+
+    kept: list[dict[str, Any]] = _kept(viewer.org_id, "members", department_id, week, now, compute)
+    start: int | None = 0
+    if after is not None:
+        # Just after the person the last page ended with: the list is in the database's order
+        # by name, which need not be Python's; someone gone since falls back to comparing.
+        start = next((n + 1 for n, row in enumerate(kept) if row["user"]["id"] == after[1]), None)
+        if start is None:
+            start = next((n for n, row in enumerate(kept) if _name_key(row) > after), len(kept))
+    picked: list[dict[str, Any]] = []
+    more = False
+    for row in kept[start:]:
+        if only_follow_up and not row["reasons"]:
+            continue
+        if len(picked) == limit:
+            more = True
+            break
+        picked.append(row)
+    shown = [MemberRow.from_kept(row, departments) for row in picked]
+    module_ids: set[str] = set()
+    for member in shown:
+        for reason in member.reasons:
+            module_ids.update(reason.params.get("module_ids", ()))
+            if "module_id" in reason.params:
+                module_ids.add(reason.params["module_id"])
+    titles = _titles(structure.modules(session, viewer.org_id, module_ids), locales)
+    return [member.titled(titles) for member in shown], more
+
+
+def _name_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    return (row["user"]["display_name"], row["user"]["id"])
 
 
 def _rows(
@@ -519,7 +746,6 @@ def _rows(
         reasons = rules.follow_up_reasons(
             assignments=fig.assignments.values(),
             completed=fig.completed,
-            module_titles=titles,
             requirements=[fact for fact, _ in states],
             last_active_at=learned.get(member.id),
             member_since=member.created_at,

@@ -195,12 +195,13 @@ def recount(data: dict, ids: dict) -> tuple[dict, dict]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=scene)
-def test_every_figure_equals_a_recount_from_the_rows(session, data):
+def test_every_figure_equals_a_recount_from_the_rows(app, session, data):
     year, number = int(data["ask_week"][:4]), int(data["ask_week"][-2:])
     monday = date.fromisocalendar(year, number, 1)
     data["now"] = datetime(monday.year, monday.month, monday.day, tzinfo=UTC) + timedelta(
         hours=data["now_hours"]
     )
+    cache_seconds = app.config["INSIGHTS_CACHE_SECONDS"]
     nested = session.begin_nested()
     try:
         org = factories.make_org(
@@ -292,6 +293,8 @@ def test_every_figure_equals_a_recount_from_the_rows(session, data):
         target(float(len(expected_rows)), label="members")
         target(float(sum(bool(r["overdue"]) for r in expected_rows.values())), label="overdue")
         asked = departments[data["ask_department"]].id
+        # From the source tables: the cache is off.
+        app.config["INSIGHTS_CACHE_SECONDS"] = 0
         summary = service.department_summary(
             session, viewer=viewer, department_id=asked, week=data["ask_week"], now=data["now"]
         )
@@ -321,5 +324,27 @@ def test_every_figure_equals_a_recount_from_the_rows(session, data):
             assert (sorted(overdue.params["module_ids"]) if overdue else []) == want["overdue"]
             assert ("inactive" in codes or "never_active" in codes) == want["inactive"]
             assert ("never_active" in codes) == (want["inactive"] and want["never"])
+
+        # With the cache on, the figures computed and then served from Redis are the same.
+        app.config["INSIGHTS_CACHE_SECONDS"] = 4
+        for _ in ("computed and kept", "served kept"):
+            kept = service.department_summary(
+                session, viewer=viewer, department_id=asked, week=data["ask_week"], now=data["now"]
+            )
+            assert kept == summary
+            page, more = service.member_page(
+                session,
+                viewer=viewer,
+                department_id=asked,
+                week=data["ask_week"],
+                now=data["now"],
+                locales=["en"],
+                after=None,
+                only_follow_up=False,
+                limit=100,
+            )
+            assert [row.as_dict(["en"]) for row in page] == [row.as_dict(["en"]) for row in rows]
+            assert not more
     finally:
+        app.config["INSIGHTS_CACHE_SECONDS"] = cache_seconds
         nested.rollback()

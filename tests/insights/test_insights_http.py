@@ -309,18 +309,98 @@ def test_children_and_trend(
     assert [w["members"] for w in trend["items"]] == [0, 3, 3]
 
 
-def test_a_completion_shows_at_once(
-    client, session, frozen_clock, org, store, learner, as_manager, week_path, week_modules,
+def test_a_completion_shows_within_the_cache_bound(
+    app, client, session, frozen_clock, org, store, learner, as_manager, week_path, week_modules,
+    monkeypatch,
 ):  # fmt: skip
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    summary, members = f"{BASE}/departments/{store.id}", f"{BASE}/departments/{store.id}/members"
+
+    def mine() -> dict:
+        rows = client.get(members, headers=as_manager).json["items"]
+        return next(row for row in rows if row["user"]["id"] == learner.id)
+
+    before = client.get(summary, headers=as_manager).json
+    assert before["active_members"] == 0
+    assert mine()["modules_completed"] == 0
+    finish(client, session, auth_headers(session, learner), week_modules[0])
+    # Kept figures are shown while young...
+    frozen_clock.advance(seconds=1)
+    assert client.get(summary, headers=as_manager).json == before
+    assert mine()["modules_completed"] == 0
+    # ...and never older than the bound: 4 s after they were computed, the completion shows.
+    frozen_clock.advance(seconds=3)
+    after = client.get(summary, headers=as_manager).json
+    assert after["active_members"] == 1
+    assert after["points"] > before["points"]
+    assert after["path_completion_rate"] > (before["path_completion_rate"] or 0)
+    assert mine()["modules_completed"] == 1
+
+
+def test_one_process_refreshes_kept_figures_while_the_others_serve_them(
+    app, client, session, frozen_clock, org, store, learner, as_manager, week_path, week_modules,
+    monkeypatch,
+):  # fmt: skip
+    from app.extensions import get_redis
+    from app.insights import cache
+
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    url = f"{BASE}/departments/{store.id}"
+    assert client.get(url, headers=as_manager).json["active_members"] == 0
+    finish(client, session, auth_headers(session, learner), week_modules[0])
+    frozen_clock.advance(seconds=2)  # half the bound: time to refresh
+    # Another process claimed the refresh: this one serves the kept figures meanwhile.
+    key = cache.key(org.id, "summary", store.id, "2026-W48")
+    assert cache.claim(get_redis(), key, seconds=30)
+    assert client.get(url, headers=as_manager).json["active_members"] == 0
+    # At the bound nobody serves them any more, claimed or not.
+    frozen_clock.advance(seconds=2)
+    assert client.get(url, headers=as_manager).json["active_members"] == 1
+    # Without a claim, the first request after half the bound recomputes.
+    points = client.get(url, headers=as_manager).json["points"]
+    finish(client, session, auth_headers(session, learner), week_modules[1])
+    frozen_clock.advance(seconds=1)
+    assert client.get(url, headers=as_manager).json["points"] == points
+    frozen_clock.advance(seconds=1)
+    assert client.get(url, headers=as_manager).json["points"] > points
+
+
+def test_without_the_cache_a_completion_shows_at_once(
+    app, client, session, frozen_clock, org, store, learner, as_manager, week_path, week_modules,
+    monkeypatch,
+):  # fmt: skip
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 0)
     url = f"{BASE}/departments/{store.id}"
     before = client.get(url, headers=as_manager).json
     assert before["active_members"] == 0
     finish(client, session, auth_headers(session, learner), week_modules[0])
-    frozen_clock.advance(seconds=1)
     after = client.get(url, headers=as_manager).json
     assert after["active_members"] == 1
-    assert after["points"] > before["points"]
-    assert after["path_completion_rate"] > (before["path_completion_rate"] or 0)
+    members = client.get(f"{url}/members", headers=as_manager).json["items"]
+    assert [r["modules_completed"] for r in members if r["user"]["id"] == learner.id] == [1]
+
+
+def test_kept_figures_are_per_organisation_department_and_week(
+    app, client, session, frozen_clock, org, other_org, store, checkout, learner, manager,
+    as_manager, week_path, week_modules, monkeypatch,
+):  # fmt: skip
+    """The scope is checked before anything kept is read, and figures kept for one
+    department, week or organisation are never served for another."""
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    finish(client, session, auth_headers(session, learner), week_modules[0])
+    base = f"{BASE}/departments"
+    whole = client.get(f"{base}/{store.id}", headers=as_manager).json
+    part = client.get(f"{base}/{checkout.id}", headers=as_manager).json
+    last_week = client.get(f"{base}/{store.id}?week=2026-W47", headers=as_manager).json
+    assert (whole["members"], part["members"], last_week["active_members"]) == (2, 1, 0)
+    assert whole["active_members"] == 1
+    elsewhere = factories.make_department(session, other_org, "Butikk Rival")
+    rival = factories.make_user(session, other_org, "rivalboss", roles=["admin"])
+    as_rival = auth_headers(session, rival)
+    assert client.get(f"{base}/{store.id}", headers=as_rival).status_code == 404
+    assert client.get(f"{base}/{elsewhere.id}", headers=as_manager).status_code == 404
+    colleague_view = auth_headers(session, learner)
+    assert client.get(f"{base}/{store.id}", headers=colleague_view).status_code == 403
 
 
 def test_me_names_the_departments_a_manager_manages(client, store, as_manager, as_learner):
@@ -366,3 +446,19 @@ def test_a_module_completed_without_answers_makes_nobody_compliant(
     rows = client.get(f"{BASE}/departments/{store.id}/members", headers=as_manager).json["items"]
     [mine] = [row for row in rows if row["user"]["id"] == learner.id]
     assert mine["mandatory_missing"] == 1
+
+
+def test_an_erased_person_leaves_the_kept_members_list_at_once(
+    app, client, session, frozen_clock, org, store, learner, as_manager, as_admin, monkeypatch,
+):  # fmt: skip
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    url = f"{BASE}/departments/{store.id}/members"
+    names = [
+        row["user"]["display_name"] for row in client.get(url, headers=as_manager).json["items"]
+    ]
+    assert learner.display_name in names
+    response = client.post(f"/api/v1/admin/users/{learner.id}/erase", headers=as_admin)
+    assert response.status_code == 202
+    rows = client.get(url, headers=as_manager).json["items"]
+    assert learner.id not in [row["user"]["id"] for row in rows]
+    assert learner.display_name not in [row["user"]["display_name"] for row in rows]

@@ -2,15 +2,16 @@
 process, so that a dashboard read costs one round trip instead of a recomputation.
 
 Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`, `children`
-or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "data":
-...}`, figures and ids only (no text in a language). `<key>:refresh` is the single-flight
+or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "v": <a
+version>, "data": ...}`, figures and ids only (no text in a language). `<key>:refresh` is the single-flight
 claim of the process recomputing it. What may be served, and for how long, is decided in
 `rules.cache_use` and `service._kept`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -29,6 +30,9 @@ def org_pattern(org_id: str) -> str:
 class Kept:
     at: float  # the moment the figures were computed for (unix seconds)
     data: Any
+    # Names this computation (two may share a moment): what was rendered from it may be
+    # served again for as long as it is the kept one.
+    version: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 def read(client: redis.Redis, cache_key: str) -> Kept | None:
@@ -36,14 +40,14 @@ def read(client: redis.Redis, cache_key: str) -> Kept | None:
     if raw is None:
         return None
     value = orjson.loads(raw)
-    return Kept(float(value["at"]), value["data"])
+    return Kept(float(value["at"]), value["data"], str(value["v"]))
 
 
 def write(client: redis.Redis, cache_key: str, kept: Kept, *, expire_seconds: int) -> None:
     """Keep the figures (Redis drops them after `expire_seconds`, long past any use) and give
     up the claim to recompute them."""
     pipe = client.pipeline(transaction=False)
-    pipe.set(cache_key, orjson.dumps({"at": kept.at, "data": kept.data}), ex=expire_seconds)
+    pipe.set(cache_key, orjson.dumps({"at": kept.at, "v": kept.version, "data": kept.data}), ex=expire_seconds)
     pipe.delete(f"{cache_key}:refresh")
     pipe.execute()
 

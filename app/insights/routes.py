@@ -17,11 +17,15 @@ from app.insights import exports, schemas, service
 from app.languages import caller_locales
 from app.openapi import errors
 from app.pagination import decode_cursor, encode_cursor
+from app.rendered import RenderedBodies
 from app.replica import report_session
 
 # Between the name and the id in a members cursor: the unit separator, never in a name. (Not
 # NUL: cursors are refused with text the database cannot hold.)
 _NAME_AND_ID = "\x1f"
+
+# Pages of kept members lists, rendered (marshmallow, JSON, gzip) once per process.
+_member_pages = RenderedBodies()
 
 blp = Blueprint(
     "insights", __name__, url_prefix="/api/v1/insights", description="Managers' insights"
@@ -133,7 +137,7 @@ class Members(MethodView):
             name, _, user_id = decode_cursor(args["cursor"]).partition(_NAME_AND_ID)
             after = (name, user_id)
         if fmt == "json":
-            page, more = service.member_page(
+            page = service.member_page(
                 report_session(),
                 viewer=principal,
                 department_id=department_id,
@@ -144,12 +148,26 @@ class Members(MethodView):
                 only_follow_up=args["follow_up"],
                 limit=args["limit"],
             )
-            items = [row.as_dict(locales) for row in page]
-            cursor = None
-            if more:
-                last = items[-1]["user"]
-                cursor = encode_cursor(f"{last['display_name']}{_NAME_AND_ID}{last['id']}")
-            return {"items": items, "next_cursor": cursor}
+
+            def render() -> dict[str, Any]:
+                rows, more = page.rows()
+                items = [row.as_dict(locales) for row in rows]
+                cursor = None
+                if more:
+                    last = items[-1]["user"]
+                    cursor = encode_cursor(f"{last['display_name']}{_NAME_AND_ID}{last['id']}")
+                return {"items": items, "next_cursor": cursor}
+
+            if page.kept is None:
+                return render()
+            # A page of kept figures is the same for every viewer who may see it and every
+            # request until the figures are recomputed: rendered once per process.
+            key = (department_id, args["week"], tuple(locales), after, args["follow_up"])
+            return _member_pages.response(
+                (*key, args["limit"]),
+                page.kept,
+                lambda: schemas.MemberPageSchema().dump(render()),
+            )
         rows = service.member_rows(
             report_session(),
             viewer=principal,

@@ -94,7 +94,7 @@ def cache_seconds() -> float:
 
 def _kept(
     org_id: str, kind: str, department_id: str, week: str, now: datetime, compute: Callable[[], Any]
-) -> Any:
+) -> cache.Kept:
     """`compute()`, or what it gave moments ago in any process: never older than
     `cache_seconds()` (measured on the app's clock from the `now` it was computed for).
 
@@ -102,10 +102,10 @@ def _kept(
     others still serve the kept figures; at the bound everyone recomputes. Without Redis,
     every request computes."""
     max_age = cache_seconds()
-    if max_age <= 0:
-        return compute()
-    cache_key = cache.key(org_id, kind, department_id, week)
     moment = now.timestamp()
+    if max_age <= 0:
+        return cache.Kept(moment, compute())
+    cache_key = cache.key(org_id, kind, department_id, week)
     try:
         client = get_redis()
         kept = cache.read(client, cache_key)
@@ -114,18 +114,16 @@ def _kept(
             if use == "use" or (
                 use == "refresh" and not cache.claim(client, cache_key, seconds=math.ceil(max_age))
             ):
-                return kept.data
+                return kept
     except redis.RedisError as error:
         log.warning("insights cache unavailable (%s); computing", error)
-        return compute()
-    data = compute()
+        return cache.Kept(moment, compute())
+    kept = cache.Kept(moment, compute())
     try:
-        cache.write(
-            client, cache_key, cache.Kept(moment, data), expire_seconds=math.ceil(max_age) + 2
-        )
+        cache.write(client, cache_key, kept, expire_seconds=math.ceil(max_age) + 2)
     except redis.RedisError as error:
         log.warning("keeping insights in Redis failed (%s)", error)
-    return data
+    return kept
 
 
 def forget_kept(session: Session, org_id: str) -> None:
@@ -369,7 +367,9 @@ def _kept_summary(
         members = _subtree_members(session, facts, departments, department_id)
         return _summary_of(member_figures(session, facts, departments, members))
 
-    figures: dict[str, Any] = _kept(viewer.org_id, "summary", department_id, week, now, compute)
+    figures: dict[str, Any] = _kept(
+        viewer.org_id, "summary", department_id, week, now, compute
+    ).data
     return figures
 
 
@@ -409,7 +409,9 @@ def children_summaries(
             )
         return found
 
-    kept: list[dict[str, Any]] = _kept(viewer.org_id, "children", department_id, week, now, compute)
+    kept: list[dict[str, Any]] = _kept(
+        viewer.org_id, "children", department_id, week, now, compute
+    ).data
     items = [
         {
             "department": {"id": child["id"], "name": departments.names[child["id"]]},
@@ -655,6 +657,16 @@ def _member_rows(
             return
 
 
+@dataclass(frozen=True)
+class MemberPage:
+    """A page of the members list to render: `rows()` gives its rows (reasons titled) and
+    whether more follow. `kept` names the kept list it is cut from, so the same page of the
+    same kept list renders the same (None: computed for this request)."""
+
+    kept: str | None
+    rows: Callable[[], tuple[list[MemberRow], bool]]
+
+
 def member_page(
     session: Session,
     *,
@@ -666,10 +678,10 @@ def member_page(
     after: tuple[str, str] | None,
     only_follow_up: bool,
     limit: int,
-) -> tuple[list[MemberRow], bool]:
-    """One page of the members list (JSON) and whether more follow. With the cache on, the
-    whole list is computed once and kept (`_kept`), and a page is cut from it; else the
-    page is computed from the people it shows on."""
+) -> MemberPage:
+    """One page of the members list (JSON). With the cache on, the whole list is computed once
+    and kept (`_kept`), and a page is cut from it; else the page is computed from the people it
+    shows on."""
     if cache_seconds() <= 0:
         rows = member_rows(
             session,
@@ -682,7 +694,7 @@ def member_page(
             only_follow_up=only_follow_up,
         )
         page = [row for _, row in zip(range(limit + 1), rows, strict=False)]
-        return page[:limit], len(page) > limit
+        return MemberPage(None, lambda: (page[:limit], len(page) > limit))
     departments = check_department(session, viewer, department_id)
     week = parse_week(week, timezone=viewer.organization.timezone, now=now)
 
@@ -692,7 +704,24 @@ def member_page(
         )
         return [row.kept() for row in rows]
 
-    kept: list[dict[str, Any]] = _kept(viewer.org_id, "members", department_id, week, now, compute)
+    kept = _kept(viewer.org_id, "members", department_id, week, now, compute)
+
+    def cut() -> tuple[list[MemberRow], bool]:
+        return _cut(session, viewer, departments, kept.data, locales, after, only_follow_up, limit)
+
+    return MemberPage(kept.version, cut)
+
+
+def _cut(
+    session: Session,
+    viewer: Viewer,
+    departments: DepartmentFacts,
+    kept: list[dict[str, Any]],
+    locales: Sequence[str],
+    after: tuple[str, str] | None,
+    only_follow_up: bool,
+    limit: int,
+) -> tuple[list[MemberRow], bool]:
     start: int | None = 0
     if after is not None:
         # Just after the person the last page ended with: the list is in the database's order

@@ -342,7 +342,7 @@ def test_every_figure_equals_a_recount_from_the_rows(app, session, data):
                 after=None,
                 only_follow_up=False,
                 limit=100,
-            )
+            ).rows()
             assert [row.as_dict(["en"]) for row in page] == [row.as_dict(["en"]) for row in rows]
             assert not more
     finally:

@@ -462,3 +462,21 @@ def test_an_erased_person_leaves_the_kept_members_list_at_once(
     rows = client.get(url, headers=as_manager).json["items"]
     assert learner.id not in [row["user"]["id"] for row in rows]
     assert learner.display_name not in [row["user"]["display_name"] for row in rows]
+
+
+def test_one_kept_members_list_serves_every_language(
+    app, client, session, frozen_clock, org, store, learner, colleague, as_manager, week_path,
+    week_modules, monkeypatch,
+):  # fmt: skip
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    frozen_clock.advance(days=3)  # past Friday's due time: the mandatory module is overdue
+    url = f"{BASE}/departments/{store.id}/members?follow_up=true"
+    texts = {}
+    for language in ("en", "nb", "en"):
+        rows = client.get(url, headers={**as_manager, "Accept-Language": language}).json["items"]
+        mine = next(row for row in rows if row["user"]["id"] == colleague.id)
+        texts.setdefault(language, set()).add(mine["follow_up_reasons"][0]["text"])
+    assert texts == {
+        "en": {"mandatory module overdue (The cold chain)"},
+        "nb": {"obligatorisk modul på overtid (Modul 1)"},
+    }

@@ -3,8 +3,8 @@ process, so that a dashboard read costs one round trip instead of a recomputatio
 
 Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`, `children`
 or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "v": <a
-version>, "data": ...}`, figures and ids only (no text in a language). `<key>:refresh` is the single-flight
-claim of the process recomputing it. What may be served, and for how long, is decided in
+version>, "data": ...}`, figures, ids and names only (no text in a language).
+`<key>:refresh` is the single-flight claim of the process recomputing it. What may be served, and for how long, is decided in
 `rules.cache_use` and `service._kept`.
 """
 
@@ -47,7 +47,8 @@ def write(client: redis.Redis, cache_key: str, kept: Kept, *, expire_seconds: in
     """Keep the figures (Redis drops them after `expire_seconds`, long past any use) and give
     up the claim to recompute them."""
     pipe = client.pipeline(transaction=False)
-    pipe.set(cache_key, orjson.dumps({"at": kept.at, "v": kept.version, "data": kept.data}), ex=expire_seconds)
+    value = {"at": kept.at, "v": kept.version, "data": kept.data}
+    pipe.set(cache_key, orjson.dumps(value), ex=expire_seconds)
     pipe.delete(f"{cache_key}:refresh")
     pipe.execute()
 

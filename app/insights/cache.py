@@ -4,8 +4,8 @@ process, so that a dashboard read costs one round trip instead of a recomputatio
 Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`, `children`
 or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "v": <a
 version>, "data": ...}`, figures, ids and names only (no text in a language).
-`<key>:refresh` is the single-flight claim of the process recomputing it. What may be served, and for how long, is decided in
-`rules.cache_use` and `service._kept`.
+`<key>:refresh` is the single-flight claim of the process recomputing it. What may be served,
+and for how long, is decided in `rules.cache_use` and `service._kept`.
 """
 
 from __future__ import annotations

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import UserFactsLike
@@ -93,37 +94,89 @@ def cache_seconds() -> float:
 
 
 def _kept(
-    org_id: str, kind: str, department_id: str, week: str, now: datetime, compute: Callable[[], Any]
+    session: Session,
+    org_id: str,
+    kind: str,
+    department_id: str,
+    week: str,
+    now: datetime,
+    compute: Callable[[Session], Any],
 ) -> cache.Kept:
-    """`compute()`, or what it gave moments ago in any process: never older than
+    """`compute(session)`, or what it gave moments ago in any process: never older than
     `cache_seconds()` (measured on the app's clock from the `now` it was computed for).
 
-    From half that age one process (the one that claims it in Redis) recomputes while the
-    others still serve the kept figures; at the bound everyone recomputes. Without Redis,
-    every request computes."""
+    From half that age one process (the one that claims it in Redis) recomputes while every
+    request, its own included, still gets the kept figures: in a thread of its own with its
+    own database session (`_refresh`), so a region's second of recomputing holds up no
+    request. At the bound, or with nothing kept, the request computes. Without Redis, every
+    request computes."""
     max_age = cache_seconds()
     moment = now.timestamp()
     if max_age <= 0:
-        return cache.Kept(moment, compute())
+        return cache.Kept(moment, compute(session))
     cache_key = cache.key(org_id, kind, department_id, week)
     try:
         client = get_redis()
         kept = cache.read(client, cache_key)
         if kept is not None:
             use = rules.cache_use(moment - kept.at, max_age)
-            if use == "use" or (
-                use == "refresh" and not cache.claim(client, cache_key, seconds=math.ceil(max_age))
-            ):
+            if use == "use":
+                return kept
+            if use == "refresh":
+                if cache.claim(client, cache_key, seconds=math.ceil(max_age)):
+                    _refresh(session, client, cache_key, moment, compute)
                 return kept
     except redis.RedisError as error:
         log.warning("insights cache unavailable (%s); computing", error)
-        return cache.Kept(moment, compute())
-    kept = cache.Kept(moment, compute())
+        return cache.Kept(moment, compute(session))
+    kept = cache.Kept(moment, compute(session))
+    _keep(client, cache_key, kept)
+    return kept
+
+
+def _keep(client: redis.Redis, cache_key: str, kept: cache.Kept) -> None:
     try:
-        cache.write(client, cache_key, kept, expire_seconds=math.ceil(max_age) + 2)
+        cache.write(client, cache_key, kept, expire_seconds=math.ceil(cache_seconds()) + 2)
     except redis.RedisError as error:
         log.warning("keeping insights in Redis failed (%s)", error)
-    return kept
+
+
+# Refreshes running in this process (tests wait for them: `wait_for_refreshes`).
+_refreshes: list[threading.Thread] = []
+
+
+def _refresh(
+    session: Session,
+    client: redis.Redis,
+    cache_key: str,
+    moment: float,
+    compute: Callable[[Session], Any],
+) -> None:
+    """Recompute kept figures and keep them, in a thread with its own session on the same
+    engine. A session bound to one connection (a transaction of its own, as in tests) has no
+    engine to open another: then the request recomputes before it answers."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        _keep(client, cache_key, cache.Kept(moment, compute(session)))
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            with app.app_context(), Session(bind=bind) as own:
+                _keep(client, cache_key, cache.Kept(moment, compute(own)))
+        except Exception:  # the claim lapses; the next request after it tries again
+            log.exception("refreshing kept insights failed")
+
+    thread = threading.Thread(target=run, name=f"insights-refresh {cache_key}", daemon=True)
+    _refreshes[:] = [t for t in _refreshes if t.is_alive()] + [thread]
+    thread.start()
+
+
+def wait_for_refreshes(timeout: float = 30) -> None:
+    """Until the refreshes started by this process have finished (for tests and shutdown)."""
+    for thread in list(_refreshes):
+        thread.join(timeout)
 
 
 def forget_kept(session: Session, org_id: str) -> None:
@@ -277,18 +330,27 @@ class MemberFigures:
 
 
 def member_figures(
-    session: Session, facts: WeekFacts, departments: DepartmentFacts, members: Sequence[Member]
+    session: Session,
+    facts: WeekFacts,
+    departments: DepartmentFacts,
+    members: Sequence[Member],
+    people: queries.People | None = None,
 ) -> list[MemberFigures]:
-    """The week's figures of each member (four queries per chunk of members)."""
-    ids = [m.id for m in members]
+    """The week's figures of each member (four queries per chunk of members). `people`, when
+    given, selects the same members' ids in SQL (a whole subtree: one short statement)."""
+    ids = people if people is not None else [m.id for m in members]
     stats = queries.attempt_stats(session, ids, facts.start, facts.end)
     earned = queries.points(session, ids, facts.start, facts.end)
     # People of one department with the same roles in the same onboarding week have the same
     # assignments: worked out once per such group (a region has ten thousand people).
     shared: dict[tuple[str, tuple[str, ...], int], dict[str, rules.Assignment]] = {}
     assigned: dict[str, dict[str, rules.Assignment]] = {}
+    weeks: dict[tuple[date | None, datetime], int] = {}  # most people started with others
     for member in members:
-        group = (member.department_id, member.roles, onboarding_week(facts, member))
+        started = (member.started_on, member.created_at)
+        if started not in weeks:
+            weeks[started] = onboarding_week(facts, member)
+        group = (member.department_id, member.roles, weeks[started])
         found = shared.get(group)
         if found is None:
             found = shared[group] = _assignments(
@@ -340,11 +402,14 @@ def _summary_of(figures: Sequence[MemberFigures]) -> dict[str, Any]:
     }
 
 
-def _subtree_members(
+def _subtree_figures(
     session: Session, facts: WeekFacts, departments: DepartmentFacts, department_id: str
-) -> list[Member]:
+) -> list[MemberFigures]:
+    """The week's figures of every member of the subtree."""
     subtree = sorted(departments.subtree([department_id]))
-    return queries.members(session, facts.org_id, subtree, joined_before=facts.end)
+    members = queries.members(session, facts.org_id, subtree, joined_before=facts.end)
+    people = queries.member_ids_statement(facts.org_id, subtree, joined_before=facts.end)
+    return member_figures(session, facts, departments, members, people)
 
 
 def _week_facts(session: Session, viewer: Viewer, week: str, now: datetime) -> WeekFacts:
@@ -362,13 +427,12 @@ def _kept_summary(
 ) -> dict[str, Any]:
     """The week's figures over the subtree (no name: that is read when shown)."""
 
-    def compute() -> dict[str, Any]:
-        facts = _week_facts(session, viewer, week, now)
-        members = _subtree_members(session, facts, departments, department_id)
-        return _summary_of(member_figures(session, facts, departments, members))
+    def compute(own: Session) -> dict[str, Any]:
+        facts = _week_facts(own, viewer, week, now)
+        return _summary_of(_subtree_figures(own, facts, departments, department_id))
 
     figures: dict[str, Any] = _kept(
-        viewer.org_id, "summary", department_id, week, now, compute
+        session, viewer.org_id, "summary", department_id, week, now, compute
     ).data
     return figures
 
@@ -393,11 +457,10 @@ def children_summaries(
     departments = check_department(session, viewer, department_id)
     week = parse_week(week, timezone=viewer.organization.timezone, now=now)
 
-    def compute() -> list[dict[str, Any]]:
-        facts = _week_facts(session, viewer, week, now)
+    def compute(own: Session) -> list[dict[str, Any]]:
+        facts = _week_facts(own, viewer, week, now)
         # One pass over the whole subtree, then split by child: the same queries as one summary.
-        members = _subtree_members(session, facts, departments, department_id)
-        figures = member_figures(session, facts, departments, members)
+        figures = _subtree_figures(own, facts, departments, department_id)
         found: list[dict[str, Any]] = []
         for child in departments.children.get(department_id, ()):
             below = departments.subtree([child])
@@ -410,7 +473,7 @@ def children_summaries(
         return found
 
     kept: list[dict[str, Any]] = _kept(
-        viewer.org_id, "children", department_id, week, now, compute
+        session, viewer.org_id, "children", department_id, week, now, compute
     ).data
     items = [
         {
@@ -698,13 +761,13 @@ def member_page(
     departments = check_department(session, viewer, department_id)
     week = parse_week(week, timezone=viewer.organization.timezone, now=now)
 
-    def compute() -> list[dict[str, Any]]:
+    def compute(own: Session) -> list[dict[str, Any]]:
         rows = _member_rows(
-            session, viewer=viewer, department_id=department_id, week=week, now=now, locales=[]
+            own, viewer=viewer, department_id=department_id, week=week, now=now, locales=[]
         )
         return [row.kept() for row in rows]
 
-    kept = _kept(viewer.org_id, "members", department_id, week, now, compute)
+    kept = _kept(session, viewer.org_id, "members", department_id, week, now, compute)
 
     def cut() -> tuple[list[MemberRow], bool]:
         return _cut(session, viewer, departments, kept.data, locales, after, only_follow_up, limit)

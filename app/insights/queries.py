@@ -112,6 +112,80 @@ def member_ids_statement(
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class Starter:
+    """What a person's assignments depend on, beside the week (`service._department_totals`)."""
+
+    id: str
+    department_id: str
+    roles: tuple[str, ...]
+    created_at: datetime
+    started_on: date | None
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+def starters(
+    session: Session, org_id: str, department_ids: Sequence[str], *, joined_before: datetime
+) -> list[Starter]:
+    """The departments' members with only what their assignments depend on."""
+    rows = session.execute(
+        select(
+            User.id, User.department_id, cast(User.roles, Text), User.created_at, User.started_on
+        ).where(
+            User.org_id == org_id,
+            User.active.is_(True),
+            User.department_id.in_(department_ids),
+            User.created_at < joined_before,
+        )
+    )
+    return [Starter(row[0], row[1] or "", _roles(row[2]), row[3], row[4]) for row in rows]
+
+
+def week_totals_by_department(
+    session: Session,
+    org_id: str,
+    department_ids: Sequence[str],
+    *,
+    joined_before: datetime,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[str, tuple[int, int, int]], dict[str, int]]:
+    """Per department, over its members (joined before `joined_before`): (people who
+    completed an attempt, right answers, questions) of the attempts completed in [start, end),
+    and the points earned then. Two aggregates in the database, no row per person."""
+
+    def of_members(stmt: Select[Any], user_column: Any) -> Select[Any]:
+        return stmt.join(User, User.id == user_column).where(
+            User.org_id == org_id,
+            User.active.is_(True),
+            User.department_id.in_(department_ids),
+            User.created_at < joined_before,
+        )
+
+    attempts: dict[str, tuple[int, int, int]] = {}
+    done: Any = select(
+        User.department_id,
+        func.count(distinct(Attempt.user_id)),
+        func.coalesce(func.sum(Attempt.score_correct), 0),
+        func.coalesce(func.sum(Attempt.questions_total), 0),
+    ).select_from(Attempt)
+    done = of_members(done, Attempt.user_id).where(
+        Attempt.completed_at >= start, Attempt.completed_at < end
+    )
+    for department_id, people, correct, total in session.execute(done.group_by(User.department_id)):
+        attempts[department_id] = (int(people), int(correct or 0), int(total or 0))
+    points: dict[str, int] = {}
+    earned: Any = select(User.department_id, func.sum(PointAward.points)).select_from(PointAward)
+    earned = of_members(earned, PointAward.user_id).where(
+        PointAward.earned_at >= start, PointAward.earned_at < end
+    )
+    for department_id, total in session.execute(earned.group_by(User.department_id)):
+        points[department_id] = int(total or 0)
+    return attempts, points
+
+
 def members(
     session: Session,
     org_id: str,

@@ -2,8 +2,8 @@
 process, so that a dashboard read costs one round trip instead of a recomputation.
 
 Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`, `children`
-or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "v": <a
-version>, "data": ...}`, figures, ids and names only (no text in a language).
+or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "t": <seconds
+it took>, "v": <a version>, "data": ...}`, figures, ids and names only (no text in a language).
 `<key>:refresh` is the single-flight claim of the process recomputing it. What may be served,
 and for how long, is decided in `rules.cache_use` and `service._kept`.
 """
@@ -30,6 +30,7 @@ def org_pattern(org_id: str) -> str:
 class Kept:
     at: float  # the moment the figures were computed for (unix seconds)
     data: Any
+    took: float = 0.0  # how long computing them took (seconds)
     # Names this computation (two may share a moment): what was rendered from it may be
     # served again for as long as it is the kept one.
     version: str = field(default_factory=lambda: secrets.token_hex(8))
@@ -40,14 +41,14 @@ def read(client: redis.Redis, cache_key: str) -> Kept | None:
     if raw is None:
         return None
     value = orjson.loads(raw)
-    return Kept(float(value["at"]), value["data"], str(value["v"]))
+    return Kept(float(value["at"]), value["data"], float(value["t"]), str(value["v"]))
 
 
 def write(client: redis.Redis, cache_key: str, kept: Kept, *, expire_seconds: int) -> None:
     """Keep the figures (Redis drops them after `expire_seconds`, long past any use) and give
     up the claim to recompute them."""
     pipe = client.pipeline(transaction=False)
-    value = {"at": kept.at, "v": kept.version, "data": kept.data}
+    value = {"at": kept.at, "t": kept.took, "v": kept.version, "data": kept.data}
     pipe.set(cache_key, orjson.dumps(value), ex=expire_seconds)
     pipe.delete(f"{cache_key}:refresh")
     pipe.execute()

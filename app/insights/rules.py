@@ -140,14 +140,17 @@ def with_titles(reasons: Iterable[Reason], titles: Mapping[str, str]) -> list[Re
     return [next(ordered) if r.code in _BY_TITLE else r for r in titled]
 
 
-def cache_use(age: float, max_age: float) -> str:
-    """What to do with figures computed `age` seconds ago when none may be shown older than
-    `max_age`: `use` them while they are younger than half of it; from then on `refresh` (one
-    process recomputes, the others still use them); `recompute` at `max_age` or beyond, or
-    when they were computed for a later moment than now (a clock set back, a past `now`)."""
+def cache_use(age: float, max_age: float, took: float = 0.0) -> str:
+    """What to do with figures computed `age` seconds ago (in `took` seconds) when none may be
+    shown older than `max_age`: `use` them until it is time to `refresh` them (one process
+    recomputes, everyone still gets them), early enough for the refresh to be done before the
+    bound (twice as long as they took, at least a second, at most half the bound); at
+    `max_age` or beyond, `recompute` (and also when they were computed for a later moment
+    than now: a clock set back, a past `now`)."""
     if age < 0 or age >= max_age:
         return "recompute"
-    return "use" if age < max_age / 2 else "refresh"
+    ahead = min(max_age / 2, max(1.0, 2 * took))
+    return "use" if age < max_age - ahead else "refresh"
 
 
 # --- words ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -105,7 +106,8 @@ def _kept(
     """`compute(session)`, or what it gave moments ago in any process: never older than
     `cache_seconds()` (measured on the app's clock from the `now` it was computed for).
 
-    From half that age one process (the one that claims it in Redis) recomputes while every
+    Shortly before that age (`rules.cache_use`) one process (the one that claims it in Redis)
+    recomputes while every
     request, its own included, still gets the kept figures: in a thread of its own with its
     own database session (`_refresh`), so a region's second of recomputing holds up no
     request. At the bound, or with nothing kept, the request computes. Without Redis, every
@@ -113,13 +115,13 @@ def _kept(
     max_age = cache_seconds()
     moment = now.timestamp()
     if max_age <= 0:
-        return cache.Kept(moment, compute(session))
+        return _computed(session, moment, compute)
     cache_key = cache.key(org_id, kind, department_id, week)
     try:
         client = get_redis()
         kept = cache.read(client, cache_key)
         if kept is not None:
-            use = rules.cache_use(moment - kept.at, max_age)
+            use = rules.cache_use(moment - kept.at, max_age, kept.took)
             if use == "use":
                 return kept
             if use == "refresh":
@@ -128,10 +130,16 @@ def _kept(
                 return kept
     except redis.RedisError as error:
         log.warning("insights cache unavailable (%s); computing", error)
-        return cache.Kept(moment, compute(session))
-    kept = cache.Kept(moment, compute(session))
+        return _computed(session, moment, compute)
+    kept = _computed(session, moment, compute)
     _keep(client, cache_key, kept)
     return kept
+
+
+def _computed(session: Session, moment: float, compute: Callable[[Session], Any]) -> cache.Kept:
+    started = time.perf_counter()
+    data = compute(session)
+    return cache.Kept(moment, data, took=time.perf_counter() - started)
 
 
 def _keep(client: redis.Redis, cache_key: str, kept: cache.Kept) -> None:
@@ -157,14 +165,14 @@ def _refresh(
     engine to open another: then the request recomputes before it answers."""
     bind = session.get_bind()
     if not isinstance(bind, Engine):
-        _keep(client, cache_key, cache.Kept(moment, compute(session)))
+        _keep(client, cache_key, _computed(session, moment, compute))
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def run() -> None:
         try:
             with app.app_context(), Session(bind=bind) as own:
-                _keep(client, cache_key, cache.Kept(moment, compute(own)))
+                _keep(client, cache_key, _computed(own, moment, compute))
         except Exception:  # the claim lapses; the next request after it tries again
             log.exception("refreshing kept insights failed")
 

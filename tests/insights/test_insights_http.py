@@ -348,20 +348,20 @@ def test_one_process_refreshes_kept_figures_while_the_others_serve_them(
     url = f"{BASE}/departments/{store.id}"
     assert client.get(url, headers=as_manager).json["active_members"] == 0
     finish(client, session, auth_headers(session, learner), week_modules[0])
-    frozen_clock.advance(seconds=2)  # half the bound: time to refresh
+    frozen_clock.advance(seconds=3)  # a second before the bound: time to refresh
     # Another process claimed the refresh: this one serves the kept figures meanwhile.
     key = cache.key(org.id, "summary", store.id, "2026-W48")
     assert cache.claim(get_redis(), key, seconds=30)
     assert client.get(url, headers=as_manager).json["active_members"] == 0
     # At the bound nobody serves them any more, claimed or not.
-    frozen_clock.advance(seconds=2)
+    frozen_clock.advance(seconds=1)
     assert client.get(url, headers=as_manager).json["active_members"] == 1
-    # Without a claim, the first request after half the bound gets the kept figures and
-    # starts their refresh (here, bound to the test's transaction, before it answers): the
-    # next one gets the new figures.
+    # Without a claim, the first request when it is time to refresh gets the kept figures
+    # and starts their refresh (here, bound to the test's transaction, before it answers):
+    # the next one gets the new figures.
     points = client.get(url, headers=as_manager).json["points"]
     finish(client, session, auth_headers(session, learner), week_modules[1])
-    frozen_clock.advance(seconds=1)
+    frozen_clock.advance(seconds=2)
     assert client.get(url, headers=as_manager).json["points"] == points
     frozen_clock.advance(seconds=1)
     assert client.get(url, headers=as_manager).json["points"] == points

@@ -27,8 +27,8 @@ def test_a_refresh_runs_in_a_thread_of_its_own_once_and_is_kept(app, engine, ses
     with Session(bind=engine) as request_session:
         assert service._kept(request_session, *args, now, compute).data == {"computed": 1}
         assert computed == [(threading.current_thread().name, True)]  # nothing kept: at once
-        half = now + timedelta(seconds=2)
-        # From half the bound: the kept figures at once, and one refresh in the background...
+        half = now + timedelta(seconds=3)
+        # A second before the bound: the kept figures at once, and one refresh beside...
         assert service._kept(request_session, *args, half, compute).data == {"computed": 1}
         # ...which no other request starts again while it runs.
         assert service._kept(request_session, *args, half, compute).data == {"computed": 1}

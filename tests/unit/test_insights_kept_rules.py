@@ -6,9 +6,13 @@ from app.insights.rules import Reason, cache_use, with_titles
 
 
 def test_kept_figures_are_used_then_refreshed_then_never_shown_at_the_bound():
-    assert [cache_use(age, 4) for age in (0, 1.99, 2, 3.99, 4, 60)] == [
+    # Quick to compute: refreshed from a second before the bound.
+    assert [cache_use(age, 4, took=0.05) for age in (0, 2.99, 3, 3.99, 4, 60)] == [
         "use", "use", "refresh", "refresh", "recompute", "recompute",
     ]  # fmt: skip
+    # Slow (a region): from twice as long before it, but never before half the bound.
+    assert [cache_use(age, 4, took=0.75) for age in (2.49, 2.5)] == ["use", "refresh"]
+    assert [cache_use(age, 4, took=3) for age in (1.99, 2)] == ["use", "refresh"]
     # Computed for a later moment than now (a past `now` asked, a clock set back): recompute.
     assert cache_use(-0.5, 4) == "recompute"
 

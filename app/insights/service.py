@@ -342,11 +342,9 @@ def member_figures(
     facts: WeekFacts,
     departments: DepartmentFacts,
     members: Sequence[Member],
-    people: queries.People | None = None,
 ) -> list[MemberFigures]:
-    """The week's figures of each member (four queries per chunk of members). `people`, when
-    given, selects the same members' ids in SQL (a whole subtree: one short statement)."""
-    ids = people if people is not None else [m.id for m in members]
+    """The week's figures of each member (four queries per chunk of members)."""
+    ids = [m.id for m in members]
     stats = queries.attempt_stats(session, ids, facts.start, facts.end)
     earned = queries.points(session, ids, facts.start, facts.end)
     # People of one department with the same roles in the same onboarding week have the same

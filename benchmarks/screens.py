@@ -92,6 +92,7 @@ class TvStats:
     errors: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     cpu_seconds: float = 0.0  # the pollers' own CPU time over the slice
+    seconds: float = 0.0  # wall time the slice's polls were counted over
 
     def requests(self) -> int:
         return sum(self.statuses.values())
@@ -112,6 +113,7 @@ class Tvs:
         ]  # fmt: skip
         self._process: subprocess.Popen[str] | None = None
         self._cpu_before = 0.0
+        self._taken_at = time.monotonic()
 
     def start(self) -> None:
         self._process = subprocess.Popen(
@@ -135,13 +137,15 @@ class Tvs:
     def take_stats(self) -> TvStats:
         raw = self._ask("stats")
         cpu = float(raw["cpu_seconds"])  # type: ignore[arg-type]
+        now = time.monotonic()
         stats = TvStats(
             Counter({int(k): v for k, v in raw["statuses"].items()}),  # type: ignore[attr-defined]
             Counter(raw["errors"]),  # type: ignore[arg-type]
             list(raw["latencies_ms"]),  # type: ignore[call-overload]
             cpu - self._cpu_before,
+            now - self._taken_at,
         )
-        self._cpu_before = cpu
+        self._cpu_before, self._taken_at = cpu, now
         return stats
 
     def stop(self) -> None:
@@ -293,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 if problems:
                     print(f"  {kind}: PROBLEMS {problems}")
                 measured.append(Measured(kind, result, tv, cpu.cores_used(before, after)))
-                _print_slice(measured[-1], args.duration)
+                _print_slice(measured[-1])
                 run._settle(result)
             tvs.stop()
     finally:
@@ -307,12 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     return _report(args, stamp, measured, tv_first)
 
 
-def _print_slice(m: Measured, seconds: float) -> None:
+def _print_slice(m: Measured) -> None:
     tv = m.tv
     print(
         f"  {m.kind:<8} API {m.api.rps:7.1f} req/s (statuses {dict(m.api.statuses)}), "
-        f"TVs {tv.requests() / seconds:6.1f} polls/s {dict(tv.statuses)} "
-        f"errors {dict(tv.errors)}, pollers {tv.cpu_seconds / seconds:.3f} cores, "
+        f"TVs {tv.requests() / max(tv.seconds, 1e-9):6.1f} polls/s {dict(tv.statuses)} "
+        f"errors {dict(tv.errors)}, pollers {tv.cpu_seconds / max(tv.seconds, 1e-9):.3f} cores, "
         f"cores {json.dumps(m.cores)}",
         flush=True,
     )
@@ -336,7 +340,9 @@ def _report(
         tv_errors += m.tv.errors
         latencies += m.tv.latencies_ms
     polls = sum(tv_statuses.values())
-    seconds = args.duration * len(with_tvs)
+    # The polls were counted from just before the API's slice until they were all answered
+    # after it: a little longer than the slice.
+    seconds = sum(m.tv.seconds for m in with_tvs)
     latencies.sort()
 
     def pct(q: float) -> float:

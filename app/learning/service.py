@@ -251,12 +251,12 @@ def _record_answer_statement(dialect_name: str) -> Any:
 
 @cache
 def _record_answer_with_statement(
-    dialect_name: str, review_correct: bool | None, message: bool
+    dialect_name: str, review_correct: bool | None, message_channel: str | None
 ) -> Any:
     """PostgreSQL: the answer's INSERT and, only when its row went in, the review schedule's
-    change (`review_correct` not None) and the outbox message of its xAPI statement
-    (`message`), in one round trip instead of up to three (SQLite has no INSERT inside WITH).
-    Returns what the answer's INSERT returns: no row for a question answered before."""
+    change (`review_correct` not None) and the outbox message of its xAPI statement (to
+    `message_channel`), in one round trip instead of up to three (SQLite has no INSERT inside
+    WITH). Returns what the answer's INSERT returns: no row for a question answered before."""
     answer = _record_answer_statement(dialect_name).cte("answer")
     went_in = select(answer).exists()
     combined = select(*answer.c)
@@ -266,8 +266,8 @@ def _record_answer_with_statement(
                 dialect_name, correct=review_correct, only_if=went_in
             ).cte("review")
         )
-    if message:
-        combined = combined.add_cte(outbox.insert_when(went_in).cte("message"))
+    if message_channel is not None:
+        combined = combined.add_cte(outbox.insert_when(message_channel, went_in).cte("message"))
     return combined
 
 
@@ -330,13 +330,13 @@ def _record_answer(
     review_apart, message_apart = review, message
     if dialect == "postgresql" and (review is not None or message is not None):
         statement = _record_answer_with_statement(
-            dialect, review.correct if review else None, message is not None
+            dialect, review.correct if review else None, xapi.CHANNEL if message else None
         )
         if review is not None:
             params |= review.params
             review_apart = None
         if message is not None:
-            params |= outbox.message_params(channel=xapi.CHANNEL, message=message, now=now)
+            params |= outbox.message_params(message, now=now)
             message_apart = None
     recorded = connection.execute(statement, params).first()
     if recorded is None:

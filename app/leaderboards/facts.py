@@ -204,6 +204,11 @@ def repair_cleared(session: Session, org_id: str) -> None:
     invalidate(session, _repairs, org_id)
 
 
+def repair_marked_in(session: Session, org_ids: Iterable[str]) -> None:
+    """The organisations were marked for repair in `session`'s transaction."""
+    invalidate(session, _repairs, *org_ids)
+
+
 # --- active members per department -----------------------------------------------------------
 
 MEMBER_COUNTS_SECONDS = 60

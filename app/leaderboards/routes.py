@@ -62,9 +62,11 @@ class DepartmentBoard(MethodView):
     @authenticated(blp)
     @blp.arguments(schemas.DepartmentBoardArgsSchema(), location="query")
     @blp.response(200, schemas.DepartmentBoardSchema)
-    @errors(blp, 422)
+    @errors(blp, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
-        """Departments by total points or points per active member, and my department."""
+        """Every competing department (the lowest ones, or a department's sub-departments,
+        each counting everything below it) by total points or points per active member,
+        those without points last; and my department."""
         viewer = current_principal()
         board = service.department_board_facts(db.session(), viewer=viewer, now=clock.now(), **args)
         _finish()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -139,15 +139,20 @@ class Award:
     earned_at: datetime
 
 
-def board_keys(award: Award, org_tz: str) -> list[tuple[Period, str, str]]:
-    """(period, board name, member) for every board one award counts on."""
+def board_keys(
+    award: Award, org_tz: str, lineage: tuple[str, ...] | None = None
+) -> list[tuple[Period, str, str]]:
+    """(period, board name, member) for every board one award counts on. `lineage`: the
+    award's department and every department above it, nearest first (default: the department
+    alone): a department's boards roll up everything earned below it."""
+    departments = lineage or ((award.department_id,) if award.department_id else ())
     keys: list[tuple[Period, str, str]] = []
     for window in WINDOWS:
         period = period_at(window, award.earned_at, org_tz)
         keys.append((period, "users:org", award.user_id))
-        if award.department_id:
-            keys.append((period, f"users:dept:{award.department_id}", award.user_id))
-            keys.append((period, "depts", award.department_id))
+        for department_id in departments:
+            keys.append((period, f"users:dept:{department_id}", award.user_id))
+            keys.append((period, "depts", department_id))
     return keys
 
 
@@ -157,14 +162,21 @@ class Standing(NamedTuple):
     reached_at: datetime
 
 
-def tally(awards: Iterable[Award], org_tz: str) -> dict[tuple[str, str, str], dict[str, Standing]]:
-    """Every board from scratch: {(window, period key, board): {member: Standing}}.
+def tally(
+    awards: Iterable[Award],
+    org_tz: str,
+    lineage: Callable[[str], tuple[str, ...]] | None = None,
+) -> dict[tuple[str, str, str], dict[str, Standing]]:
+    """Every board from scratch: {(window, period key, board): {member: Standing}}; an award
+    counts for its department and every department `lineage` names above it (`board_keys`).
 
     The hot loop of a rebuild (a million ledger rows): period keys are cached per local day and
     totals kept in plain lists until the end.
     """
     zone = ZoneInfo(org_tz)
     keys_by_day: dict[date, tuple[tuple[str, str], ...]] = {}
+    # department -> (its users board, the department) for it and every department above it
+    boards_by_department: dict[str, tuple[tuple[str, str], ...]] = {}
     totals: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
     for award in awards:
         if award.points <= 0:
@@ -181,8 +193,15 @@ def tally(awards: Iterable[Award], org_tz: str) -> dict[tuple[str, str, str], di
             keys_by_day[day] = periods
         members = [("users:org", award.user_id)]
         if award.department_id:
-            members.append((f"users:dept:{award.department_id}", award.user_id))
-            members.append(("depts", award.department_id))
+            boards = boards_by_department.get(award.department_id)
+            if boards is None:
+                line = lineage(award.department_id) if lineage else (award.department_id,)
+                boards = boards_by_department[award.department_id] = tuple(
+                    (f"users:dept:{department_id}", department_id) for department_id in line
+                )
+            for user_board, department_id in boards:
+                members.append((user_board, award.user_id))
+                members.append(("depts", department_id))
         for window, period_key in periods:
             for board, member in members:
                 board_totals = totals.get((window, period_key, board))

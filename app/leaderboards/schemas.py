@@ -37,6 +37,15 @@ class DepartmentBoardArgsSchema(ma.Schema):
         load_default="total", validate=validate.OneOf(["total", "per_member"])
     )
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    parent_id = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=26),
+        metadata={
+            "description": "rank this department's sub-departments, each counting everything "
+            "below it (e.g. the stores of a region); default: the departments without "
+            "sub-departments"
+        },
+    )
 
 
 class BoardUserSchema(ma.Schema):
@@ -66,9 +75,19 @@ class UserBoardSchema(ma.Schema):
     me = ma.fields.Nested(MyPlaceSchema, allow_none=True)
 
 
+class ParentDepartmentSchema(ma.Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+
+
 class BoardDepartmentSchema(ma.Schema):
     id = ma.fields.String()
     name = ma.fields.String()
+    parent = ma.fields.Nested(
+        ParentDepartmentSchema,
+        allow_none=True,
+        metadata={"description": "the department above it (names repeat across stores)"},
+    )
 
 
 class DepartmentEntrySchema(ma.Schema):
@@ -77,13 +96,16 @@ class DepartmentEntrySchema(ma.Schema):
     score = ma.fields.Raw(
         metadata={"type": "number", "description": "points, or points per active member"}
     )
-    points = ma.fields.Integer()
-    members = ma.fields.Integer(metadata={"description": "active members"})
+    points = ma.fields.Integer(metadata={"description": "earned in it and below it"})
+    members = ma.fields.Integer(
+        metadata={"description": "active members, in it and below it (0: per_member divides by 1)"}
+    )
 
 
 class DepartmentBoardSchema(ma.Schema):
     window = ma.fields.String()
     period = ma.fields.String()
     metric = ma.fields.String()
+    parent_id = ma.fields.String(allow_none=True)
     entries = ma.fields.List(ma.fields.Nested(DepartmentEntrySchema))
     mine = ma.fields.Nested(DepartmentEntrySchema, allow_none=True)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import redis
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -67,7 +67,12 @@ def queue_award(
     if not current_app.config.get("LEADERBOARDS_LIVE", True):
         return  # LEADERBOARDS_LIVE=0: boards change only with `leaderboards rebuild`
     pending = _pending(session)
-    for period, board, member in rules.board_keys(award, org_timezone):
+    lineage = (
+        org_facts.department_facts(session, org_id).lineage(department_id)
+        if department_id
+        else None
+    )
+    for period, board, member in rules.board_keys(award, org_timezone, lineage):
         pending.increments.append(
             store.Increment(
                 org_id, board, period, member, points, rules.ticks_left(period, earned_at)
@@ -144,6 +149,31 @@ def _mark_dirty(bind: Engine | Connection, org_ids: list[str]) -> None:
     facts.repair_marked(org_ids)
 
 
+@event.listens_for(Session, "after_flush")
+def _rebuild_after_a_move(session: Session, _flush_context: Any) -> None:
+    """A department moved under another parent: the boards of the departments above it count
+    what was earned below it, so its organisation's boards are rebuilt from the ledger (with
+    the new tree) on their next read, like boards that missed an update."""
+    org_ids = sorted(
+        {
+            obj.org_id
+            for obj in session.dirty
+            if isinstance(obj, Department) and inspect(obj).attrs.parent_id.history.has_changes()
+        }
+    )
+    if not org_ids:
+        return
+    connection = session.connection()
+    upsert = insert_for(connection.dialect.name)
+    for org_id in org_ids:
+        connection.execute(
+            upsert(BoardRepair)
+            .values(org_id=org_id, marked_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["org_id"])
+        )
+    facts.repair_marked_in(session, org_ids)
+
+
 def _mark_archive_stale(session: Session, org_id: str, award: rules.Award, tz: str) -> None:
     for window in ("week", "month"):
         period = rules.period_at(window, award.earned_at, tz)
@@ -180,6 +210,13 @@ def ledger_awards(
         yield rules.Award(user_id, department_id, points, earned_at)
 
 
+def _tally(
+    session: Session, org: OrgFactsLike, awards: Iterable[rules.Award]
+) -> dict[tuple[str, str, str], dict[str, rules.Standing]]:
+    """`rules.tally` over the organisation's department tree as it is now."""
+    return rules.tally(awards, org.timezone, org_facts.department_facts(session, org.id).lineage)
+
+
 class Ranked(NamedTuple):
     """One row of a board. A tuple rather than a frozen dataclass: a board read from Redis
     makes one per row, and the per-member ranking thousands, which a tuple makes in about half
@@ -195,7 +232,7 @@ def _ranked_from_ledger(
 ) -> list[Ranked]:
     start = None if period.window == "all_time" else period.start
     end = None if period.window == "all_time" else period.end
-    tallies = rules.tally(ledger_awards(session, org.id, start, end), org.timezone)
+    tallies = _tally(session, org, ledger_awards(session, org.id, start, end))
     standings = tallies.get((period.window, period.key, board), {})
     return [
         Ranked(member, *rules.split(period.window, score))
@@ -227,7 +264,7 @@ def rebuild_org(
     }
     periods: dict[tuple[str, str], rules.Period] = {}
     boards: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
-    tallies = rules.tally(ledger_awards(ledger, org.id), org.timezone)
+    tallies = _tally(session, org, ledger_awards(ledger, org.id))
     for (window, period_key, board), standings in tallies.items():
         if (window, period_key) in archived:
             continue
@@ -292,8 +329,8 @@ def _archive_org(session: Session, org: Organization, now: datetime) -> int:
         oldest_open = _oldest_unarchived_start(session, org, window, done)
         if oldest_open is None or oldest_open >= current.start:
             continue
-        for key_, standings in rules.tally(
-            ledger_awards(session, org.id, oldest_open, current.start), org.timezone
+        for key_, standings in _tally(
+            session, org, ledger_awards(session, org.id, oldest_open, current.start)
         ).items():
             if key_[0] == window and done.get((key_[0], key_[1])) is not False:
                 tallies[key_] = standings
@@ -386,9 +423,7 @@ def _ranked_from_archive(
     marker = session.get(ArchivedPeriod, (org.id, period.window, period.key))
     assert marker is not None
     if marker.stale:
-        tallies = rules.tally(
-            ledger_awards(session, org.id, period.start, period.end), org.timezone
-        )
+        tallies = _tally(session, org, ledger_awards(session, org.id, period.start, period.end))
         _write_archive(session, org, period, tallies)
     rows = session.execute(
         select(ArchivedStanding.member_id, ArchivedStanding.points, ArchivedStanding.reached_at)
@@ -676,35 +711,37 @@ class _Placed:
 
 
 @dataclass(frozen=True)
-class _PerMember:
-    """A departments board ranked by points per active member: what it was computed from,
-    and every department's place."""
+class _Ranking:
+    """A departments board ranked: what it was computed from, and every competitor's place."""
 
-    tag: str | None  # the board's tag in Redis (None: not from Redis)
+    tag: str | None  # the `depts` board's tag in Redis (None: not from Redis)
     members_stamp: str | None
+    departments: org_facts.DepartmentFacts  # the tree it was ranked on
     ranked: list[_Placed]
     by_department: dict[str, _Placed]
 
 
-# The last board read and per-member ranking per (organisation, window, period), reused while
-# neither the board (its tag) nor the member counts (their stamp) changed: a ranking is a
-# pure function of both.
-_raw_boards: dict[tuple[str, str, str], tuple[str, list[Ranked]]] = {}
-_per_member_rankings: dict[tuple[str, str, str], _PerMember] = {}
+# The last whole `depts` board read and the rankings made of it, per organisation, window and
+# period (and metric and level for a ranking), reused while neither the board (its tag), the
+# member counts (their stamp) nor the department tree (its cached facts) changed: a ranking
+# is a pure function of the three.
+_raw_boards: dict[tuple[str, ...], tuple[str, list[Ranked]]] = {}
+_rankings: dict[tuple[str, ...], _Ranking] = {}
 
 
 @dataclass(frozen=True)
 class DepartmentBoardFacts:
     """What `GET /leaderboards/departments` shows, before rendering
     (`render_department_board`). Unchanged boards hand out the same objects again (the
-    remembered read, the ranking, the names), so comparing two of these is cheap."""
+    remembered read, the ranking, the tree), so comparing two of these is cheap."""
 
     window: str
     period: str
     metric: str
+    parent_id: str | None
     rows: list[_Placed]
     mine: _Placed | None
-    names: Mapping[str, str]  # department id -> name
+    departments: org_facts.DepartmentFacts  # names and parents
 
 
 def department_board_facts(
@@ -716,47 +753,55 @@ def department_board_facts(
     metric: str,
     limit: int,
     now: datetime,
+    parent_id: str | None = None,
 ) -> DepartmentBoardFacts:
-    """Departments by total or points per active member, and the viewer's department."""
+    """The departments that compete, by total or points per active member, and the viewer's
+    department: the lowest departments (those without sub-departments), or with `parent_id`
+    that department's sub-departments, each counting everything below it (404 when it is not
+    a department of the viewer's organisation)."""
     org = viewer.organization
     resolved = resolve_period(window, period, org, now)
-    mine_id = viewer.department_id
-    client = get_redis()
-    if metric == "total":
-        view = _board(
-            session,
-            org,
-            resolved,
-            "depts",
-            limit=limit,
-            me=mine_id,
-            now=now,
+    departments = org_facts.department_facts(session, org.id)
+    if parent_id is not None and parent_id not in departments.names:
+        raise NotFound("No such department.")
+    ranking = _department_ranking(
+        session, get_redis(), org, resolved, now, departments, metric, parent_id
+    )
+    mine = None
+    if viewer.department_id:
+        # Below `parent_id`, my place is that of the sub-department I am in (or below).
+        mine_id = (
+            next(
+                (
+                    d
+                    for d in departments.lineage(viewer.department_id)
+                    if departments.parents.get(d) == parent_id
+                ),
+                None,
+            )
+            if parent_id
+            else viewer.department_id
         )
-        stamp = view.members_stamp if view.from_redis else facts.members_stamp(client, org.id)
-        members = facts.member_counts(session, client, org.id, stamp).counts
-        rows = [
-            _Placed(rank, row.member, row.points, row.points, members.get(row.member, 0))
-            for rank, row in view.entries
-        ]
-        mine = None
-        if view.mine:
-            rank, row = view.mine
-            mine = _Placed(rank, row.member, row.points, row.points, members.get(row.member, 0))
-    else:
-        ranking = _per_member_board(session, client, org, resolved, now)
-        rows = ranking.ranked[:limit]
         mine = ranking.by_department.get(mine_id) if mine_id else None
-    names = org_facts.department_facts(session, org.id).names
-    return DepartmentBoardFacts(window, resolved.key, metric, rows, mine, names)
+    return DepartmentBoardFacts(
+        window, resolved.key, metric, parent_id, ranking.ranked[:limit], mine, ranking.departments
+    )
 
 
 def render_department_board(board: DepartmentBoardFacts) -> dict[str, Any]:
     """The body of `GET /leaderboards/departments`; a pure function of `board`."""
+    names = board.departments.names
+    parents = board.departments.parents
 
     def entry(placed: _Placed) -> dict[str, Any]:
+        parent = parents.get(placed.member)
         return {
             "rank": placed.rank,
-            "department": {"id": placed.member, "name": board.names.get(placed.member, "")},
+            "department": {
+                "id": placed.member,
+                "name": names.get(placed.member, ""),
+                "parent": {"id": parent, "name": names.get(parent, "")} if parent else None,
+            },
             "score": placed.score,
             "points": placed.points,
             "members": placed.members,
@@ -766,21 +811,29 @@ def render_department_board(board: DepartmentBoardFacts) -> dict[str, Any]:
         "window": board.window,
         "period": board.period,
         "metric": board.metric,
+        "parent_id": board.parent_id,
         "entries": [entry(placed) for placed in board.rows],
         "mine": entry(board.mine) if board.mine else None,
     }
 
 
-def _per_member_board(
-    session: Session, client: redis.Redis, org: OrgFactsLike, period: rules.Period, now: datetime
-) -> _PerMember:
-    """Every department ranked by points per active member: the whole `depts` board is needed
-    to rank any of them. Redis sends the board only when it changed since this process last
-    ranked it; the ranking is then reused as long as the member counts are the same too."""
+def _department_ranking(
+    session: Session,
+    client: redis.Redis,
+    org: OrgFactsLike,
+    period: rules.Period,
+    now: datetime,
+    departments: org_facts.DepartmentFacts,
+    metric: str,
+    parent_id: str | None,
+) -> _Ranking:
+    """Every competing department ranked: the whole `depts` board is needed to rank any of
+    them. Redis sends the board only when it changed since this process last read it; the
+    ranking is then reused as long as the member counts and the tree are the same too."""
     past = period.window != "all_time" and period.end <= now
     if not (past and _archived(session, org, period)):
-        memo_key = (org.id, period.window, period.key)
-        held_tag, held_entries = _raw_boards.get(memo_key, (None, []))
+        board_key = (org.id, period.window, period.key)
+        held_tag, held_entries = _raw_boards.get(board_key, (None, []))
         try:
             whole = _read_whole(client, org, period, held_tag)
             if _repaired(session, client, org, whole.built, now):
@@ -795,20 +848,30 @@ def _per_member_board(
                     for member, score in whole.entries
                 ]
                 if whole.tag is not None:
-                    _remember(_raw_boards, memo_key, (whole.tag, held_entries))
+                    _remember(_raw_boards, board_key, (whole.tag, held_entries))
             # The counts' own stamp, not the one read with the board: the board's read may be
             # remembered from before the counts were counted again.
             members = facts.member_counts(session, client, org.id, whole.members_stamp)
-            ranking = _per_member_rankings.get(memo_key)
+            ranking_key = (*board_key, metric, parent_id or "")
+            ranking = _rankings.get(ranking_key)
             if (
                 ranking is None
                 or whole.tag is None
                 or ranking.tag != whole.tag
                 or ranking.members_stamp != members.stamp
+                or ranking.departments is not departments
             ):
-                ranking = _rank_per_member(held_entries, members.counts, whole.tag, members.stamp)
+                ranking = _rank_departments(
+                    held_entries,
+                    members.counts,
+                    departments,
+                    metric=metric,
+                    parent_id=parent_id,
+                    tag=whole.tag,
+                    members_stamp=members.stamp,
+                )
                 if whole.tag is not None:
-                    _remember(_per_member_rankings, memo_key, ranking)
+                    _remember(_rankings, ranking_key, ranking)
             return ranking
     # The archive, the ledger (Redis down) or a past period no longer in Redis.
     if past and _archived(session, org, period):
@@ -816,7 +879,9 @@ def _per_member_board(
     else:
         entries = _ranked_from_ledger(session, org, period, "depts")
     members = facts.member_counts(session, client, org.id, facts.members_stamp(client, org.id))
-    return _rank_per_member(entries, members.counts, None, None)
+    return _rank_departments(
+        entries, members.counts, departments, metric=metric, parent_id=parent_id
+    )
 
 
 def _read_whole(
@@ -837,38 +902,65 @@ def _read_whole(
     )
 
 
-def _rank_per_member(
+def _rank_departments(
     entries: list[Ranked],
-    members: Mapping[str, int],
-    tag: str | None,
-    members_stamp: str | None,
-) -> _PerMember:
-    """Rank by points / active members (at least 1), then by who reached their points first,
-    then by id, best first. points * 2^64 // members orders exactly as the fractions do for
-    up to 2^32 members: two different fractions differ by at least 1 / (m1 * m2)."""
-    keyed = sorted(
-        (
-            ((row.points << 64) // max(members.get(row.member, 0), 1), row.ticks, row.member, row)
-            for row in entries
-        ),
-        reverse=True,
-    )
+    counts: Mapping[str, int],
+    departments: org_facts.DepartmentFacts,
+    *,
+    metric: str,
+    parent_id: str | None,
+    tag: str | None = None,
+    members_stamp: str | None = None,
+) -> _Ranking:
+    """The competitors (the leaves, or the sub-departments of `parent_id`) best first.
+
+    `entries` is the `depts` board, where a department's points are everything earned in it
+    and below it (`rules.board_keys`); `counts` the active members of each department alone,
+    added up here over each competitor's subtree. Those with points rank by points (or
+    points / active members, at least 1), then by who reached their points first, then by id
+    (the order Redis gives equal scores); then those without points, by name and id.
+    points * 2^64 // members orders exactly as the fractions do for up to 2^32 members: two
+    different fractions differ by at least 1 / (m1 * m2)."""
+    competitors = departments.children.get(parent_id, ()) if parent_id else departments.leaves
+    if parent_id:
+        members: dict[str, int] = {}
+        for department_id, count in counts.items():
+            for above in departments.lineage(department_id):
+                members[above] = members.get(above, 0) + count
+    else:
+        members = dict(counts)  # a leaf has nobody below it
+    by_member = {row.member: row for row in entries}
+    scoring = []
+    idle = []
+    for department_id in competitors:
+        row = by_member.get(department_id)
+        count = members.get(department_id, 0)
+        if row is None or row.points <= 0:
+            idle.append((departments.names.get(department_id, ""), department_id, count))
+            continue
+        key = row.points if metric == "total" else (row.points << 64) // max(count, 1)
+        scoring.append((key, row.ticks, department_id, row.points, count))
+    scoring.sort(reverse=True)
+    idle.sort()
     ranked: list[_Placed] = []
-    for rank, (_key, _ticks, member, row) in enumerate(keyed, start=1):
-        count = members.get(member, 0)
-        divisor = max(count, 1)
-        whole, part = divmod(row.points, divisor)
-        score = whole if part == 0 else round(row.points / divisor, 2)
-        ranked.append(_Placed(rank, member, row.points, score, count))
-    return _PerMember(
+    for _key, _ticks, department_id, points, count in scoring:
+        score: int | float = points
+        if metric == "per_member":
+            whole, part = divmod(points, max(count, 1))
+            score = whole if part == 0 else round(points / max(count, 1), 2)
+        ranked.append(_Placed(len(ranked) + 1, department_id, points, score, count))
+    for _name, department_id, count in idle:
+        ranked.append(_Placed(len(ranked) + 1, department_id, 0, 0, count))
+    return _Ranking(
         tag=tag,
         members_stamp=members_stamp,
+        departments=departments,
         ranked=ranked,
         by_department={placed.member: placed for placed in ranked},
     )
 
 
-def _remember(memo: dict[tuple[str, str, str], Any], key: tuple[str, str, str], value: Any) -> None:
+def _remember(memo: dict[tuple[str, ...], Any], key: tuple[str, ...], value: Any) -> None:
     if key not in memo and len(memo) >= 256:
         memo.clear()  # a few boards per organisation are read at a time
     memo[key] = value

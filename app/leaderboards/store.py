@@ -109,9 +109,15 @@ def reads_held_key(org_id: str) -> str:
     return f"nl:{{{org_id}}}:reads-held"
 
 
+# The boards' layout: `v2` counts an award on the boards of every department above its own
+# too. A deploy that changes the layout changes the marker's name, so every organisation's
+# boards are rebuilt on their next read, as after a Redis that lost its data.
+BOARDS_LAYOUT = "v2"
+
+
 def built_key(org_id: str) -> str:
     """Present while the organisation's boards are complete (a lost Redis loses it too)."""
-    return f"nl:{{{org_id}}}:built"
+    return f"nl:{{{org_id}}}:built:{BOARDS_LAYOUT}"
 
 
 def expire_at(period: rules.Period) -> int:

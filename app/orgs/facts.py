@@ -36,6 +36,14 @@ class DepartmentFacts:
     children: Mapping[str, tuple[str, ...]]  # department id -> its direct subdepartments
     managed: Mapping[str, tuple[str, ...]]  # user id -> departments they manage directly
     parents: Mapping[str, str | None]  # department id -> the department above it
+    # department id -> the department and every department above it, nearest first: the
+    # boards an award earned in it counts on (`leaderboards.rules.board_keys`)
+    lineages: Mapping[str, tuple[str, ...]]
+    leaves: tuple[str, ...]  # the departments without sub-departments, by id
+
+    def lineage(self, department_id: str) -> tuple[str, ...]:
+        """The department and those above it, nearest first (itself alone if unknown)."""
+        return self.lineages.get(department_id) or (department_id,)
 
     def ancestors(self, department_id: str) -> frozenset[str]:
         """The department and every department above it (none for an unknown one)."""
@@ -105,7 +113,18 @@ def _load(session: Session, org_id: str) -> DepartmentFacts:
         children=MappingProxyType({k: tuple(v) for k, v in children.items()}),
         managed=MappingProxyType({k: tuple(v) for k, v in managed.items()}),
         parents=MappingProxyType(parents),
+        lineages=MappingProxyType({dep_id: _lineage(dep_id, parents) for dep_id in names}),
+        leaves=tuple(sorted(dep_id for dep_id in names if dep_id not in children)),
     )
+
+
+def _lineage(department_id: str, parents: Mapping[str, str | None]) -> tuple[str, ...]:
+    found: list[str] = []
+    current: str | None = department_id
+    while current is not None and current in parents and current not in found:  # no cycles
+        found.append(current)
+        current = parents[current]
+    return tuple(found)
 
 
 def forget(session: Session, org_id: str) -> None:

@@ -22,6 +22,7 @@ from app.extensions import get_redis
 from app.gamification import service as gamification
 from app.gamification.models import PointAward
 from app.leaderboards import rules, service, store
+from app.orgs.models import Department
 from tests import factories
 
 TIMEZONES = ["Europe/Oslo", "America/New_York", "Pacific/Auckland", "Asia/Kolkata", "UTC"]
@@ -52,9 +53,24 @@ event = st.tuples(
 _slugs = itertools.count()
 
 
-def brute_force(rows: list[tuple[str, str | None, int, datetime]], tz: str):
-    """{(window, period, board): [(member, points)] best first}, written straight from the spec."""
+def department_parents(session, org_id: str) -> dict[str, str | None]:
+    return dict(
+        session.execute(
+            select(Department.id, Department.parent_id).where(Department.org_id == org_id)
+        ).all()
+    )
+
+
+def brute_force(
+    rows: list[tuple[str, str | None, int, datetime]],
+    tz: str,
+    parents: dict[str, str | None] | None = None,
+):
+    """{(window, period, board): [(member, points)] best first}, written straight from the spec:
+    an award counts for the department it was earned in and for every department above it
+    (`parents`: department -> the one above it, as the tree is now)."""
     zone = ZoneInfo(tz)
+    parents = parents or {}
     totals: dict = defaultdict(lambda: defaultdict(lambda: [0, None]))
     for user_id, dept_id, points, at in rows:
         local = at.astimezone(zone)
@@ -65,8 +81,10 @@ def brute_force(rows: list[tuple[str, str | None, int, datetime]], tz: str):
             ("all_time", "all"),
         ]
         members = [("users:org", user_id)]
-        if dept_id:
-            members += [(f"users:dept:{dept_id}", user_id), ("depts", dept_id)]
+        above = dept_id
+        while above:
+            members += [(f"users:dept:{above}", user_id), ("depts", above)]
+            above = parents.get(above)
         for (window, period), (board, member) in itertools.product(periods, members):
             slot = totals[(window, period, board)][member]
             slot[0] += points
@@ -119,25 +137,36 @@ def redis_boards(client, org_id: str) -> dict:
 )
 @given(tz=st.sampled_from(TIMEZONES), events=st.lists(event, min_size=1, max_size=25))
 def test_boards_equal_the_ledger(session, tz, events):
+    """A region with a store split in two (Nord, Sør) and a warehouse where nobody scores;
+    halfway, u1 moves from Nord to Sør and u3 leaves (deactivated)."""
     org = factories.make_org(session, slug=f"prop-{next(_slugs)}", name="Prop", timezone=tz)
-    north = factories.make_department(session, org, "Nord")
-    south = factories.make_department(session, org, "Sør")
+    region = factories.make_department(session, org, "Region")
+    shop = factories.make_department(session, org, "Butikk", parent=region)
+    north = factories.make_department(session, org, "Nord", parent=shop)
+    south = factories.make_department(session, org, "Sør", parent=shop)
+    idle = factories.make_department(session, org, "Lager", parent=region)
     users = [
         factories.make_user(session, org, f"u{i}", department=dept)
-        for i, dept in enumerate([north, north, south, south, None])
+        for i, dept in enumerate([north, north, south, south, None, shop])
     ]
-    factories.make_user(session, org, "quiet", department=south)  # 3 members, 2 who score
-    members = {north.id: 2, south.id: 3}
+    factories.make_user(session, org, "quiet", department=south)  # a member who never scores
+    factories.make_user(session, org, "stock", department=idle)
     now = datetime.now(UTC)
     paid_keys: list[tuple[int, str]] = []
     for index, (who, points, anchor, offset, replay) in enumerate(events):
+        if index == len(events) // 2:
+            users[1].department_id = south.id  # points earned in Nord stay there
+            users[3].active = False
+            session.flush()
         if replay and paid_keys:
             who, key = paid_keys[index % len(paid_keys)]
         else:
             key = f"prop:{index}"
+        if who == 3 and not users[3].active:
+            continue
         paid = gamification.award_points(
             session,
-            user=users[who],
+            user=users[who % len(users)],
             points=points,
             reason="Property test",
             source_key=key,
@@ -156,7 +185,8 @@ def test_boards_equal_the_ledger(session, tz, events):
         ).where(PointAward.org_id == org.id)
     ).all()
     assert len(rows) == len(paid_keys)
-    expected = brute_force([tuple(r) for r in rows], tz)
+    parents = department_parents(session, org.id)
+    expected = brute_force([tuple(r) for r in rows], tz, parents)
     client = get_redis()
 
     assert redis_boards(client, org.id) == expected  # incremental updates after each commit
@@ -169,36 +199,63 @@ def test_boards_equal_the_ledger(session, tz, events):
         from_ledger = service._ranked_from_ledger(session, org, period, board)
         assert [(r.member, r.points) for r in from_ledger] == entries  # the Redis-down path
 
-    # Departments per active member: the same board re-ranked by points / members.
-    for (window, period_key, board), entries in expected.items():
-        if board != "depts":
-            continue
+    # The departments board: the leaves (Nord, Sør, Lager), or the sub-departments of a
+    # department each counting everything below it; active members now, u3 gone, u1 in Sør.
+    def below(department_id: str) -> set[str]:
+        found = {department_id}
+        while True:
+            more = {d for d, parent in parents.items() if parent in found} - found
+            if not more:
+                return found
+            found |= more
+
+    active = {north.id: 1, south.id: 3, shop.id: 1, idle.id: 1}  # u0 | u1, u2, quiet | u5 | stock
+    names = {north.id: "Nord", south.id: "Sør", idle.id: "Lager", shop.id: "Butikk"}
+    viewer = users[2]  # in Sør
+    windows = {(w, p) for w, p, _ in expected} or {("week", rules.period_at("week", now, tz).key)}
+    for (window, period_key), metric, (parent, competitors, mine) in itertools.product(
+        windows,
+        ("total", "per_member"),
+        [
+            (None, [north.id, south.id, idle.id], south.id),
+            (region.id, [shop.id, idle.id], shop.id),
+            (shop.id, [north.id, south.id], south.id),
+        ],
+    ):
+        scored = dict(expected.get((window, period_key, "depts"), []))
         body = service.render_department_board(
             service.department_board_facts(
                 session,
-                viewer=users[4],
+                viewer=viewer,
                 window=window,
                 period=period_key,
-                metric="per_member",
+                metric=metric,
                 limit=100,
                 now=now,
+                parent_id=parent,
             )
         )
         got = [(e["department"]["id"], e["points"], e["members"]) for e in body["entries"]]
+        members = {d: sum(active.get(x, 0) for x in below(d)) for d in competitors}
         reached = {
             dept: max(
-                at for _, d, _, at in rows if d == dept and in_period(at, window, period_key, tz)
+                at
+                for _, d, _, at in rows
+                if d in below(dept) and in_period(at, window, period_key, tz)
             )
-            for dept, _ in entries
+            for dept in competitors
+            if dept in scored
         }
         resolution = 3600 if window == "all_time" else 1
         want = sorted(
-            entries,
-            key=lambda item: (
-                Fraction(item[1], members[item[0]]),
-                -(int(reached[item[0]].timestamp()) // resolution),
-                item[0],
+            (d for d in competitors if d in scored),
+            key=lambda d: (
+                scored[d] if metric == "total" else Fraction(scored[d], max(members[d], 1)),
+                -(int(reached[d].timestamp()) // resolution),
+                d,
             ),
             reverse=True,
-        )
-        assert got == [(dept, points, members[dept]) for dept, points in want]
+        ) + sorted((d for d in competitors if d not in scored), key=lambda d: (names[d], d))
+        assert got == [(d, scored.get(d, 0), members[d]) for d in want]
+        assert [e["rank"] for e in body["entries"]] == list(range(1, len(want) + 1))
+        assert body["mine"]["department"]["id"] == mine

@@ -14,7 +14,11 @@ from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepai
 from tests import factories
 from tests.conftest import auth_headers
 from tests.gamification.play import offline_event, play
-from tests.leaderboards.test_board_property import brute_force, redis_boards
+from tests.leaderboards.test_board_property import (
+    brute_force,
+    department_parents,
+    redis_boards,
+)
 from tests.own_redis import OwnRedis
 
 USERS = "/api/v1/leaderboards/users"
@@ -73,7 +77,7 @@ def test_learning_goes_on_while_redis_is_down(
     assert after["me"] == {"rank": 2, "score": 80}
     assert session.get(BoardRepair, org.id) is None
     assert redis_boards(own_redis.client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )
 
 
@@ -105,7 +109,9 @@ def test_rebuild_from_the_ledger_swaps_in_every_board(
     assert result.exit_code == 0, result.output
     assert "Rebuilt" in result.output
     for each in (org, other_org):
-        expected = brute_force(ledger_rows(session, each.id), each.timezone)
+        expected = brute_force(
+            ledger_rows(session, each.id), each.timezone, department_parents(session, each.id)
+        )
         assert redis_boards(redis_client, each.id) == expected
         assert redis_client.get(store.built_key(each.id))  # complete, with this rebuild's token
     assert not list(redis_client.scan_iter(match="nl:*:tmp:*"))
@@ -149,7 +155,12 @@ def test_finished_periods_are_archived_and_stay_readable(
             ArchivedStanding.board == "depts", ArchivedStanding.window == "month"
         )
     ).all()
-    assert [(r.rank, r.points) for r in rows] == [(1, 115)]
+    # Kasse, and the store above it counting everything earned below it.
+    kasse, store_above = learner.department_id, learner.department.parent_id
+    assert sorted((r.member_id, r.points) for r in rows) == sorted(
+        [(kasse, 115), (store_above, 115)]
+    )
+    assert sorted(r.rank for r in rows) == [1, 2]
 
     # A late offline attempt done in the archived week makes it stale; the next read recounts.
     late = offline_event(session, other, datetime(2026, 11, 27, 9, tzinfo=UTC))  # in W48
@@ -193,7 +204,9 @@ def test_a_rolled_back_savepoint_leaves_the_boards_exact(
     # The award before the savepoint counts; the one rolled back with it does not.
     assert session.get(BoardRepair, org.id) is None
     boards = redis_boards(redis_client, org.id)
-    assert boards == brute_force(ledger_rows(session, org.id), org.timezone)
+    assert boards == brute_force(
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
+    )
     assert boards[("all_time", "all", "users:org")] == [(learner.id, 5)]
 
 

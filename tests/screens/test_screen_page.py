@@ -261,17 +261,28 @@ def test_another_departments_screen_shows_only_its_own_people(
     client: FlaskClient,
     session: Session,
     as_manager: dict[str, str],
+    as_admin: dict[str, str],
     store: Department,
+    warehouse: Department,
     learner: User,
     module: Any,
     org: Any,
 ) -> None:
-    made = client.post(
+    def live(made: dict[str, Any]) -> list[dict[str, Any]]:
+        path = "/" + made["url"].split("://", 1)[1].split("/", 1)[1]
+        board: list[dict[str, Any]] = client.get(path + "/live").json["board"]
+        return board
+
+    mine = client.post(
         "/api/v1/screens", json={"department_id": store.id, "name": "Butikk"}, headers=as_manager
     ).json
+    theirs = client.post(
+        "/api/v1/screens", json={"department_id": warehouse.id, "name": "Lager"}, headers=as_admin
+    ).json
     play(client, session, module, auth_headers(session, learner))  # learner is in checkout
-    path = "/" + made["url"].split("://", 1)[1].split("/", 1)[1]
-    assert client.get(path + "/live").json["board"] == []
+    assert live(theirs) == []
+    # The store is split into departments: its screen counts everyone below it.
+    assert [(row["name"], row["points"]) for row in live(mine)] == [("Learner", 80)]
     assert factories  # the module fixture comes from factories
 
 

@@ -196,10 +196,12 @@ def finish_due_competitions(session: Session, *, now: datetime) -> list[str]:
         competition.finished_at = now
         competition.winner_department_id = winner["department"]["id"] if winner else None
         if winner:
+            # Everyone active in the winning department or below it played for it.
+            below = leaderboards.department_subtrees(
+                session, competition.org_id, [winner["department"]["id"]]
+            )[winner["department"]["id"]]
             members = session.scalars(
-                select(User).where(
-                    User.department_id == winner["department"]["id"], User.active.is_(True)
-                )
+                select(User).where(User.department_id.in_(below), User.active.is_(True))
             ).all()
             gamification.grant_badges(
                 session, users=members, code="competition_won", period=competition.id, now=now
@@ -221,7 +223,15 @@ def recently_ended(
             .order_by(Competition.ends_at, Competition.id)
         )
     )
-    department_ids = {d for competition in ended for d in competition.department_ids}
+    # A department played with everyone in it and below it.
+    below = {
+        (c.org_id, d): subtree
+        for c in ended
+        for d, subtree in leaderboards.department_subtrees(
+            session, c.org_id, c.department_ids
+        ).items()
+    }
+    department_ids = set().union(*below.values()) if below else set()
     members: dict[str, list[str]] = {}
     if department_ids:
         for user_id, department_id in session.execute(
@@ -230,4 +240,17 @@ def recently_ended(
             .order_by(User.id)
         ):
             members.setdefault(department_id or "", []).append(user_id)
-    return [(c, [u for d in c.department_ids for u in members.get(d, [])]) for c in ended]
+    return [
+        (
+            c,
+            list(
+                dict.fromkeys(
+                    u
+                    for d in c.department_ids
+                    for inside in sorted(below[(c.org_id, d)])
+                    for u in members.get(inside, [])
+                )
+            ),
+        )
+        for c in ended
+    ]

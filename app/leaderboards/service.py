@@ -966,27 +966,50 @@ def _remember(memo: dict[tuple[str, ...], Any], key: tuple[str, ...], value: Any
     memo[key] = value
 
 
+def department_subtrees(
+    session: Session, org_id: str, department_ids: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """{department: it and every department below it}, from the cached tree: a department's
+    standing counts everything below it, as its boards do."""
+    departments = org_facts.department_facts(session, org_id)
+    return {d: departments.subtree([d]) for d in department_ids}
+
+
 def department_info(
     session: Session, org_id: str, department_ids: list[str]
 ) -> dict[str, tuple[str, int]]:
-    """{department id: (name, active members now)} in one query."""
+    """{department id: (name, active members now in it and below it)} in one query."""
     if not department_ids:
         return {}
-    rows = session.execute(
-        select(Department.id, Department.name, func.count(User.id))
-        .outerjoin(User, (User.department_id == Department.id) & User.active.is_(True))
-        .where(Department.org_id == org_id, Department.id.in_(set(department_ids)))
-        .group_by(Department.id, Department.name)
-    )
-    return {dep_id: (name, int(members)) for dep_id, name, members in rows}
+    subtrees = department_subtrees(session, org_id, department_ids)
+    counts = {
+        str(dep_id): int(count)
+        for dep_id, count in session.execute(
+            select(User.department_id, func.count())
+            .where(
+                User.org_id == org_id,
+                User.active.is_(True),
+                User.department_id.in_(set().union(*subtrees.values())),
+            )
+            .group_by(User.department_id)
+        )
+    }
+    names = org_facts.department_facts(session, org_id).names
+    return {
+        d: (names[d], sum(counts.get(below, 0) for below in subtrees[d]))
+        for d in department_ids
+        if d in names
+    }
 
 
 def department_totals(
     session: Session, *, org_id: str, department_ids: list[str], start: datetime, end: datetime
 ) -> dict[str, tuple[int, datetime]]:
-    """{department: (points, when the last of them was earned)} in [start, end), from the ledger."""
+    """{department: (points, when the last of them was earned)} in [start, end), earned in it
+    and below it, from the ledger."""
     from app.gamification.models import PointAward
 
+    subtrees = department_subtrees(session, org_id, department_ids)
     rows = session.execute(
         select(
             PointAward.department_id,
@@ -997,15 +1020,20 @@ def department_totals(
             PointAward.org_id == org_id,
             PointAward.earned_at >= start,
             PointAward.earned_at < end,
-            PointAward.department_id.in_(department_ids),
+            PointAward.department_id.in_(set().union(*subtrees.values())),
         )
         .group_by(PointAward.department_id)
     )
-    totals: dict[str, tuple[int, datetime]] = {}
+    earned: dict[str, tuple[int, datetime]] = {}
     for dep_id, points, last in rows:
         if dep_id is None:
             continue
         if isinstance(last, str):  # SQLite returns max() of a datetime as text
             last = datetime.fromisoformat(last).replace(tzinfo=UTC)
-        totals[dep_id] = (int(points), last)
+        earned[dep_id] = (int(points), last)
+    totals: dict[str, tuple[int, datetime]] = {}
+    for department_id, below in subtrees.items():
+        parts = [earned[d] for d in below if d in earned]
+        if parts:
+            totals[department_id] = (sum(p for p, _ in parts), max(at for _, at in parts))
     return totals

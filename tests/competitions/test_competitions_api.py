@@ -267,3 +267,37 @@ def test_every_problem_of_a_competition_is_reported_at_once(client, store, as_ad
         "ends_at": ["Must be after starts_at.", "Must be in the future."],
         "department_ids": ["Give at least two departments."],
     }
+
+
+def test_a_store_split_into_departments_competes_with_everyone_below_it(
+    client, session, org, store, warehouse, module, learner, colleague, picker, manager,
+    as_admin, frozen_clock,
+):  # fmt: skip
+    fresh = factories.make_department(session, org, "Fersk", parent=store)
+    baker = factories.make_user(session, org, "baker", department=fresh)
+    created = client.post(
+        URL,
+        json=body(store.id, warehouse.id, ends_at="2026-11-26T00:00:00+01:00"),
+        headers=as_admin,
+    ).json
+    play(client, session, module, auth_headers(session, picker))  # Lager Nord: 80
+    frozen_clock.advance(minutes=1)
+    play(client, session, module, auth_headers(session, learner))  # the store: 80 in Kasse
+    play(client, session, module, auth_headers(session, baker), wrong=2)  # and 35 in Fersk
+    gone = client.patch(
+        f"/api/v1/admin/users/{colleague.id}", json={"active": False}, headers=as_admin
+    )
+    assert gone.status_code == 200, gone.json
+    standings = client.get(f"{URL}/{created['id']}/standings", headers=as_admin).json
+    # The store counts everything below it; its members: learner, baker and the manager.
+    assert [
+        (e["rank"], e["department"]["name"], e["score"], e["points"], e["members"])
+        for e in standings["entries"]
+    ] == [(1, "Butikk Sentrum", 115, 115, 3), (2, "Lager Nord", 80, 80, 1)]
+
+    frozen_clock.set(datetime(2026, 11, 26, 9, tzinfo=UTC))
+    assert finish_due_competitions(session, now=frozen_clock.current) == [created["id"]]
+    session.commit()
+    for user, won in ((learner, True), (baker, True), (manager, True), (picker, False)):
+        badges = client.get("/api/v1/me/badges", headers=auth_headers(session, user)).json
+        assert ("competition_won" in {b["code"] for b in badges["earned"]}) is won, user.username

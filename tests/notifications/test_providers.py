@@ -210,11 +210,12 @@ def test_competition_end_to_the_active_members_of_its_departments(
     [group] = providers.competition_end_recipients(session, now=now)
     assert group.key == ended.id
     assert group.payload == {"competition_id": ended.id, "title": "Julekampen"}
-    # The departments' own members (as the standings count them).
-    assert set(group.user_ids) == {manager.id, picker.id}
+    # The departments' active members, with everyone below them (as the standings count
+    # them): the store's manager and the learner in its Kasse; not the one who left.
+    assert set(group.user_ids) == {manager.id, learner.id, picker.id}
 
-    assert jobs.send_competition_end() == 2
+    assert jobs.send_competition_end() == 3
     assert jobs.send_competition_end() == 0
     rows = by_user(session, "competition_end")
-    assert set(rows) == {manager.id, picker.id}
+    assert set(rows) == {manager.id, learner.id, picker.id}
     assert rows[picker.id].data == {"competition_id": ended.id}

@@ -203,8 +203,9 @@ def test_the_departments_place_in_its_competition(
     session: Session,
     screen: dict[str, Any],
     as_manager: dict[str, str],
+    as_admin: dict[str, str],
     checkout: Department,
-    store: Department,
+    warehouse: Department,
     learner: User,
     module: Any,
 ) -> None:
@@ -215,9 +216,9 @@ def test_the_departments_place_in_its_competition(
             "starts_at": (clock.now() - timedelta(hours=1)).isoformat(),
             "ends_at": (clock.now() + timedelta(days=7)).isoformat(),
             "metric": "total",
-            "department_ids": [store.id, checkout.id],
+            "department_ids": [checkout.id, warehouse.id],
         },
-        headers=as_manager,
+        headers=as_admin,
     )
     assert started.status_code == 201, started.json
     play(client, session, module, auth_headers(session, learner))
@@ -226,7 +227,7 @@ def test_the_departments_place_in_its_competition(
     assert (competition["rank"], competition["of"]) == (1, 2)
     assert [leader["department"] for leader in competition["leaders"]] == [
         checkout.name,
-        store.name,
+        warehouse.name,
     ]
     assert competition["leaders"][0]["ours"] is True
     assert "Kasse ligger på 1. plass av 2" in client.get(screen["path"]).get_data(as_text=True)

@@ -701,8 +701,9 @@ def _visible_names(board: UserBoardFacts) -> dict[str, dict[str, Any]]:
     return names
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):
+    """One department's place (a tuple: a ranking makes a thousand of them)."""
+
     rank: int
     member: str
     points: int
@@ -914,43 +915,46 @@ def _rank_departments(
 ) -> _Ranking:
     """The competitors (the leaves, or the sub-departments of `parent_id`) best first.
 
-    `entries` is the `depts` board, where a department's points are everything earned in it
+    `entries` is the `depts` board, best first as Redis orders it (points, then who reached
+    them first, then id, descending), where a department's points are everything earned in it
     and below it (`rules.board_keys`); `counts` the active members of each department alone,
-    added up here over each competitor's subtree. Those with points rank by points (or
-    points / active members, at least 1), then by who reached their points first, then by id
-    (the order Redis gives equal scores); then those without points, by name and id.
-    points * 2^64 // members orders exactly as the fractions do for up to 2^32 members: two
-    different fractions differ by at least 1 / (m1 * m2)."""
+    added up here over each competitor's subtree. Those with points rank in the board's order
+    (by total) or by points / active members (at least 1), then as the board does; then those
+    without points, by name and id. points * 2^64 // members orders exactly as the fractions
+    do for up to 2^32 members: two different fractions differ by at least 1 / (m1 * m2)."""
     competitors = departments.children.get(parent_id, ()) if parent_id else departments.leaves
+    members: Mapping[str, int] = counts  # a leaf has nobody below it
     if parent_id:
-        members: dict[str, int] = {}
+        rolled: dict[str, int] = {}
         for department_id, count in counts.items():
             for above in departments.lineage(department_id):
-                members[above] = members.get(above, 0) + count
-    else:
-        members = dict(counts)  # a leaf has nobody below it
-    by_member = {row.member: row for row in entries}
-    scoring = []
-    idle = []
-    for department_id in competitors:
-        row = by_member.get(department_id)
-        count = members.get(department_id, 0)
-        if row is None or row.points <= 0:
-            idle.append((departments.names.get(department_id, ""), department_id, count))
-            continue
-        key = row.points if metric == "total" else (row.points << 64) // max(count, 1)
-        scoring.append((key, row.ticks, department_id, row.points, count))
-    scoring.sort(reverse=True)
-    idle.sort()
+                rolled[above] = rolled.get(above, 0) + count
+        members = rolled
+    competing = set(competitors)
+    scoring = [row for row in entries if row.points > 0 and row.member in competing]
+    if metric == "per_member":
+        scoring.sort(
+            key=lambda row: (
+                (row.points << 64) // max(members.get(row.member, 0), 1),
+                row.ticks,
+                row.member,
+            ),
+            reverse=True,
+        )
     ranked: list[_Placed] = []
-    for _key, _ticks, department_id, points, count in scoring:
-        score: int | float = points
+    for row in scoring:
+        count = members.get(row.member, 0)
+        score: int | float = row.points
         if metric == "per_member":
-            whole, part = divmod(points, max(count, 1))
-            score = whole if part == 0 else round(points / max(count, 1), 2)
-        ranked.append(_Placed(len(ranked) + 1, department_id, points, score, count))
-    for _name, department_id, count in idle:
-        ranked.append(_Placed(len(ranked) + 1, department_id, 0, 0, count))
+            whole, part = divmod(row.points, max(count, 1))
+            score = whole if part == 0 else round(row.points / max(count, 1), 2)
+        ranked.append(_Placed(len(ranked) + 1, row.member, row.points, score, count))
+    scored = {row.member for row in scoring}
+    idle = [d for d in competitors if d not in scored]  # the leaves come by name already
+    if parent_id:
+        idle.sort(key=lambda d: (departments.names.get(d, ""), d))
+    for department_id in idle:
+        ranked.append(_Placed(len(ranked) + 1, department_id, 0, 0, members.get(department_id, 0)))
     return _Ranking(
         tag=tag,
         members_stamp=members_stamp,

@@ -39,7 +39,7 @@ class DepartmentFacts:
     # department id -> the department and every department above it, nearest first: the
     # boards an award earned in it counts on (`leaderboards.rules.board_keys`)
     lineages: Mapping[str, tuple[str, ...]]
-    leaves: tuple[str, ...]  # the departments without sub-departments, by id
+    leaves: tuple[str, ...]  # the departments without sub-departments, by name then id
 
     def lineage(self, department_id: str) -> tuple[str, ...]:
         """The department and those above it, nearest first (itself alone if unknown)."""
@@ -114,7 +114,7 @@ def _load(session: Session, org_id: str) -> DepartmentFacts:
         managed=MappingProxyType({k: tuple(v) for k, v in managed.items()}),
         parents=MappingProxyType(parents),
         lineages=MappingProxyType({dep_id: _lineage(dep_id, parents) for dep_id in names}),
-        leaves=tuple(sorted(dep_id for dep_id in names if dep_id not in children)),
+        leaves=tuple(sorted((d for d in names if d not in children), key=lambda d: (names[d], d))),
     )
 
 

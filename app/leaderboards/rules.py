@@ -175,8 +175,6 @@ def tally(
     """
     zone = ZoneInfo(org_tz)
     keys_by_day: dict[date, tuple[tuple[str, str], ...]] = {}
-    # department -> (its users board, the department) for it and every department above it
-    boards_by_department: dict[str, tuple[tuple[str, str], ...]] = {}
     totals: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
     for award in awards:
         if award.points <= 0:
@@ -193,15 +191,8 @@ def tally(
             keys_by_day[day] = periods
         members = [("users:org", award.user_id)]
         if award.department_id:
-            boards = boards_by_department.get(award.department_id)
-            if boards is None:
-                line = lineage(award.department_id) if lineage else (award.department_id,)
-                boards = boards_by_department[award.department_id] = tuple(
-                    (f"users:dept:{department_id}", department_id) for department_id in line
-                )
-            for user_board, department_id in boards:
-                members.append((user_board, award.user_id))
-                members.append(("depts", department_id))
+            members.append((f"users:dept:{award.department_id}", award.user_id))
+            members.append(("depts", award.department_id))
         for window, period_key in periods:
             for board, member in members:
                 board_totals = totals.get((window, period_key, board))
@@ -214,10 +205,51 @@ def tally(
                     slot[0] += award.points
                     if award.earned_at > slot[1]:
                         slot[1] = award.earned_at
+    if lineage is not None:
+        _roll_up(totals, lineage)
     return {
         board: {member: Standing(member, slot[0], slot[1]) for member, slot in members_.items()}
         for board, members_ in totals.items()
     }
+
+
+_USERS_DEPT = "users:dept:"
+
+
+def _roll_up(
+    totals: dict[tuple[str, str, str], dict[str, list[Any]]],
+    lineage: Callable[[str], tuple[str, ...]],
+) -> None:
+    """Add each department's own standings to the boards of the departments above it, once
+    per (board, member) rather than once per award: a rebuild's awards outnumber them."""
+
+    def add(key: tuple[str, str, str], member: str, points: int, reached: datetime) -> None:
+        board_totals = totals.get(key)
+        if board_totals is None:
+            board_totals = totals[key] = {}
+        slot = board_totals.get(member)
+        if slot is None:
+            board_totals[member] = [points, reached]
+        else:
+            slot[0] += points
+            if reached > slot[1]:
+                slot[1] = reached
+
+    own = [
+        (key, [(member, slot[0], slot[1]) for member, slot in members.items()])
+        for key, members in totals.items()
+        if key[2] == "depts" or key[2].startswith(_USERS_DEPT)
+    ]
+    for (window, period_key, board), members in own:
+        if board == "depts":
+            for department_id, points, reached in members:
+                for above in lineage(department_id)[1:]:
+                    add((window, period_key, "depts"), above, points, reached)
+        else:
+            for above in lineage(board[len(_USERS_DEPT) :])[1:]:
+                key = (window, period_key, _USERS_DEPT + above)
+                for user_id, points, reached in members:
+                    add(key, user_id, points, reached)
 
 
 def ranked(window: str, period: Period, standings: Iterable[Standing]) -> list[tuple[str, int]]:

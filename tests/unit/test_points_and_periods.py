@@ -153,3 +153,54 @@ def test_the_remembered_current_period_is_always_the_period_of_now(moments, wind
         assert _current_period(window, moment, timezone) == rules.period_at(
             window, moment, timezone
         )
+
+
+LINEAGE = {"kasse": ("kasse", "store", "region"), "store": ("store", "region"), "lager": ("lager",)}
+
+
+def test_an_award_counts_for_its_department_and_every_department_above_it():
+    award = rules.Award("u1", "kasse", 10, datetime(2026, 11, 25, 10, tzinfo=UTC))
+    keys = {(p.window, board, member) for p, board, member in rules.board_keys(
+        award, "Europe/Oslo", LINEAGE["kasse"]
+    )}  # fmt: skip
+    for window in rules.WINDOWS:
+        assert {(b, m) for w, b, m in keys if w == window} == {
+            ("users:org", "u1"),
+            *((f"users:dept:{d}", "u1") for d in ("kasse", "store", "region")),
+            *(("depts", d) for d in ("kasse", "store", "region")),
+        }
+    alone = rules.board_keys(award, "Europe/Oslo")  # no lineage: the department alone
+    assert {board for _, board, _ in alone} == {"users:org", "users:dept:kasse", "depts"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["u1", "u2", "u3"]),
+            st.sampled_from([None, "kasse", "store", "lager"]),
+            st.integers(1, 30),
+            st.integers(0, 6 * 24 * 3600),
+        ),
+        max_size=30,
+    )
+)
+def test_a_tally_rolls_up_as_the_awards_one_by_one_would(rows):
+    """The rebuild's roll-up (once per member) equals counting each award on every board
+    `board_keys` names (what the live updates do)."""
+    start = datetime(2026, 11, 23, 0, tzinfo=UTC)
+    awards = [rules.Award(u, d, p, start + timedelta(seconds=s)) for u, d, p, s in rows]
+    expected: dict = {}
+    for award in awards:
+        line = LINEAGE[award.department_id] if award.department_id else None
+        for period, board, member in rules.board_keys(award, "UTC", line):
+            slot = expected.setdefault((period.window, period.key, board), {}).get(member)
+            points, reached = (0, award.earned_at) if slot is None else slot
+            expected[(period.window, period.key, board)][member] = (
+                points + award.points,
+                max(reached, award.earned_at),
+            )
+    tallied = rules.tally(awards, "UTC", LINEAGE.__getitem__)
+    assert {
+        key: {m: (s.points, s.reached_at) for m, s in standings.items()}
+        for key, standings in tallied.items()
+    } == expected

@@ -16,7 +16,11 @@ from app.redis_connections import is_cluster
 from tests import factories
 from tests.conftest import auth_headers
 from tests.gamification.play import play
-from tests.leaderboards.test_board_property import brute_force, redis_boards
+from tests.leaderboards.test_board_property import (
+    brute_force,
+    department_parents,
+    redis_boards,
+)
 from tests.leaderboards.test_resilience import ledger_rows
 from tests.redis_deployments.conftest import use_redis_url
 
@@ -46,7 +50,7 @@ def test_the_learners_journey_and_the_boards_on_a_cluster(
     assert [e["score"] for e in board["entries"]] == [done["points_total"], other["points_total"]]
     assert board["me"] == {"rank": 1, "score": done["points_total"]}
     assert redis_boards(redis_client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )
     # Every key of the organisation sits in one slot: its scripts and transactions are legal.
     slots = {
@@ -66,7 +70,7 @@ def test_a_rebuild_swaps_every_board_in_on_a_cluster(
     redis_client.delete(*redis_client.scan_iter(match=f"nl:{{{org.id}}}:users:*"))
     assert service.rebuild_all(session, now=org_now(), client=redis_client) >= 1
     assert redis_boards(redis_client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )
 
 
@@ -130,7 +134,7 @@ def test_a_node_restart_loses_no_answer_and_no_point(
     ledger = session.scalar(select(func.sum(PointAward.points)).where(PointAward.org_id == org.id))
     assert ledger == first["points_total"] + during["points_total"]
     assert redis_boards(redis_client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )
 
 

@@ -12,7 +12,11 @@ from app.learning.models import Answer
 from tests import factories
 from tests.conftest import auth_headers
 from tests.gamification.play import play
-from tests.leaderboards.test_board_property import brute_force, redis_boards
+from tests.leaderboards.test_board_property import (
+    brute_force,
+    department_parents,
+    redis_boards,
+)
 from tests.leaderboards.test_resilience import ledger_rows
 from tests.redis_deployments.conftest import use_redis_url
 
@@ -38,7 +42,7 @@ def test_the_learners_journey_and_the_boards_behind_a_sentinel(
     board = client.get(USERS, headers=as_learner).json
     assert board["me"] == {"rank": 1, "score": done["points_total"]}
     assert redis_boards(redis_client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )
 
 
@@ -69,5 +73,5 @@ def test_a_failover_in_a_run_of_answers_loses_no_answer_and_no_point(
     board = client.get(USERS, headers=auth_headers(session, people[0])).json
     assert {e["user"]["display_name"]: e["score"] for e in board["entries"]} == totals
     assert redis_boards(redis_client, org.id) == brute_force(
-        ledger_rows(session, org.id), org.timezone
+        ledger_rows(session, org.id), org.timezone, department_parents(session, org.id)
     )

@@ -37,7 +37,10 @@ class Kept:
 
 
 def read(client: redis.Redis, cache_key: str) -> Kept | None:
-    raw = client.get(cache_key)
+    return _parse(client.get(cache_key))
+
+
+def _parse(raw: bytes | None) -> Kept | None:
     if raw is None:
         return None
     value = orjson.loads(raw)
@@ -52,6 +55,15 @@ def write(client: redis.Redis, cache_key: str, kept: Kept, *, expire_seconds: in
     pipe.set(cache_key, orjson.dumps(value), ex=expire_seconds)
     pipe.delete(f"{cache_key}:refresh")
     pipe.execute()
+
+
+def read_with_claim(client: redis.Redis, cache_key: str) -> tuple[Kept | None, bool]:
+    """The kept figures, and whether someone still holds the claim to compute them."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(cache_key)
+    pipe.exists(f"{cache_key}:refresh")
+    raw, claimed = pipe.execute()
+    return _parse(raw), bool(claimed)
 
 
 def claim(client: redis.Redis, cache_key: str, *, seconds: int) -> bool:

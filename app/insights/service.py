@@ -110,8 +110,9 @@ def _kept(
     recomputes while every
     request, its own included, still gets the kept figures: in a thread of its own with its
     own database session (`_refresh`), so a region's second of recomputing holds up no
-    request. At the bound, or with nothing kept, the request computes. Without Redis, every
-    request computes."""
+    request. At the bound, or with nothing kept, the request computes, unless another
+    process is computing the same figures: then it waits for those (`_wait_for`). Without
+    Redis, every request computes."""
     max_age = cache_seconds()
     moment = now.timestamp()
     if max_age <= 0:
@@ -128,12 +129,37 @@ def _kept(
                 if cache.claim(client, cache_key, seconds=math.ceil(max_age)):
                     _refresh(session, client, cache_key, moment, compute)
                 return kept
+        # Nothing usable kept. Whoever holds the claim is computing these figures already:
+        # wait for them rather than have every process compute them at once.
+        if not cache.claim(client, cache_key, seconds=math.ceil(max_age)):
+            waited = _wait_for(client, cache_key, moment, max_age)
+            if waited is not None:
+                return waited
     except redis.RedisError as error:
         log.warning("insights cache unavailable (%s); computing", error)
         return _computed(session, moment, compute)
     kept = _computed(session, moment, compute)
     _keep(client, cache_key, kept)
     return kept
+
+
+def _wait_for(
+    client: redis.Redis, cache_key: str, moment: float, max_age: float
+) -> cache.Kept | None:
+    """The figures another process is computing, once kept (polling every 50 ms, at most
+    `max_age` seconds); None if they did not come (its claim lapsed: it may have died)."""
+    deadline = time.monotonic() + max_age
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        kept, claimed = cache.read_with_claim(client, cache_key)
+        if (
+            kept is not None
+            and rules.cache_use(moment - kept.at, max_age, kept.took) != "recompute"
+        ):
+            return kept
+        if not claimed:
+            return None
+    return None
 
 
 def _computed(session: Session, moment: float, compute: Callable[[Session], Any]) -> cache.Kept:

@@ -43,3 +43,35 @@ def test_a_refresh_runs_in_a_thread_of_its_own_once_and_is_kept(app, engine, ses
             "computed": 2
         }
         assert len(computed) == 2
+
+
+def test_figures_being_computed_are_waited_for_not_computed_again(
+    app, engine, session, monkeypatch
+):
+    monkeypatch.setitem(app.config, "INSIGHTS_CACHE_SECONDS", 4)
+    calls: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def compute(own: Session) -> dict:
+        calls.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)  # a region's second or two
+        return {"computed": len(calls)}
+
+    now = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    args = ("org-kept", "summary", "d2", "2026-W48", now, compute)
+    got: list[dict] = []
+
+    def first_request() -> None:
+        with app.app_context(), Session(bind=engine) as own:
+            got.append(service._kept(own, *args).data)
+
+    first = threading.Thread(target=first_request)
+    first.start()
+    assert started.wait(10)
+    threading.Timer(0.3, release.set).start()
+    with Session(bind=engine) as request_session:
+        # Nothing kept yet, but another request holds the claim: wait for its figures.
+        assert service._kept(request_session, *args).data == {"computed": 1}
+    first.join(10)
+    assert got == [{"computed": 1}] and len(calls) == 1

@@ -202,10 +202,11 @@ def make_screens(engine: object, count: int) -> list[str]:
 
 @dataclass
 class Measured:
-    kind: str  # "without" | "with"
+    kind: str  # "without" | "with" | "TVs alone"
     api: LoadResult
     tv: TvStats
     cores: dict[str, float]
+    wall: float = 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(database.url)
     measured: list[Measured] = []
     tv_first = TvStats()
+    alone: Measured | None = None
+    healthz_alone: Measured | None = None
     try:
         database.migrate(engine)
         reset_redis(args.redis_url)
@@ -265,8 +268,18 @@ def main(argv: list[str] | None = None) -> int:
             bench.prime_logins(2)
             tvs = Tvs("127.0.0.1", server.port, screen_paths, args.poll)
             tvs.start()
-            # Warm-up: every TV opens its screen once (its first poll is a 200) and the API
-            # runs, so that both sides start from a steady state.
+            # The TVs alone, nothing changing: every TV opens its screen (a 200), then what a
+            # quiet poll (a 304) costs the app is measured directly; and, for scale, the
+            # cheapest request the app has (`GET /healthz`) sent at the same rhythm.
+            tvs.resume()
+            time.sleep(args.poll + 1)
+            alone = _alone("TVs alone", tvs, server, args.duration)
+            healthz = Tvs("127.0.0.1", server.port, ["/healthz?tv="] * len(screen_paths), args.poll)
+            healthz.start()
+            healthz.resume()
+            healthz_alone = _alone("/healthz at the TVs' rhythm", healthz, server, args.duration)
+            healthz.stop()
+            # Warm-up: the API runs with the TVs, so that both sides start from a steady state.
             tvs.resume()
             warm = scenario.workload(bench, run._budget(800, args.warmup))
             warmed = generator.run(
@@ -276,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(max(0.0, args.poll - args.warmup) + 1)
             tvs.pause()
             tv_first = tvs.take_stats()
-            order = []
+            order: list[str] = []
             for _ in range(args.pairs):
                 order += ["without", "with"] if len(order) % 4 == 0 else ["with", "without"]
             for kind in order:
@@ -308,7 +321,38 @@ def main(argv: list[str] | None = None) -> int:
             database.drop()
             reset_redis(args.redis_url)
             log_path.unlink(missing_ok=True)
-    return _report(args, stamp, measured, tv_first)
+    return _report(args, stamp, measured, tv_first, alone, healthz_alone)
+
+
+def _alone(kind: str, tvs: Tvs, server: GunicornServer, seconds: float) -> Measured:
+    """`seconds` of the pollers alone (already on; paused after) against the server."""
+    time.sleep(1)  # polls under way
+    tvs.take_stats()
+    before = cpu.snapshot(server.worker_pids())
+    time.sleep(seconds)
+    after = cpu.snapshot(server.worker_pids())
+    tvs.pause()
+    tv = tvs.take_stats()
+    measured = Measured(
+        kind, LoadResult("none", 0.0, 0, {}, {}, {}), tv, cpu.cores_used(before, after),
+        after.wall - before.wall,
+    )  # fmt: skip
+    print(
+        f"  {kind}: {tv.requests() / max(tv.seconds, 1e-9):.1f} requests/s "
+        f"{dict(tv.statuses)}, app CPU {_per_request_ms(measured):.2f} ms a request, "
+        f"cores {json.dumps(measured.cores)}",
+        flush=True,
+    )
+    return measured
+
+
+def _per_request_ms(m: Measured | None) -> float:
+    """The app's CPU per request of a slice without the API (measured, not estimated)."""
+    if m is None or not m.tv.requests():
+        return 0.0
+    # The requests were counted over a little longer than the CPU was (`tv.seconds`).
+    rate = m.tv.requests() / m.tv.seconds
+    return 1000 * m.cores.get("app", 0.0) / rate
 
 
 def _print_slice(m: Measured) -> None:
@@ -323,7 +367,12 @@ def _print_slice(m: Measured) -> None:
 
 
 def _report(
-    args: argparse.Namespace, stamp: datetime, measured: list[Measured], first: TvStats
+    args: argparse.Namespace,
+    stamp: datetime,
+    measured: list[Measured],
+    first: TvStats,
+    alone: Measured | None,
+    healthz_alone: Measured | None,
 ) -> int:
     without = [m for m in measured if m.kind == "without"]
     with_tvs = [m for m in measured if m.kind == "with"]
@@ -359,6 +408,7 @@ def _report(
     poll_ms = (1000 * app_with - rps_with * api_ms) / poll_rate if poll_rate else 0.0
     tv_cores = poll_rate * poll_ms / 1000
     poller_cores = sum(m.tv.cpu_seconds for m in with_tvs) / seconds if seconds else 0.0
+    quiet_ms, healthz_ms = _per_request_ms(alone), _per_request_ms(healthz_alone)
     poller_ms = 1000 * poller_cores / poll_rate if poll_rate else 0.0
     rendered = tv_statuses.get(200, 0) / polls if polls else 0.0
     revalidated = tv_statuses.get(304, 0) / polls if polls else 0.0
@@ -381,6 +431,10 @@ def _report(
         f"| app CPU per request (ms) | API {api_ms:.2f} | a TV poll {poll_ms:.2f} (estimated) |",
         f"| the TV pollers' own CPU (their process) | — | {poller_cores:.3f} cores, "
         f"{poller_ms:.2f} ms a poll |",
+        f"| app CPU per quiet poll, the TVs alone (measured) | — | {quiet_ms:.2f} ms "
+        f"({dict(alone.tv.statuses) if alone else {}}) |",
+        f"| app CPU per `GET /healthz` sent at the TVs' rhythm (measured) | — | "
+        f"{healthz_ms:.2f} ms |",
         "",
         f"**API throughput: {rps_without:,.1f} req/s without TVs, {rps_with:,.1f} with "
         f"{args.tvs} TVs: {ratio:.1%} of without** "
@@ -394,7 +448,7 @@ def _report(
         "",
         "Slices (ABBA order): "
         + ", ".join(f"{m.kind} {m.api.rps:.0f}" for m in measured)
-        + f". Warm-up: every TV's first poll {dict(first.statuses)}.",
+        + f". Warm-up (the API with the TVs): polls {dict(first.statuses)}.",
         "",
         f"Machine: {os.cpu_count()} cores shared with PostgreSQL, Redis, wrk, the TV pollers "
         f"(`benchmarks/harness/tvpoll.py`, a process of their own) and any other work; load "

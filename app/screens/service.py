@@ -259,7 +259,9 @@ def screen_content(
     session: Session, *, screen: ScreenFacts, now: datetime, completions: str | None = None
 ) -> dict[str, Any]:
     """What the TV shows: names (or "a colleague"), points and ranks, the department's place
-    in its competition, this week's path completion. Never an id or a username."""
+    in its competition, this week's path completion. Never an id or a username. The same for
+    every screen of the department (one rendering serves them all): nothing of the screen's
+    own."""
     colleague = TEXTS[screen.language]["colleague"]
     week, standings = leaderboards.department_standings(
         session,
@@ -270,7 +272,6 @@ def screen_content(
     )
     return {
         "language": screen.language,
-        "screen": screen.name,
         "department": screen.department_name,
         "week": week,
         "board": [

@@ -399,6 +399,30 @@ def test_path_completion_is_recomputed_when_a_module_is_completed_not_at_every_a
     assert len(computed) == 1
 
 
+def test_the_screens_of_one_department_share_one_rendering(
+    client: FlaskClient,
+    as_manager: dict[str, str],
+    checkout: Department,
+    screen: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    second = client.post(
+        "/api/v1/screens",
+        json={"department_id": checkout.id, "name": "Kontoret"},
+        headers=as_manager,
+    ).json
+    second_path = "/" + second["url"].split("://", 1)[1].split("/", 1)[1]
+    first = live(client, screen)
+    from tests.spies import count_calls
+
+    renders = count_calls(monkeypatch, service, "screen_content")
+    other = client.get(second_path + "/live")
+    assert other.status_code == 200 and renders == []  # the first screen's rendering
+    assert other.headers["ETag"] == first.headers["ETag"] and other.json == first.json
+    assert "Kontoret" not in other.get_data(as_text=True)
+    assert "Pauserommet" not in first.get_data(as_text=True)
+
+
 def test_a_failed_module_is_not_done_on_the_screen(
     client: FlaskClient,
     session: Session,

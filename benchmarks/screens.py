@@ -295,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             for kind in order:
                 if kind == "with":
                     tvs.resume()
-                    time.sleep(1)  # the TVs' polls under way before the API is measured
+                    # One poll interval before the API is measured: every TV takes what
+                    # changed while it was paused (a 200 each), so that the slice sees the
+                    # steady state, not the catching up.
+                    time.sleep(args.poll)
                 tvs.take_stats()
                 workload = scenario.workload(bench, run._budget(800, args.duration))
                 before = cpu.snapshot(server.worker_pids())

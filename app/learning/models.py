@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, new_id, utcnow
@@ -20,6 +20,21 @@ class Attempt(Base):
         Index("ix_attempts_module_version", "module_version_id"),
         # Managers' insights: a department's people's attempts completed in a week.
         Index("ix_attempts_user_completed", "user_id", "completed_at"),
+        # A region's insights (migration 0186): who passed the week's modules, and the
+        # attempts completed in the week, read from the indexes alone on PostgreSQL.
+        Index(
+            "ix_attempts_passed_module",
+            "module_id",
+            "user_id",
+            postgresql_include=["completed_at"],
+            postgresql_where=text("passed"),
+            sqlite_where=text("passed"),
+        ),
+        Index(
+            "ix_attempts_completed",
+            "completed_at",
+            postgresql_include=["user_id", "score_correct", "questions_total"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)

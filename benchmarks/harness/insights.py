@@ -76,6 +76,10 @@ WHERE a.org_id = :org AND a.id LIKE '00H%'
 """
 
 
+STORE_MANAGERS = 4  # per store read (50 stores)
+REGION_MANAGERS = 8  # per region read (5 regions)
+
+
 def seed_history(bench: Bench) -> None:
     """A year of attempts, answers and points, a mandatory path this week for everyone, and
     managers for stores and regions with tokens. Once per run; in a kept database
@@ -181,11 +185,20 @@ def seed_history(bench: Bench) -> None:
             )
             return {"department_id": str(managed), "Authorization": f"Bearer {token}"}
 
+        # Several managers per department (a store manager and deputies), so that the load
+        # of a run stays within each person's request budget (RATE_LIMIT_DEFAULT, 600 a
+        # minute) while 50 stores and 5 regions are read.
         rng = bench.rng
         store_managers = [
-            manager_of(d, f"s{n}") for n, d in enumerate(rng.sample(stores, min(50, len(stores))))
+            manager_of(d, f"s{n}" + (f"-{k}" if k else ""))
+            for n, d in enumerate(rng.sample(stores, min(50, len(stores))))
+            for k in range(STORE_MANAGERS)
         ]
-        region_managers = [manager_of(r.id, f"r{n}") for n, r in enumerate(regions[:5])]
+        region_managers = [
+            manager_of(r.id, f"r{n}" + (f"-{k}" if k else ""))
+            for n, r in enumerate(regions[:5])
+            for k in range(REGION_MANAGERS)
+        ]
         session.commit()
         rows = session.execute(
             text(

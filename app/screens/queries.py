@@ -26,17 +26,26 @@ class MemberWeek:
 def department_weeks(
     session: Session, *, org_id: str, department_id: str, week: str
 ) -> list[MemberWeek]:
-    """Each active member of the department with this week's paths assigned to them (by the
-    paths' audience: departments above theirs, roles) and their progress on each. Onboarding
-    templates and the standing required training are not "this week's path"."""
+    """Each active member of the department or any department below it (a store split into
+    sub-departments counts everyone in them, as its board does) with this week's paths
+    assigned to them (by the paths' audience: departments above theirs, roles) and their
+    progress on each. Onboarding templates and the standing required training are not "this
+    week's path"."""
+    departments_tree = department_facts(session, org_id)
     members = session.execute(
-        select(User.id, User.roles).where(
-            User.org_id == org_id, User.department_id == department_id, User.active.is_(True)
+        select(User.id, User.roles, User.department_id).where(
+            User.org_id == org_id,
+            User.department_id.in_(sorted(departments_tree.subtree([department_id]))),
+            User.active.is_(True),
         )
     ).all()
     if not members:
         return []
-    ancestors = department_facts(session, org_id).ancestors(department_id)
+    # A path reaches the people below its audience's departments: gather the paths that reach
+    # the department or anything above it, then check each member's own line of departments.
+    ancestors = departments_tree.ancestors(department_id)
+    below = {str(dep) for _, _, dep in members}
+    reach = ancestors.union(*(departments_tree.ancestors(dep) for dep in below))
     modules_of: dict[str, list[str]] = {}
     audiences: dict[str, tuple[Sequence[str], Sequence[str]]] = {}
     for path_id, departments, roles, module_id in session.execute(
@@ -49,14 +58,14 @@ def department_weeks(
         .join(PathModule, PathModule.path_id == LearningPath.id)
         .where(LearningPath.org_id == org_id, LearningPath.week == week)
     ):
-        if departments and ancestors.isdisjoint(departments):
+        if departments and reach.isdisjoint(departments):
             continue
         audiences[path_id] = (departments, roles)
         modules_of.setdefault(path_id, []).append(module_id)
     if not modules_of:
         return []
     wanted = {module_id for modules in modules_of.values() for module_id in modules}
-    member_ids = [user_id for user_id, _ in members]
+    member_ids = [user_id for user_id, _, _ in members]
     completed: set[tuple[str, str]] = {
         (user_id, module_id)
         for user_id, module_id in session.execute(
@@ -70,11 +79,13 @@ def department_weeks(
         )
     }
     weeks = []
-    for user_id, user_roles in members:
+    for user_id, user_roles, user_department in members:
+        own_line = departments_tree.ancestors(str(user_department))
         paths = tuple(
             (sum((user_id, m) in completed for m in modules), len(modules))
             for path_id, modules in modules_of.items()
-            if not audiences[path_id][1] or set(audiences[path_id][1]) & set(user_roles or [])
+            if (not audiences[path_id][0] or not own_line.isdisjoint(audiences[path_id][0]))
+            and (not audiences[path_id][1] or set(audiences[path_id][1]) & set(user_roles or []))
         )
         weeks.append(MemberWeek(paths))
     return weeks

@@ -27,6 +27,7 @@ from app.errors import Forbidden, NotFound
 from app.extensions import get_redis
 from app.leaderboards import service as leaderboards
 from app.orgs import service as orgs
+from app.orgs.facts import department_facts
 from app.orgs.models import Department, Organization, User
 from app.pagination import Page, paginate
 from app.paths import rules as path_rules
@@ -335,10 +336,16 @@ def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> Live
 
 
 def note_completions(session: Session, users: Iterable[UserFactsLike]) -> None:
-    """After the commit, tell the screens of these people's departments that a module was
-    completed (their path completion may have moved). Redis down: the screens show it when
+    """After the commit, tell the screens of these people's departments, and of every
+    department above them (a store's screen counts its sub-departments' people), that a module
+    was completed (their path completion may have moved). Redis down: the screens show it when
     their refresh window turns (`rules.QUIET_REFRESH_SECONDS`)."""
-    departments = {(u.org_id, u.department_id) for u in users if u.department_id is not None}
+    departments = {
+        (u.org_id, department_id)
+        for u in users
+        if u.department_id is not None
+        for department_id in department_facts(session, u.org_id).lineage(u.department_id)
+    }
     if not departments:
         return
     client = get_redis()

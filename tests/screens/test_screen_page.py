@@ -447,3 +447,32 @@ def wait_for_subscription() -> None:
     while not caching._bus.subscribed() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert caching._bus.subscribed()
+
+
+def test_a_stores_screen_counts_the_people_of_its_sub_departments(
+    client: FlaskClient,
+    session: Session,
+    as_manager: dict[str, str],
+    store: Department,
+    learner: User,
+    colleague: User,
+    module: Any,
+    weekly_path: Any,
+    frozen_clock: Any,
+) -> None:
+    """A store split into sub-departments: its TV's path completion counts everyone below it
+    (as its board does), and a completion in a sub-department reaches the store's screen."""
+    created = client.post(
+        "/api/v1/screens",
+        json={"department_id": store.id, "name": "Pauserommet"},
+        headers=as_manager,
+    )
+    assert created.status_code == 201, created.json
+    store_screen = {"path": "/" + created.json["url"].split("://", 1)[1].split("/", 1)[1]}
+    first = live(client, store_screen)
+    # The manager (placed in the store) and the two people of the checkout below it.
+    assert first.json["path"] == {"done": 0, "of": 3}
+    frozen_clock.advance(seconds=rules.RENDER_MIN_SECONDS)
+    play(client, session, module, auth_headers(session, learner))
+    after = live(client, store_screen, first.headers["ETag"])
+    assert after.status_code == 200 and after.json["path"] == {"done": 1, "of": 3}

@@ -226,7 +226,10 @@ def _record_answer_statement(dialect_name: str) -> Any:
     )
     seen = _answers.alias("seen")
     seen_in = _attempts.alias("seen_in")
-    # Question ids are unique across modules and versions: the question alone identifies it.
+    # Question ids are unique across modules and versions: the question alone identifies it,
+    # and only the user's attempts on the same module can hold it. Naming the module keeps the
+    # search to those few attempts (`ix_attempts_user_module`); without it PostgreSQL may read
+    # every answer anyone gave to the question, a cost that grows with the whole history.
     # No join: SQLite renders RETURNING's columns unqualified, so each SELECT reads one table.
     answered_before = (
         select(seen.c.id)
@@ -234,7 +237,10 @@ def _record_answer_statement(dialect_name: str) -> Any:
             seen.c.question_id == bindparam("same_question"),
             seen.c.attempt_id != bindparam("other_than"),
             seen.c.attempt_id.in_(
-                select(seen_in.c.id).where(seen_in.c.user_id == bindparam("by_user"))
+                select(seen_in.c.id).where(
+                    seen_in.c.user_id == bindparam("by_user"),
+                    seen_in.c.module_id == bindparam("in_module"),
+                )
             ),
         )
         .exists()
@@ -312,6 +318,7 @@ def _record_answer(
         "same_question": question_id,
         "other_than": attempt.id,
         "by_user": user.id,
+        "in_module": attempt.module_id,
     }
     # The xAPI statement, made now (its id and time are the answer's); None without an LRS.
     message = xapi.answered_message(

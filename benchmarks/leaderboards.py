@@ -28,12 +28,18 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness.database import BenchDatabase, reset_redis  # noqa: E402
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from benchmarks.harness.seed import SeedData
 
 
 def live(args: argparse.Namespace, passthrough: list[str]) -> int:
@@ -81,6 +87,24 @@ def live(args: argparse.Namespace, passthrough: list[str]) -> int:
     return 0
 
 
+def _seed_org(engine: Engine, args: argparse.Namespace, *, secret_key: str, hours: int) -> SeedData:
+    """The organisation both commands measure: `--learners` in 20 regions of stores,
+    `--departments` in all, the shipped content, tokens valid for `hours`."""
+    from benchmarks.harness.seed import seed
+
+    regions = 20
+    return seed(
+        engine,
+        learners=args.learners,
+        regions=regions,
+        stores_per_region=max(1, args.departments // regions - 1),
+        content_dir=ROOT / "content",
+        media_dir=ROOT / "benchmarks" / ".work" / "media",
+        secret_key=secret_key,
+        token_lifetime=timedelta(hours=hours),
+    )
+
+
 def rebuild(args: argparse.Namespace) -> int:
     database = BenchDatabase(args.pg_admin_url, args.database)
     os.environ.update(
@@ -92,7 +116,7 @@ def rebuild(args: argparse.Namespace) -> int:
 
     from app.db import make_engine
     from app.leaderboards.service import rebuild_all
-    from benchmarks.harness.seed import seed, seed_points
+    from benchmarks.harness.seed import seed_points
 
     database.create()
     engine = make_engine(database.url)
@@ -100,17 +124,7 @@ def rebuild(args: argparse.Namespace) -> int:
     try:
         database.migrate(engine)
         reset_redis(args.redis_url)
-        regions = 20
-        data = seed(
-            engine,
-            learners=args.learners,
-            regions=regions,
-            stores_per_region=max(1, args.departments // regions - 1),
-            content_dir=ROOT / "content",
-            media_dir=ROOT / "benchmarks" / ".work" / "media",
-            secret_key=secrets.token_urlsafe(48),
-            token_lifetime=timedelta(hours=1),
-        )
+        data = _seed_org(engine, args, secret_key=secrets.token_urlsafe(48), hours=1)
         print(f"seeded {len(data.learners)} learners, {data.department_count} departments "
               f"in {data.seconds:.1f}s", flush=True)  # fmt: skip
         now = datetime.now(UTC)
@@ -164,7 +178,7 @@ def cpu(args: argparse.Namespace) -> int:
     from app.leaderboards import rules
     from app.leaderboards.service import rebuild_all
     from app.orgs.models import Department
-    from benchmarks.harness.seed import seed, seed_points
+    from benchmarks.harness.seed import seed_points
 
     database.create()
     engine = make_engine(database.url)
@@ -172,17 +186,7 @@ def cpu(args: argparse.Namespace) -> int:
     try:
         database.migrate(engine)
         reset_redis(args.redis_url)
-        regions = 20
-        data = seed(
-            engine,
-            learners=args.learners,
-            regions=regions,
-            stores_per_region=max(1, args.departments // regions - 1),
-            content_dir=ROOT / "content",
-            media_dir=ROOT / "benchmarks" / ".work" / "media",
-            secret_key=secret_key,
-            token_lifetime=timedelta(hours=2),
-        )
+        data = _seed_org(engine, args, secret_key=secret_key, hours=2)
         now = datetime.now(UTC)
         week = rules.period_at("week", now, "Europe/Oslo")
         rows = args.points_per_learner * len(data.learners)

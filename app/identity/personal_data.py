@@ -18,7 +18,7 @@ from app.auth.service import revoke_all_logins
 from app.gamification.models import EarnedBadge, LearningDay, PlayerProfile, PointAward
 from app.idempotency.models import IdempotentResponse
 from app.identity.models import PasswordLink, SignInCode
-from app.insights import service as insights
+from app.insights import kept as kept_insights
 from app.learning.models import Answer, Attempt
 from app.notifications.models import Device, Notification, NotificationOptOut
 from app.orgs import facts
@@ -141,7 +141,7 @@ def erase_user(session: Session, *, org_id: str, user_id: str, now: datetime) ->
     session.execute(delete(IdempotentResponse).where(IdempotentResponse.user_id == user.id))
     session.execute(delete(DepartmentManager).where(DepartmentManager.user_id == user.id))
     facts.forget(session, user.org_id)  # who manages what is cached; the delete was in bulk
-    insights.forget_kept(session, user.org_id)  # kept members lists hold names
+    kept_insights.forget(session, user.org_id)  # kept members lists hold names
     # Notifications keep their row (counts, caps) but lose their text; none is pushed any more.
     session.execute(
         update(Notification)

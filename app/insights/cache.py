@@ -5,7 +5,7 @@ Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`
 or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "t": <seconds
 it took>, "v": <a version>, "data": ...}`, figures, ids and names only (no text in a language).
 `<key>:refresh` is the single-flight claim of the process recomputing it. What may be served,
-and for how long, is decided in `rules.cache_use` and `service._kept`.
+and for how long, is decided in `rules.cache_use` and `kept.figures`.
 """
 
 from __future__ import annotations

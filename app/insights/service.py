@@ -2,7 +2,7 @@
 
 Every figure is computed from the source tables (`queries.py`). A department's summary, its
 children's and its members list are then kept in Redis for every process to reuse for at most
-`INSIGHTS_CACHE_SECONDS` (`_kept`), so a completion shows within that bound. The definitions
+`INSIGHTS_CACHE_SECONDS` (`kept.py`), so a completion shows within that bound. The definitions
 are in `docs/insights.md`; the property test in `tests/insights/test_figures_property.py`
 checks them against a brute-force recount.
 """
@@ -10,26 +10,21 @@ checks them against a brute-force recount.
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import redis
-from flask import current_app
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import UserFactsLike
 from app.content.models import ModuleVersion
-from app.db import after_commit
 from app.errors import Forbidden, NotFound, Unprocessable
-from app.extensions import get_redis
 from app.gamification import service as gamification
-from app.insights import cache, queries, rules
+from app.insights import queries, rules
+from app.insights.kept import cache_seconds
+from app.insights.kept import figures as kept_figures
 from app.insights.queries import Member
 from app.orgs import service as orgs
 from app.orgs.facts import DepartmentFacts, department_facts
@@ -84,146 +79,6 @@ def parse_week(week: str | None, *, timezone: str, now: datetime) -> str:
     except ValueError as error:
         raise Unprocessable("Invalid week.", errors={"week": [str(error)]}) from None
     return week
-
-
-# --- kept figures --------------------------------------------------------------------------
-
-
-def cache_seconds() -> float:
-    """`INSIGHTS_CACHE_SECONDS`: the oldest kept figures may be when shown (0: not kept)."""
-    return float(current_app.config.get("INSIGHTS_CACHE_SECONDS") or 0)
-
-
-def _kept(
-    session: Session,
-    org_id: str,
-    kind: str,
-    department_id: str,
-    week: str,
-    now: datetime,
-    compute: Callable[[Session], Any],
-) -> cache.Kept:
-    """`compute(session)`, or what it gave moments ago in any process: never older than
-    `cache_seconds()` (measured on the app's clock from the `now` it was computed for).
-
-    Shortly before that age (`rules.cache_use`) one process (the one that claims it in Redis)
-    recomputes while every
-    request, its own included, still gets the kept figures: in a thread of its own with its
-    own database session (`_refresh`), so a region's second of recomputing holds up no
-    request. At the bound, or with nothing kept, the request computes, unless another
-    process is computing the same figures: then it waits for those (`_wait_for`). Without
-    Redis, every request computes."""
-    max_age = cache_seconds()
-    moment = now.timestamp()
-    if max_age <= 0:
-        return _computed(session, moment, compute)
-    cache_key = cache.key(org_id, kind, department_id, week)
-    try:
-        client = get_redis()
-        kept = cache.read(client, cache_key)
-        if kept is not None:
-            use = rules.cache_use(moment - kept.at, max_age, kept.took)
-            if use == "use":
-                return kept
-            if use == "refresh":
-                if cache.claim(client, cache_key, seconds=math.ceil(max_age)):
-                    _refresh(session, client, cache_key, moment, compute)
-                return kept
-        # Nothing usable kept. Whoever holds the claim is computing these figures already:
-        # wait for them rather than have every process compute them at once.
-        if not cache.claim(client, cache_key, seconds=math.ceil(max_age)):
-            waited = _wait_for(client, cache_key, moment, max_age)
-            if waited is not None:
-                return waited
-    except redis.RedisError as error:
-        log.warning("insights cache unavailable (%s); computing", error)
-        return _computed(session, moment, compute)
-    kept = _computed(session, moment, compute)
-    _keep(client, cache_key, kept)
-    return kept
-
-
-def _wait_for(
-    client: redis.Redis, cache_key: str, moment: float, max_age: float
-) -> cache.Kept | None:
-    """The figures another process is computing, once kept (polling every 50 ms, at most
-    `max_age` seconds); None if they did not come (its claim lapsed: it may have died)."""
-    deadline = time.monotonic() + max_age
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        kept, claimed = cache.read_with_claim(client, cache_key)
-        if (
-            kept is not None
-            and rules.cache_use(moment - kept.at, max_age, kept.took) != "recompute"
-        ):
-            return kept
-        if not claimed:
-            return None
-    return None
-
-
-def _computed(session: Session, moment: float, compute: Callable[[Session], Any]) -> cache.Kept:
-    started = time.perf_counter()
-    data = compute(session)
-    return cache.Kept(moment, data, took=time.perf_counter() - started)
-
-
-def _keep(client: redis.Redis, cache_key: str, kept: cache.Kept) -> None:
-    try:
-        cache.write(client, cache_key, kept, expire_seconds=math.ceil(cache_seconds()) + 2)
-    except redis.RedisError as error:
-        log.warning("keeping insights in Redis failed (%s)", error)
-
-
-# Refreshes running in this process (tests wait for them: `wait_for_refreshes`).
-_refreshes: list[threading.Thread] = []
-
-
-def _refresh(
-    session: Session,
-    client: redis.Redis,
-    cache_key: str,
-    moment: float,
-    compute: Callable[[Session], Any],
-) -> None:
-    """Recompute kept figures and keep them, in a thread with its own session on the same
-    engine. A session bound to one connection (a transaction of its own, as in tests) has no
-    engine to open another: then the request recomputes before it answers."""
-    bind = session.get_bind()
-    if not isinstance(bind, Engine):
-        _keep(client, cache_key, _computed(session, moment, compute))
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def run() -> None:
-        try:
-            with app.app_context(), Session(bind=bind) as own:
-                _keep(client, cache_key, _computed(own, moment, compute))
-        except Exception:  # the claim lapses; the next request after it tries again
-            log.exception("refreshing kept insights failed")
-
-    thread = threading.Thread(target=run, name=f"insights-refresh {cache_key}", daemon=True)
-    _refreshes[:] = [t for t in _refreshes if t.is_alive()] + [thread]
-    thread.start()
-
-
-def wait_for_refreshes(timeout: float = 30) -> None:
-    """Until the refreshes started by this process have finished (for tests and shutdown)."""
-    for thread in list(_refreshes):
-        thread.join(timeout)
-
-
-def forget_kept(session: Session, org_id: str) -> None:
-    """Once the session commits, drop every kept figure of the organisation (a person was
-    erased: a kept members list would still show their name)."""
-
-    def forget() -> None:
-        try:
-            cache.forget_org(get_redis(), org_id)
-        except redis.RedisError as error:
-            log.warning("forgetting kept insights failed (%s); they lapse by themselves", error)
-
-    after_commit(session, forget)
 
 
 # --- the tree ------------------------------------------------------------------------------
@@ -534,7 +389,7 @@ def _kept_summary(
         totals = _department_totals(own, facts, departments, department_id)
         return _subtree_totals(departments, totals, department_id).as_summary()
 
-    figures: dict[str, Any] = _kept(
+    figures: dict[str, Any] = kept_figures(
         session, viewer.org_id, "summary", department_id, week, now, compute
     ).data
     return figures
@@ -569,7 +424,7 @@ def children_summaries(
             for child in departments.children.get(department_id, ())
         ]
 
-    kept: list[dict[str, Any]] = _kept(
+    kept: list[dict[str, Any]] = kept_figures(
         session, viewer.org_id, "children", department_id, week, now, compute
     ).data
     items = [
@@ -840,8 +695,8 @@ def member_page(
     limit: int,
 ) -> MemberPage:
     """One page of the members list (JSON). With the cache on, the whole list is computed once
-    and kept (`_kept`), and a page is cut from it; else the page is computed from the people it
-    shows on."""
+    and kept (`kept.figures`), and a page is cut from it; else the page is computed from the
+    people it shows on."""
     if cache_seconds() <= 0:
         rows = member_rows(
             session,
@@ -864,7 +719,7 @@ def member_page(
         )
         return [row.kept() for row in rows]
 
-    kept = _kept(session, viewer.org_id, "members", department_id, week, now, compute)
+    kept = kept_figures(session, viewer.org_id, "members", department_id, week, now, compute)
 
     def cut() -> tuple[list[MemberRow], bool]:
         return _cut(session, viewer, departments, kept.data, locales, after, only_follow_up, limit)

@@ -15,6 +15,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(org_cli)
     app.cli.add_command(leaderboards_cli)
+    app.cli.add_command(insights_cli)
     app.cli.add_command(competitions_cli)
     app.cli.add_command(interop_cli)
 
@@ -135,6 +136,30 @@ def org_create(slug: str, name: str, admin_username: str, password: str, timezon
         raise click.ClickException("; ".join([error.detail, *problems])) from None
     db.session.commit()
     click.echo(f"Organization {slug} created with admin {admin_username}.")
+
+
+insights_cli = AppGroup("insights", help="Managers' insights.")
+
+
+@insights_cli.command("rebuild")
+@click.option("--org", "org_slug", default=None, help="Only this organisation (its slug).")
+def insights_rebuild(org_slug: str | None) -> None:
+    """Recompute the insights' rollup (who first passed which module, and when) from the
+    attempts: after restoring a backup, or when a check finds it differs."""
+    from sqlalchemy import select
+
+    from app.insights.passes import rebuild
+    from app.orgs.models import Organization
+
+    session = db.session()
+    org_id = None
+    if org_slug is not None:
+        org_id = session.scalar(select(Organization.id).where(Organization.slug == org_slug))
+        if org_id is None:
+            raise click.ClickException(f"No organization {org_slug!r}.")
+    rows = rebuild(session, org_id=org_id)
+    session.commit()
+    click.echo(f"Rebuilt the module passes: {rows} row(s).")
 
 
 leaderboards_cli = AppGroup("leaderboards", help="Leaderboards.")

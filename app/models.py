@@ -14,6 +14,7 @@ from app.identity.models import (
     ScimToken,
     SignInCode,
 )
+from app.insights.models import ModulePass
 from app.interop.models import RevokedCredential, SigningKey, XapiIntegration
 from app.leaderboards.models import ArchivedPeriod, ArchivedStanding, BoardRepair
 from app.learning.models import Answer, Attempt
@@ -44,6 +45,7 @@ __all__ = [
     "Media",
     "Module",
     "ModuleEvent",
+    "ModulePass",
     "ModuleVersion",
     "Notification",
     "NotificationOptOut",

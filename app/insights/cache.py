@@ -2,8 +2,10 @@
 process, so that a dashboard read costs one round trip instead of a recomputation.
 
 Keys: `nl:{<org_id>}:insights:<kind>:<department_id>:<week>` with kind `summary`, `children`
-or `members`; the value is JSON `{"at": <unix seconds of the moment computed for>, "t": <seconds
-it took>, "v": <a version>, "data": ...}`, figures, ids and names only (no text in a language).
+or `members`; the value is a line of JSON `{"at": <unix seconds of the moment computed for>,
+"t": <seconds it took>, "v": <a version>}`, a newline, and the figures as JSON (ids and names
+only, no text in a language). The figures are parsed only when used: a page of a members list
+already rendered for that version needs only the first line.
 `<key>:refresh` is the single-flight claim of the process recomputing it. What may be served,
 and for how long, is decided in `rules.cache_use` and `kept.figures`.
 """
@@ -26,14 +28,29 @@ def org_pattern(org_id: str) -> str:
     return f"nl:{{{org_id}}}:insights:*"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Kept:
     at: float  # the moment the figures were computed for (unix seconds)
-    data: Any
+    data_json: bytes  # the figures as JSON (parsed when `data` is first read)
     took: float = 0.0  # how long computing them took (seconds)
     # Names this computation (two may share a moment): what was rendered from it may be
     # served again for as long as it is the kept one.
     version: str = field(default_factory=lambda: secrets.token_hex(8))
+    _data: Any = field(default=None, init=False, repr=False)
+    _parsed: bool = field(default=False, init=False, repr=False)
+
+    @classmethod
+    def of(cls, at: float, data: Any, took: float) -> Kept:
+        """Figures just computed."""
+        kept = cls(at, orjson.dumps(data), took)
+        kept._data, kept._parsed = data, True
+        return kept
+
+    @property
+    def data(self) -> Any:
+        if not self._parsed:
+            self._data, self._parsed = orjson.loads(self.data_json), True
+        return self._data
 
 
 def read(client: redis.Redis, cache_key: str) -> Kept | None:
@@ -43,16 +60,19 @@ def read(client: redis.Redis, cache_key: str) -> Kept | None:
 def _parse(raw: bytes | None) -> Kept | None:
     if raw is None:
         return None
-    value = orjson.loads(raw)
-    return Kept(float(value["at"]), value["data"], float(value["t"]), str(value["v"]))
+    head, newline, figures = raw.partition(b"\n")
+    if not newline:
+        return None  # written by an earlier version of this code: computed anew
+    meta = orjson.loads(head)
+    return Kept(float(meta["at"]), figures, took=float(meta["t"]), version=str(meta["v"]))
 
 
 def write(client: redis.Redis, cache_key: str, kept: Kept, *, expire_seconds: int) -> None:
     """Keep the figures (Redis drops them after `expire_seconds`, long past any use) and give
     up the claim to recompute them."""
     pipe = client.pipeline(transaction=False)
-    value = {"at": kept.at, "t": kept.took, "v": kept.version, "data": kept.data}
-    pipe.set(cache_key, orjson.dumps(value), ex=expire_seconds)
+    head = orjson.dumps({"at": kept.at, "t": kept.took, "v": kept.version})
+    pipe.set(cache_key, head + b"\n" + kept.data_json, ex=expire_seconds)
     pipe.delete(f"{cache_key}:refresh")
     pipe.execute()
 

@@ -102,7 +102,7 @@ def wait_for(
 def computed(session: Session, moment: float, compute: Callable[[Session], Any]) -> cache.Kept:
     started = time.perf_counter()
     data = compute(session)
-    return cache.Kept(moment, data, took=time.perf_counter() - started)
+    return cache.Kept.of(moment, data, took=time.perf_counter() - started)
 
 
 def keep(client: redis.Redis, cache_key: str, kept: cache.Kept) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, Text, case, cast, distinct, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.gamification.models import LearningDay, PointAward
+from app.insights.models import ModulePass
 from app.learning.models import Answer, Attempt
 from app.orgs.models import User
 
@@ -49,16 +50,7 @@ def _chunk_size(session: Session) -> int:
     return 20_000 if session.get_bind().dialect.name == "postgresql" else 900
 
 
-# Whom a query is about: a list of user ids, or a statement selecting them (a department's
-# members: one short statement instead of ten thousand bound parameters, which cost more CPU
-# to send than the aggregate costs the database).
-People = Sequence[str] | Select[Any]
-
-
-def _chunks(session: Session, ids: People) -> Iterator[Sequence[str] | Select[Any]]:
-    if isinstance(ids, Select):
-        yield ids
-        return
+def _chunks(session: Session, ids: Sequence[str]) -> Iterator[Sequence[str]]:
     size = _chunk_size(session)
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -100,36 +92,12 @@ def members_statement(
     return stmt.order_by(User.display_name, User.id)
 
 
-def member_ids_statement(
-    org_id: str, department_ids: Sequence[str], *, joined_before: datetime | None
-) -> Select[Any]:
-    """The ids of the departments' members, for use inside another query (`People`)."""
-    stmt = select(User.id).where(
-        User.org_id == org_id, User.active.is_(True), User.department_id.in_(department_ids)
-    )
-    if joined_before is not None:
-        stmt = stmt.where(User.created_at < joined_before)
-    return stmt
-
-
-@dataclass(frozen=True, slots=True)
-class Starter:
-    """What a person's assignments depend on, beside the week (`service._department_totals`)."""
-
-    id: str
-    department_id: str
-    roles: tuple[str, ...]
-    created_at: datetime
-    started_on: date | None
-
-    def has_role(self, *roles: str) -> bool:
-        return any(role in self.roles for role in roles)
-
-
 def starters(
     session: Session, org_id: str, department_ids: Sequence[str], *, joined_before: datetime
-) -> list[Starter]:
-    """The departments' members with only what their assignments depend on."""
+) -> Iterator[tuple[str, str, str | None, datetime, date | None]]:
+    """The departments' members with only what their assignments depend on: (id, department
+    id, roles as their JSON text (`roles_of`), created at, started on). Plain rows: a region
+    has ten thousand people, and an object each cost more than the rest of its figures."""
     rows = session.execute(
         select(
             User.id, User.department_id, cast(User.roles, Text), User.created_at, User.started_on
@@ -140,7 +108,13 @@ def starters(
             User.created_at < joined_before,
         )
     )
-    return [Starter(row[0], row[1] or "", _roles(row[2]), row[3], row[4]) for row in rows]
+    for row in rows:
+        yield row[0], row[1] or "", row[2], row[3], row[4]
+
+
+def roles_of(text: str | None) -> tuple[str, ...]:
+    """A user's roles from the JSON text the queries read them as."""
+    return _roles(text)
 
 
 def week_totals_by_department(
@@ -235,7 +209,7 @@ def member_counts(session: Session, org_id: str) -> dict[str, int]:
 
 
 def attempt_stats(
-    session: Session, user_ids: People, start: datetime, end: datetime
+    session: Session, user_ids: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, AttemptStats]:
     """Per user, the attempts completed in [start, end): count, score sums, distinct modules."""
     found: dict[str, AttemptStats] = {}
@@ -260,7 +234,7 @@ def attempt_stats(
 
 
 def points(
-    session: Session, user_ids: People, start: datetime | None, end: datetime
+    session: Session, user_ids: Sequence[str], start: datetime | None, end: datetime
 ) -> dict[str, int]:
     """Per user, the points earned in [start, end) (from the beginning when start is None)."""
     found: dict[str, int] = {}
@@ -276,11 +250,12 @@ def points(
 
 
 def completed_modules(
-    session: Session, user_ids: People, module_ids: Sequence[str], before: datetime
+    session: Session, user_ids: Sequence[str], module_ids: Sequence[str], before: datetime
 ) -> set[tuple[str, str]]:
     """(user id, module id) for each module a user passed an attempt on before `before`: what
     the learner's path counts done (`progress.completed`; docs/game-rules.md, What counts). An
-    attempt completed without the work (nothing answered) must not make anyone compliant."""
+    attempt completed without the work (nothing answered) must not make anyone compliant.
+    Read from the rollup of first passes (`passes.py`), which `attempts` decide."""
     if not module_ids:
         return set()
     found: set[tuple[str, str]] = set()
@@ -288,17 +263,33 @@ def completed_modules(
         found.update(
             (user_id, module_id)
             for user_id, module_id in session.execute(
-                select(Attempt.user_id, Attempt.module_id)
-                .where(
-                    Attempt.user_id.in_(chunk),
-                    Attempt.module_id.in_(module_ids),
-                    Attempt.completed_at < before,
-                    Attempt.passed.is_(True),
+                select(ModulePass.user_id, ModulePass.module_id).where(
+                    ModulePass.user_id.in_(chunk),
+                    ModulePass.module_id.in_(module_ids),
+                    ModulePass.first_passed_at < before,
                 )
-                .group_by(Attempt.user_id, Attempt.module_id)
             )
         )
     return found
+
+
+def passes_in_departments(
+    session: Session, department_ids: Sequence[str], module_ids: Sequence[str], before: datetime
+) -> Iterator[tuple[str, str]]:
+    """(user id, module id) as `completed_modules` gives them, for everyone whose department
+    now is one of `department_ids` (a region's people: one range of
+    `ix_module_passes_department` instead of a probe per person). It may name people who are
+    not members (deactivated, or joined after the week): look up only members in it."""
+    if not module_ids or not department_ids:
+        return
+    rows = session.execute(
+        select(ModulePass.user_id, ModulePass.module_id).where(
+            ModulePass.department_id.in_(department_ids),
+            ModulePass.module_id.in_(module_ids),
+            ModulePass.first_passed_at < before,
+        )
+    )
+    yield from ((user_id, module_id) for user_id, module_id in rows)
 
 
 def last_passed(

@@ -307,55 +307,73 @@ def _department_totals(
     """Per department of the subtree, the week's sums over its own members: the same
     definitions as `member_figures`, with the attempt and point sums done by the database and
     no figures kept per person (a region has ten thousand people; its summary is four
-    queries and one pass over them)."""
+    queries and one pass over them, each person a few integer operations)."""
     subtree = sorted(departments.subtree([department_id]))
-    people = queries.starters(session, facts.org_id, subtree, joined_before=facts.end)
     attempts, points = queries.week_totals_by_department(
         session, facts.org_id, subtree, joined_before=facts.end, start=facts.start, end=facts.end
     )
-    shared: dict[tuple[str, tuple[str, ...], int], dict[str, rules.Assignment]] = {}
-    weeks: dict[tuple[date | None, datetime], int] = {}
-    assigned: list[dict[str, rules.Assignment]] = []
-    for person in people:
-        started = (person.started_on, person.created_at)
-        if started not in weeks:
-            weeks[started] = path_rules.onboarding_week_number(
-                person.started_on or path_rules.local_date(person.created_at, facts.timezone),
-                facts.week,
-            )
-        group = (person.department_id, person.roles, weeks[started])
-        found = shared.get(group)
-        if found is None:
-            found = shared[group] = _assignments(
-                facts, group[2], person.has_role, departments.ancestors(person.department_id)
-            )
-        assigned.append(found)
-    module_ids = sorted({mid for found in shared.values() for mid in found})
-    ids = queries.member_ids_statement(facts.org_id, subtree, joined_before=facts.end)
-    done = queries.completed_modules(session, ids, module_ids, facts.end)
     totals = {d: Totals() for d in subtree}
-    for person, mine in zip(people, assigned, strict=True):
-        own = totals[person.department_id]
-        own.members += 1
-        if not mine:
-            continue
-        own.assigned += len(mine)
-        missing = False
-        with_mandatory = False
-        for module_id, assignment in mine.items():
-            passed = (person.id, module_id) in done
-            own.assigned_done += passed
-            if assignment.mandatory:
-                with_mandatory = True
-                missing = missing or not passed
-        own.with_mandatory += with_mandatory
-        own.compliant += with_mandatory and not missing
     for department, (active, correct, total) in attempts.items():
         totals[department].active += active
         totals[department].correct += correct
         totals[department].total += total
     for department, earned in points.items():
         totals[department].points += earned
+
+    # Which of the week's modules each person passed in time, as bits (module n: 1 << n).
+    module_ids = sorted(
+        {
+            step.module_id
+            for path in (*facts.weekly, *facts.onboarding)
+            for step in path.steps
+            if step.module_id in facts.published
+        }
+    )
+    bit = {module_id: 1 << n for n, module_id in enumerate(module_ids)}
+    passed: dict[str, int] = {}
+    for user_id, module_id in queries.passes_in_departments(
+        session, subtree, module_ids, facts.end
+    ):
+        passed[user_id] = passed.get(user_id, 0) | bit[module_id]
+
+    # People of one department with the same roles in the same onboarding week have the same
+    # assignments: worked out once per such group, as (all, mandatory) module bits.
+    groups: dict[tuple[str, str | None, int], tuple[int, int, int]] = {}
+    weeks: dict[tuple[date | None, datetime], int] = {}  # most people started with others
+    for person_id, department, roles, created_at, started_on in queries.starters(
+        session, facts.org_id, subtree, joined_before=facts.end
+    ):
+        started = (started_on, created_at)
+        week = weeks.get(started)
+        if week is None:
+            week = weeks[started] = path_rules.onboarding_week_number(
+                started_on or path_rules.local_date(created_at, facts.timezone), facts.week
+            )
+        group = groups.get((department, roles, week))
+        if group is None:
+            held = queries.roles_of(roles)
+            found = _assignments(
+                facts,
+                week,
+                lambda *wanted, held=held: any(role in held for role in wanted),
+                departments.ancestors(department),
+            )
+            group = groups[(department, roles, week)] = (
+                len(found),
+                sum(bit[m] for m in found),
+                sum(bit[m] for m, a in found.items() if a.mandatory),
+            )
+        count, assigned, mandatory = group
+        own = totals[department]
+        own.members += 1
+        if not count:
+            continue
+        mine = passed.get(person_id, 0)
+        own.assigned += count
+        own.assigned_done += (mine & assigned).bit_count()
+        if mandatory:
+            own.with_mandatory += 1
+            own.compliant += (mine & mandatory) == mandatory
     return totals
 
 

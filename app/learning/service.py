@@ -18,6 +18,7 @@ from app.content.models import Module, ModuleVersion
 from app.db import insert_for, new_id
 from app.errors import Conflict, Locked, NotFound, Unprocessable, describe_errors
 from app.gamification import service as gamification
+from app.insights import passes as insight_passes
 from app.interop import service as xapi
 from app.learning import grading
 from app.learning.models import Answer, Attempt
@@ -464,6 +465,15 @@ def _complete(
     attempt.questions_answered = answered
     attempt.passed = passed
     session.flush()
+    if passed:  # managers' path completion and compliance read it (app/insights/passes.py)
+        insight_passes.note_passed(
+            session,
+            org_id=user.org_id,
+            user_id=user.id,
+            department_id=user.department_id,
+            module_id=attempt.module_id,
+            passed_at=completed_at,
+        )
     screens.note_completions(session, [user])  # the store's TV shows path completion
     xapi.attempt_completed(
         session,

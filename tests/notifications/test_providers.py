@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.competitions.models import Competition
+from app.insights import passes
 from app.learning.models import Attempt
 from app.notifications import jobs, providers
 from app.notifications.models import Notification
@@ -52,6 +53,15 @@ def completed(session: Any, user: Any, module: Any, at: datetime) -> None:
             questions_answered=3,
             passed=True,  # passed: what paths count done
         )
+    )
+    # The completion also keeps the managers' rollup of first passes.
+    passes.note_passed(
+        session,
+        org_id=user.org_id,
+        user_id=user.id,
+        department_id=user.department_id,
+        module_id=module.id,
+        passed_at=at,
     )
 
 

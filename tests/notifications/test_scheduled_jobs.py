@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.gamification import service as gamification
+from app.insights import passes
 from app.learning.models import Attempt
 from app.notifications import jobs, providers
 from app.notifications.models import Notification
@@ -37,6 +38,15 @@ def learned(session: Any, user: Any, module: Any, *days_ago: int, now: datetime)
                 questions_answered=3,
                 passed=True,  # passed: what paths count done
             )
+        )
+        # The completion also keeps the managers' rollup of first passes.
+        passes.note_passed(
+            session,
+            org_id=user.org_id,
+            user_id=user.id,
+            department_id=user.department_id,
+            module_id=module.id,
+            passed_at=moment,
         )
         # A completion is also a learning day for the streak (as complete_attempt records it).
         gamification.record_learning_day(session, user=user, at=moment)

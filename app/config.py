@@ -68,6 +68,10 @@ class Settings:
     xapi_allow_http: bool
     badge_key_algorithm: str
     insights_cache_seconds: float
+    screen_streams_max: int
+    screens_watch_seconds: float
+    screen_stream_heartbeat_seconds: float
+    screen_stream_lifetime_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +117,10 @@ class Settings:
             "XAPI_ALLOW_HTTP": self.xapi_allow_http,
             "BADGE_KEY_ALGORITHM": self.badge_key_algorithm,
             "INSIGHTS_CACHE_SECONDS": self.insights_cache_seconds,
+            "SCREEN_STREAMS_MAX": self.screen_streams_max,
+            "SCREENS_WATCH_SECONDS": self.screens_watch_seconds,
+            "SCREEN_STREAM_HEARTBEAT_SECONDS": self.screen_stream_heartbeat_seconds,
+            "SCREEN_STREAM_LIFETIME_SECONDS": self.screen_stream_lifetime_seconds,
             # flask-smorest / OpenAPI
             "API_TITLE": "Nanolearn API",
             "API_VERSION": "v1",
@@ -189,4 +197,12 @@ def load_settings() -> Settings:
         badge_key_algorithm=_env("BADGE_KEY_ALGORITHM", "ES256"),
         # The oldest managers' figures may be when shown (issue 14 promises 5 s); 0: no cache.
         insights_cache_seconds=max(0.0, float(_env("INSIGHTS_CACHE_SECONDS", "4"))),
+        # Store screens' event streams (docs/screens.md): open streams one process holds (each
+        # a thread: keep gunicorn's --threads above it), how often its watcher looks at their
+        # departments, a quiet stream's heartbeat, and how long a stream lives before the page
+        # opens a new one.
+        screen_streams_max=_env_int("SCREEN_STREAMS_MAX", 500),
+        screens_watch_seconds=float(_env("SCREENS_WATCH_SECONDS", "1")),
+        screen_stream_heartbeat_seconds=float(_env("SCREEN_STREAM_HEARTBEAT_SECONDS", "15")),
+        screen_stream_lifetime_seconds=float(_env("SCREEN_STREAM_LIFETIME_SECONDS", "1800")),
     )

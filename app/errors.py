@@ -79,6 +79,12 @@ class TooManyRequests(AppError):
     status, title, kind = 429, "Too many requests", "rate-limited"
 
 
+class ServiceUnavailable(AppError):
+    # The same `type` as a 503 of the framework's (not in the table below, which would change
+    # their title).
+    status, title, kind = 503, "Service unavailable", "service-unavailable"
+
+
 _APP_ERRORS_BY_STATUS: dict[int, type[AppError]] = {
     kind.status: kind
     for kind in (

@@ -73,6 +73,9 @@ def app(engine: Engine, redis_client: redis.Redis) -> Flask:
             "REDIS_URL": url,
             "SECRET_KEY": SECRET,
             "ACCESS_LOG": False,
+            # No watcher thread: it would share the test's connection; the screens' tests
+            # tick it themselves (tests/screens/test_screen_events.py).
+            "SCREENS_WATCH_SECONDS": 0,
             "MEDIA_DIR": os.path.join(_TMP, "media"),
         }
     )

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
 from app import clock, db
-from app.errors import NotFound
+from app.errors import NotFound, ServiceUnavailable
 from app.etags import matching_etag
-from app.screens import rules, service
+from app.screens import rules, service, streams
 from app.screens.texts import TEXTS
 from app.web import LANGUAGES, secure_page_headers
 
@@ -50,6 +50,7 @@ def page(token: str) -> Response | tuple[str, int]:
             timezone=tz,
             changed=_local_time(data["changed_at"], tz),
             poll_seconds=rules.POLL_SECONDS,
+            heartbeat_seconds=streams.watcher().heartbeat,
             token=token,
         )
     )
@@ -67,6 +68,36 @@ def live(token: str) -> Response:
     if matching_etag(current.etag.strip('"')):
         return Response(status=304, headers=headers)
     return Response(current.body, mimetype="application/json", headers=headers)
+
+
+@bp.get("/screens/<token>/events")
+def events(token: str) -> Response:
+    """The screen as Server-Sent Events: the screen first (`id:` its ETag; not sent again to
+    a browser whose Last-Event-ID is that ETag), then an event whenever it changes, a `ping`
+    when quiet, `stopped` when the link is revoked; the stream ends after a while and the page
+    opens a new one. Only a threaded server holds streams (a gunicorn `gthread` process of its
+    own, or `make run`); elsewhere, and beyond the process's cap, a 503: the page polls
+    `/live` meanwhile."""
+    screen = service.screen_for_token(db.session(), token=token)
+    if not request.environ.get("wsgi.multithread"):
+        # A sync worker would be held for the stream's whole life (and killed by its timeout).
+        raise ServiceUnavailable(
+            "This server does not hold screen streams; ask /live.",
+            headers={"Retry-After": str(rules.STREAM_REFUSED_RETRY_AFTER_SECONDS)},
+        )
+    current = service.live_screen(db.session(), screen=screen, now=clock.now())
+    last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    watcher = streams.watcher()
+    stream = watcher.open(screen, rules.hash_token(token), current)
+    first = rules.retry_frame(rules.STREAM_RETRY_MS)
+    if rules.send_first_screen(last, current.etag):
+        first += rules.event_frame(current.body, event="screen", event_id=current.etag)
+    # The body is sent after the request's teardown, which gives the session and its
+    # connection back (no `stream_with_context`): the stream itself touches no database.
+    response = Response(watcher.events(stream, first), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache, private"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
 
 
 def _local_time(iso: str, timezone: str) -> str:

@@ -22,9 +22,12 @@ POLL_SECONDS = 5
 # competition) shows within these many seconds: while the store is in a competition, its
 # place moves with the others' points; otherwise only names and head counts can change.
 COMPETING_REFRESH_SECONDS = 60
-# A department's screen is rendered at most this often: a lone change shows at the next poll,
-# a department answering all at once sees its screen move every this many seconds.
-RENDER_MIN_SECONDS = 10
+# A department's screen is rendered at most this often: a lone change shows at once (within
+# the stream watcher's second), a department answering all at once sees its screen move
+# every this many seconds. Renderings are shared by every process and TV of a department,
+# so this bounds the screens' rendering work by the number of busy departments, not of TVs
+# (see docs/screens.md, "How soon a change shows").
+RENDER_MIN_SECONDS = 3
 # What nothing announces outside a competition (a rename, a new hire, a new path this week)
 # shows within these many seconds.
 QUIET_REFRESH_SECONDS = 300
@@ -86,3 +89,53 @@ def content_etag(content: Mapping[str, Any]) -> str:
     """The ETag of what the screen shows (without its `changed_at`, which follows from it)."""
     digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f'"{digest[:32]}"'
+
+
+# --- the event stream (`/screens/<token>/events`) -------------------------------------------
+
+# What a browser waits before reconnecting a dropped stream by itself (the page closes a
+# dropped stream and asks `/live` first, so this matters only to other clients).
+STREAM_RETRY_MS = 5000
+# Beyond its process's cap, a stream is refused with 503 and this Retry-After: the page
+# polls `/live` meanwhile.
+STREAM_REFUSED_RETRY_AFTER_SECONDS = 60
+
+
+def event_frame(
+    data: bytes | str, *, event: str | None = None, event_id: str | None = None
+) -> bytes:
+    """One Server-Sent Event: `id:` (what a reconnecting browser sends as Last-Event-ID),
+    `event:` (its type; a message without), and its data, a `data:` line per line of it."""
+    if isinstance(data, bytes):
+        data = data.decode()
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {_one_line(event_id)}")
+    if event is not None:
+        lines.append(f"event: {_one_line(event)}")
+    lines.extend(f"data: {line}" for line in data.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def heartbeat_frame() -> bytes:
+    """What a quiet stream sends every so often: an event, not a comment, because the page
+    must see it (EventSource dispatches no comments) to tell a quiet stream from a server
+    that froze; a proxy sees bytes either way."""
+    return event_frame("{}", event="ping")
+
+
+def retry_frame(milliseconds: int) -> bytes:
+    """How long a browser waits before reconnecting by itself."""
+    return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise ValueError("an event's id or type is one line")
+    return value
+
+
+def send_first_screen(last_event_id: str | None, etag: str) -> bool:
+    """Whether a stream opens with the screen: not for a browser that has it already (its
+    Last-Event-ID is the screen's ETag)."""
+    return last_event_id != etag

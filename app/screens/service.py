@@ -150,6 +150,25 @@ def screen_for_token(session: Session, *, token: str) -> ScreenFacts:
     return found
 
 
+def open_screens(session: Session, token_hashes: Iterable[str]) -> dict[str, ScreenFacts]:
+    """Of these links (by their hash), those still open: from the per-process cache (dropped
+    in every process on a revocation), the rest in one query. What a process's stream watcher
+    asks every second of every open stream, so that a revoked screen stops at once."""
+
+    def load(missing: list[str]) -> dict[str, ScreenFacts]:
+        rows = session.execute(
+            _BY_TOKEN.add_columns(Screen.token_hash).where(Screen.token_hash.in_(missing))
+        )
+        return {
+            token_hash: ScreenFacts(
+                screen_id, name, department_id, department_name, OrganizationFacts(*org)
+            )
+            for screen_id, name, department_id, department_name, *org, token_hash in rows
+        }
+
+    return _by_token.fetch_many(token_hashes, load, session=session)
+
+
 # --- what a screen shows --------------------------------------------------------------------
 
 
@@ -310,14 +329,29 @@ def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> Live
     command and no query; when its inputs moved, the screen is rendered anew, at most every
     `rules.RENDER_MIN_SECONDS`, and kept in Redis for every process and TV."""
     client = get_redis()
-    org_id, department_id = screen.organization.id, screen.department_id
-    period = path_rules.week_of(now, screen.organization.timezone)
-    bucket = rules.refresh_bucket(now, competing=_competition_of(session, screen, now) is not None)
     try:
-        state = store.read_state(client, org_id, department_id, period)
+        state = store.read_state(
+            client, screen.organization.id, screen.department_id, screen_period(screen, now)
+        )
     except redis.RedisError as error:
         log.warning("screen state from Redis failed (%s); rendering without it", error)
-        return _render(session, screen, now, stamp="", completions=None, previous=None, keep=False)
+        return render_without_redis(session, screen=screen, now=now)
+    return live_from_state(session, screen=screen, now=now, state=state)
+
+
+def screen_period(screen: ScreenFacts, now: datetime) -> str:
+    """The week whose board the screen shows (part of what its state is read under)."""
+    return path_rules.week_of(now, screen.organization.timezone)
+
+
+def live_from_state(
+    session: Session, *, screen: ScreenFacts, now: datetime, state: store.ScreenState
+) -> LiveScreen:
+    """`live_screen` with the department's state already read (`store.read_state`, or
+    `store.read_states` for many departments at once): the kept rendering while it is
+    current, else a new one, kept for every process."""
+    period = screen_period(screen, now)
+    bucket = rules.refresh_bucket(now, competing=_competition_of(session, screen, now) is not None)
     stamp = rules.stamp(period, state.board_version, state.built, state.completions, bucket)
     kept = state.rendered
     if kept is not None and rules.rendering_current(
@@ -333,6 +367,11 @@ def live_screen(session: Session, *, screen: ScreenFacts, now: datetime) -> Live
         previous=kept,
         keep=True,
     )
+
+
+def render_without_redis(session: Session, *, screen: ScreenFacts, now: datetime) -> LiveScreen:
+    """The screen rendered from the database alone (Redis is down): nothing kept."""
+    return _render(session, screen, now, stamp="", completions=None, previous=None, keep=False)
 
 
 def note_completions(session: Session, users: Iterable[UserFactsLike]) -> None:

@@ -16,8 +16,9 @@ a TV's poll never makes the next answer announce itself to every process.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -78,14 +79,31 @@ class ScreenState:
 def read_state(client: redis.Redis, org_id: str, department_id: str, period: str) -> ScreenState:
     """The inputs' versions and the last rendering, in one command (the keys share the
     organisation's hash slot, so this holds on a Redis Cluster too)."""
-    version, built, completions, rendered = client.mget(
-        [
-            boards.version_key(org_id, f"users:dept:{department_id}", "week", period),
-            boards.built_key(org_id),
-            completions_key(org_id, department_id),
-            rendered_key(org_id, department_id),
-        ]
-    )
+    return _state(client.mget(_state_keys(org_id, department_id, period)))
+
+
+def read_states(
+    client: redis.Redis, departments: Sequence[tuple[str, str, str]]
+) -> list[ScreenState]:
+    """`read_state` of each (organisation, department, period), in one round trip: what a
+    process's stream watcher asks every second for the departments it has streams open for."""
+    pipe = client.pipeline(transaction=False)
+    for org_id, department_id, period in departments:
+        pipe.mget(_state_keys(org_id, department_id, period))
+    return [_state(values) for values in pipe.execute()]
+
+
+def _state_keys(org_id: str, department_id: str, period: str) -> list[str]:
+    return [
+        boards.version_key(org_id, f"users:dept:{department_id}", "week", period),
+        boards.built_key(org_id),
+        completions_key(org_id, department_id),
+        rendered_key(org_id, department_id),
+    ]
+
+
+def _state(values: Sequence[Any]) -> ScreenState:
+    version, built, completions, rendered = values
     return ScreenState(
         _text(version),
         _text(built),

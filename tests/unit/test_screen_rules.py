@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,3 +66,39 @@ def test_refresh_windows_are_shorter_while_competing() -> None:
     assert rules.refresh_bucket(moment, competing=False) == rules.refresh_bucket(
         later, competing=False
     )
+
+
+def test_an_event_frame_has_its_id_type_and_data_and_ends_with_a_blank_line() -> None:
+    frame = rules.event_frame(b'{"a": 1}', event="screen", event_id='"abc"')
+    assert frame == b'id: "abc"\nevent: screen\ndata: {"a": 1}\n\n'
+
+
+def test_data_of_several_lines_is_a_data_line_each() -> None:
+    assert rules.event_frame("one\ntwo") == b"data: one\ndata: two\n\n"
+    assert rules.event_frame("") == b"data: \n\n"
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), max_size=40))
+def test_any_one_line_id_frames_as_one_field(value: str) -> None:
+    frame = rules.event_frame("x", event_id=value).decode()
+    assert frame.split("\n")[0] == f"id: {value}" and frame.endswith("\n\n")
+    assert frame.count("\n\n") == 1  # one event: one blank line, at its end
+
+
+def test_an_id_or_type_of_two_lines_is_refused() -> None:
+    with pytest.raises(ValueError):
+        rules.event_frame("x", event_id="a\nb")
+    with pytest.raises(ValueError):
+        rules.event_frame("x", event="a\rb")
+
+
+def test_the_heartbeat_is_an_event_the_page_sees_and_retry_a_field() -> None:
+    # A data line that is not empty: a browser dispatches no event without data.
+    assert rules.heartbeat_frame() == b"event: ping\ndata: {}\n\n"
+    assert rules.retry_frame(5000) == b"retry: 5000\n\n"
+
+
+def test_a_stream_opens_with_the_screen_unless_the_browser_has_it() -> None:
+    assert rules.send_first_screen(None, '"e1"')
+    assert rules.send_first_screen('"e0"', '"e1"')
+    assert not rules.send_first_screen('"e1"', '"e1"')

@@ -47,6 +47,8 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
 )
 SECRET = "browser-test-secret-key-that-is-long-enough-for-hs256"
+# As the screens' process is served (README, "Store screens"): an event stream holds a thread.
+SCREENS_WORKERS = ("--worker-class", "gthread", "--threads", "32")
 
 
 def _missing() -> str | None:
@@ -93,12 +95,21 @@ class LiveServer:
 
 
 def _gunicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """gunicorn (2 workers, as in production) serving the app on `port`, in a process group
-    of its own (so that the group can be stopped, frozen and killed as one)."""
+    """gunicorn serving the app on `port` as the screens' process is served (2 `gthread`
+    workers of many threads: a TV's event stream holds a thread), in a process group of its
+    own (so that the group can be stopped, frozen and killed as one)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
+            [
+                str(gunicorn),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                *SCREENS_WORKERS,
+                "wsgi:app",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -149,7 +160,7 @@ def _browser_database() -> tuple[str, Any]:
 
 @pytest.fixture(scope="session")
 def live_server(chromium_ready: None, redis_client: redis.Redis) -> Iterator[LiveServer]:
-    """gunicorn (2 workers, as in production) serving the app on a free port."""
+    """gunicorn serving the app on a free port (`_gunicorn`)."""
     database_url, drop = _browser_database()
     engine = db.make_engine(database_url)
     upgrade(engine)
@@ -167,6 +178,8 @@ def live_server(chromium_ready: None, redis_client: redis.Redis) -> Iterator[Liv
         "NANOLEARN_INSTANCE_DIR": str(Path(_TMP) / "browser-instance"),
         "MEDIA_DIR": str(Path(_TMP) / "browser-media"),
         "RATE_LIMIT_DEFAULT": "",
+        # A heartbeat every 5 s: the page takes 15 s of silence (not 35) for a lost stream.
+        "SCREEN_STREAM_HEARTBEAT_SECONDS": "5",
     }
     log_path.unlink(missing_ok=True)
     process = _gunicorn(port, env, log_path)

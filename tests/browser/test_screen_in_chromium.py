@@ -1,5 +1,5 @@
-"""The store screen in Chromium: it changes by itself when someone finishes a module, and
-stops when the manager revokes it."""
+"""The store screen in Chromium: it changes by itself, over its event stream, when someone
+finishes a module, and stops when the manager revokes it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from sqlalchemy.orm import Session
 
 from tests.browser.conftest import LiveServer, screenshot, wait_for
 from tests.browser.scene import complete_module, login, make_store
+
+# How many requests the page made to /live (the stream's fallback).
+LIVE_REQUESTS = (
+    "return performance.getEntriesByType('resource')"
+    ".filter(function (e) { return /\\/live$/.test(e.name); }).length;"
+)
 
 
 def text_of(browser: Any, element_id: str) -> str:
@@ -44,6 +50,9 @@ def test_the_tv_follows_the_store_and_stops_when_revoked(
     wait_for(lambda: "Kari Nordmann" in text_of(browser, "board"))
     wait_for(lambda: "1 av 3 har gjort" in text_of(browser, "path"))
     assert browser.execute_script("return window.sameDocument;") == "yes"  # no reload
+    # Over the stream: the page asked /live for nothing.
+    assert browser.find_element("id", "screen").get_attribute("data-transport") == "stream"
+    assert browser.execute_script(LIVE_REQUESTS) == 0
     screenshot(browser, "screen-2-after-a-module")
 
     complete_module(live_server.base_url, browser_data, scene.module, login(

@@ -74,6 +74,10 @@ def test_the_tv_waits_out_a_dropped_network_and_a_restart_and_catches_up(
     wait_for(lambda: "Ola <b>Hansen</b>" in text_of(browser, "board-rows"), timeout=90)
     wait_for(lambda: "2 av 3 har gjort" in text_of(browser, "path"))
     wait_for(lambda: status_shown(browser) == "")
+    # And on its event stream again, not polling.
+    wait_for(
+        lambda: browser.find_element("id", "screen").get_attribute("data-transport") == "stream"
+    )
     assert browser.execute_script("return window.sameDocument;") == "yes"  # never reloaded
     screenshot(browser, "screen-6-back-after-a-restart")
     assert browser.get_log("browser") == [] or all(

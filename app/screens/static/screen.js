@@ -1,11 +1,14 @@
-// The store screen: asks the server every few seconds whether anything changed (ETag and
-// If-None-Match: the usual answer is an empty 304) and redraws what did, without a reload.
-// Network drops and server restarts are waited out: a request that hangs is given up after
-// a while, the pause between tries grows (with jitter, so that a store's TVs do not return
-// together), the screen says it is reconnecting and when it last heard from the server, and
-// it never reloads itself (a reload would fail just the same and lose the board). A revoked
-// link (404) clears the board. Everything is written with textContent: nothing is parsed as
-// HTML.
+// The store screen: holds a Server-Sent Events stream open (`/screens/<secret>/events`) and
+// redraws what changed, without a reload. The stream sends the screen when it changes and a
+// heartbeat when quiet; silence for a few heartbeats means the server froze or the network
+// swallows packets. When a stream ends or fails, the page asks `/live` once (ETag and
+// If-None-Match: the usual answer is an empty 304) to learn what happened: the server is
+// there (open a new stream, or poll `/live` every few seconds while the server refuses
+// streams), the link was revoked (404: the board is cleared), or the server is away (the
+// screen says it is reconnecting and when it last heard from the server, and tries again
+// after a growing pause, with jitter so that a store's TVs do not return together). It
+// never reloads itself (a reload would fail just the same and lose the board). Everything is
+// written with textContent: nothing is parsed as HTML.
 (function () {
   "use strict";
 
@@ -125,55 +128,149 @@
     }
     text("status", message);
     status.hidden = false;
+    root.classList.remove(kind === "offline" ? "stopped" : "offline");
     root.classList.add(kind);
   }
 
-  function later(ms) {
+  // One timer for whatever comes next (a poll, a new stream), so that two never run at once.
+  var timer = null;
+
+  function later(next, ms) {
+    window.clearTimeout(timer);
     // A little jitter, so that TVs that lost the server together do not return together.
-    window.setTimeout(poll, ms + Math.floor(Math.random() * 1000));
+    timer = window.setTimeout(next, ms + Math.floor(Math.random() * 1000));
   }
 
   function heard() {
     failures = 0;
     lastContact = new Date();
     showStatus(null);
-    later(pollMs);
   }
 
   function failed() {
+    refused = false;  // the server is away, not refusing
     // 1, 2, 4, 8 … poll intervals, at most maxPauseMs: a short drop is over within seconds,
     // a long outage costs the server a request per TV every half minute.
     failures += 1;
     showStatus("offline");
-    later(Math.min(maxPauseMs, pollMs * Math.pow(2, Math.min(failures - 1, 5))));
+    later(check, Math.min(maxPauseMs, pollMs * Math.pow(2, Math.min(failures - 1, 5))));
   }
 
-  function poll() {
+  function stopped() {
+    // The link was revoked: show nothing of the store any more. Ask again now and then, in
+    // case the 404 came from something in front of the app.
+    etag = null;
+    failures = 0;
+    drawBoard([]);
+    drawPath(null);
+    drawCompetition(null, "");
+    showStatus("stopped");
+    later(check, maxPauseMs * 10);
+  }
+
+  // --- the stream -------------------------------------------------------------------------
+
+  var eventsUrl = root.dataset.events;
+  var canStream = typeof window.EventSource === "function" && !!eventsUrl;
+  // Silence for this long (two heartbeats and then some) means the stream is lost.
+  var silenceMs = (2 * Math.max(1, Number(root.dataset.heartbeatSeconds) || 15) + 5) * 1000;
+  var refusedPauseMs = 60 * 1000;  // a server that refused a stream is asked again after this
+  var source = null;
+  var silence = null;
+  var streamOpened = false;  // whether the stream of the moment got as far as its first answer
+  var streamRefusedUntil = 0;
+  var refused = false;  // a stream failed before it opened: refused, if /live then answers
+
+  function openStream() {
+    closeStream();
+    root.dataset.transport = "stream";
+    streamOpened = false;
+    var url = eventsUrl + (etag ? "?last_event_id=" + encodeURIComponent(etag) : "");
+    source = new window.EventSource(url);
+    source.addEventListener("open", function () {
+      streamOpened = true;
+      alive();
+    });
+    source.addEventListener("screen", function (event) {
+      etag = event.lastEventId || etag;
+      draw(JSON.parse(event.data));
+      alive();
+    });
+    source.addEventListener("ping", alive);
+    source.addEventListener("stopped", function () {
+      closeStream();
+      stopped();
+    });
+    source.addEventListener("error", function () {
+      // Ended (its lifetime, a restart) or never opened (refused, unreachable): the browser
+      // would retry blindly; ask /live what happened instead.
+      refused = !streamOpened;
+      closeStream();
+      check();
+    });
+    watchSilence();
+  }
+
+  function alive() {
+    heard();
+    watchSilence();
+  }
+
+  function watchSilence() {
+    window.clearTimeout(silence);
+    silence = window.setTimeout(function () {
+      // A frozen server or a network that swallows packets: no heartbeat, no error.
+      closeStream();
+      showStatus("offline");
+      check();
+    }, silenceMs);
+  }
+
+  function closeStream() {
+    window.clearTimeout(silence);
+    if (source) {
+      source.close();
+      source = null;
+    }
+  }
+
+  // --- asking /live -----------------------------------------------------------------------
+
+  function onward() {
+    // The server answered: back to the stream, or the next poll while it refuses streams
+    // (a 503 beyond its cap, or a server that holds none: EventSource shows no status, but
+    // a stream that failed before it opened while /live answers was refused).
+    if (refused) {
+      refused = false;
+      streamRefusedUntil = Date.now() + refusedPauseMs;
+    }
+    if (canStream && Date.now() >= streamRefusedUntil) {
+      later(openStream, 0);
+    } else {
+      root.dataset.transport = "polling";
+      later(check, pollMs);
+    }
+  }
+
+  function check() {
     var headers = { "Accept": "application/json" };
     if (etag) { headers["If-None-Match"] = etag; }
     // A dropped network may swallow the request without an answer or an error: give up on
     // it after a few poll intervals rather than wait for the browser's own timeout.
     var abort = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = abort ? window.setTimeout(function () { abort.abort(); }, timeoutMs()) : null;
+    var abortTimer = abort ? window.setTimeout(function () { abort.abort(); }, timeoutMs()) : null;
     fetch(liveUrl, {
       headers: headers, cache: "no-store", credentials: "omit", signal: abort && abort.signal
     })
       .then(function (response) {
-        if (timer) { window.clearTimeout(timer); }
+        if (abortTimer) { window.clearTimeout(abortTimer); }
         if (response.status === 304) {
           heard();
+          onward();
           return null;
         }
         if (response.status === 404) {
-          // The link was revoked: show nothing of the store any more. Ask again now and then,
-          // in case the 404 came from something in front of the app.
-          etag = null;
-          failures = 0;
-          drawBoard([]);
-          drawPath(null);
-          drawCompetition(null, "");
-          showStatus("stopped");
-          later(maxPauseMs * 10);
+          stopped();
           return null;
         }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -181,10 +278,11 @@
           etag = response.headers.get("ETag");
           draw(data);
           heard();
+          onward();
         });
       })
       .catch(function () {
-        if (timer) { window.clearTimeout(timer); }
+        if (abortTimer) { window.clearTimeout(abortTimer); }
         failed();
       });
   }
@@ -196,5 +294,10 @@
   var meter = document.getElementById("path-meter");
   var of = Number(meter.dataset.of);
   meter.style.width = (of ? Math.round(100 * Number(meter.dataset.done) / of) : 0) + "%";
-  later(pollMs);
+  if (canStream) {
+    openStream();
+  } else {
+    root.dataset.transport = "polling";
+    later(check, pollMs);
+  }
 })();

@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
@@ -61,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--tvs", type=int, default=500)
+    add(
+        "--transport",
+        choices=("sse", "poll"),
+        default="sse",
+        help="sse: TVs hold event streams to a screens process of its own (as screen.js "
+        "does); poll: TVs poll /live on the API's workers (the design before)",
+    )
     add("--poll", type=float, default=5.0, help="seconds between a TV's polls (screen.js: 5)")
     add("--api-scenario", default="answer", choices=sorted(set(SCENARIOS) - {"healthz"}))
     add("--pairs", type=int, default=3, help="ABBA pairs of slices (without, with)")
@@ -142,6 +150,87 @@ class Tvs:
             Counter({int(k): v for k, v in raw["statuses"].items()}),  # type: ignore[attr-defined]
             Counter(raw["errors"]),  # type: ignore[arg-type]
             list(raw["latencies_ms"]),  # type: ignore[call-overload]
+            cpu - self._cpu_before,
+            now - self._taken_at,
+        )
+        self._cpu_before, self._taken_at = cpu, now
+        return stats
+
+    def stop(self) -> None:
+        if self._process is not None:
+            try:
+                assert self._process.stdin is not None
+                self._process.stdin.write("quit\n")
+                self._process.stdin.flush()
+                self._process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._paths_file.unlink(missing_ok=True)
+
+
+@dataclass
+class StreamStats:
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # screen, ping, retry, stopped
+    bytes: int = 0
+    ended_by_server: int = 0
+    delays_ms: list[float] = field(default_factory=list)  # a change's rendering to its event
+    gaps_s: list[float] = field(default_factory=list)  # between a TV's events
+    open: int = 0
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+class TvStreams:
+    """`count` TVs holding their screens' event streams: `benchmarks/harness/tvstream.py` in
+    a process of its own. `resume` opens every stream (and returns once each has its
+    answer's head), `pause` closes them all: without TVs is without any connection."""
+
+    def __init__(self, host: str, port: int, paths: list[str]) -> None:
+        WORK.mkdir(parents=True, exist_ok=True)
+        self._paths_file = WORK / f"tv-streams-{os.getpid()}.txt"
+        self._paths_file.write_text("\n".join(paths) + "\n")
+        self._args = [
+            sys.executable, "-m", "benchmarks.harness.tvstream",
+            host, str(port), str(self._paths_file),
+        ]  # fmt: skip
+        self._process: subprocess.Popen[str] | None = None
+        self._cpu_before = 0.0
+        self._taken_at = time.monotonic()
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            self._args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def _ask(self, command: str) -> dict[str, Any]:
+        assert self._process is not None and self._process.stdin and self._process.stdout
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self._process.stdout.readline())
+        return answer
+
+    def resume(self) -> None:
+        self._ask("on")
+
+    def pause(self) -> None:
+        self._ask("off")
+
+    def take_stats(self) -> StreamStats:
+        raw = self._ask("stats")
+        cpu = float(raw["cpu_seconds"])
+        now = time.monotonic()
+        stats = StreamStats(
+            Counter({int(k): v for k, v in raw["statuses"].items()}),
+            Counter(raw["errors"]),
+            Counter(raw["kinds"]),
+            int(raw["bytes"]),
+            int(raw["ended_by_server"]),
+            list(raw["delays_ms"]),
+            list(raw["gaps_s"]),
+            int(raw["open"]),
             cpu - self._cpu_before,
             now - self._taken_at,
         )
@@ -250,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(screen_paths)} screens; load generator {generator.name}",
             flush=True,
         )
+        if args.transport == "sse":
+            return _run_sse(args, stamp, env, config, log_path, data, engine, screen_paths)
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
             bench = Bench(
                 seed=data,
@@ -325,6 +416,246 @@ def main(argv: list[str] | None = None) -> int:
             reset_redis(args.redis_url)
             log_path.unlink(missing_ok=True)
     return _report(args, stamp, measured, tv_first, alone, healthz_alone)
+
+
+# --- server-sent events ------------------------------------------------------------------
+
+
+@dataclass
+class StreamSlice:
+    kind: str  # "without" | "with" | "TVs alone"
+    api: LoadResult
+    tv: StreamStats
+    cores: dict[str, float]  # the API's workers ("app") and the rest, as cpu.cores_used
+    screens_cores: float  # the screens process (master and worker)
+
+
+def _run_sse(
+    args: argparse.Namespace,
+    stamp: datetime,
+    env: dict[str, str],
+    config: ServerConfig,
+    log_path: Path,
+    data: Any,
+    engine: Any,
+    screen_paths: list[str],
+) -> int:
+    """The API on its sync workers; the TVs' streams on a screens process of its own
+    (gunicorn, one `gthread` worker with a thread per stream and some to spare), as the
+    README's deployment has it behind a load balancer that routes `/screens/` there."""
+    from benchmarks import run
+
+    generator = pick_generator(args.loadgen, wrk_threads=2)
+    screens_env = {**env, "SCREEN_STREAMS_MAX": str(args.tvs + 20)}
+    screens_config = ServerConfig(workers=1, worker_class="gthread", threads=args.tvs + 64)
+    screens_log = log_path.with_name(log_path.stem + "-streams.log")
+    measured: list[StreamSlice] = []
+    with (
+        GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server,
+        GunicornServer(
+            root=ROOT, env=screens_env, config=screens_config, log_path=screens_log
+        ) as screens,
+    ):
+        bench = Bench(
+            seed=data,
+            engine=engine,
+            base_url=server.base_url,
+            connections=args.connections,
+            extra={"redis_url": args.redis_url, "points_per_learner": 3},
+            active_learners=args.active_learners,
+        )
+        SCENARIOS["leaderboard-users"]().prepare(bench)
+        SCENARIOS["paths-current"]().prepare(bench)
+        scenario = SCENARIOS[args.api_scenario]()
+        scenario.prepare(bench)
+        bench.prime_logins(2)
+        screens_pids = [screens.process.pid, *screens.worker_pids()] if screens.process else []
+        tvs = TvStreams("127.0.0.1", screens.port, screen_paths)
+        tvs.start()
+        try:
+            # The TVs alone, nothing changing: every stream open and quiet (heartbeats).
+            tvs.resume()
+            time.sleep(2)
+            opened = tvs.take_stats()
+            alone = _stream_slice("TVs alone", tvs, server, screens_pids, args.duration, None)
+            alone.tv.statuses += opened.statuses
+            print(
+                f"  TVs alone: {alone.tv.open} streams open "
+                f"(answers {dict(alone.tv.statuses)}), screens process "
+                f"{alone.screens_cores:.3f} cores, API workers {alone.cores.get('app', 0):.3f}",
+                flush=True,
+            )
+            # Warm-up: the API with the TVs connected.
+            warm = scenario.workload(bench, run._budget(800, args.warmup))
+            run._settle(
+                generator.run(
+                    server.base_url, warm, connections=args.connections, duration=args.warmup
+                )
+            )
+            _close_streams(tvs)
+            tvs.take_stats()
+            order: list[str] = []
+            for _ in range(args.pairs):
+                order += ["without", "with"] if len(order) % 4 == 0 else ["with", "without"]
+            for kind in order:
+                opened = StreamStats()
+                if kind == "with":
+                    tvs.resume()
+                    time.sleep(1)  # the connections' first events are out
+                    opened = tvs.take_stats()
+                workload = scenario.workload(bench, run._budget(800, args.duration))
+                result = _stream_slice(
+                    kind, tvs, server, screens_pids, args.duration,
+                    lambda w=workload: generator.run(  # type: ignore[misc]
+                        server.base_url, w, connections=args.connections, duration=args.duration
+                    ),
+                )  # fmt: skip
+                result.tv.statuses += opened.statuses
+                if kind == "with":
+                    _close_streams(tvs)
+                problems = scenario.verify(bench, workload, result.api)
+                if problems:
+                    print(f"  {kind}: PROBLEMS {problems}")
+                measured.append(result)
+                _print_stream_slice(result)
+                run._settle(result.api)
+        finally:
+            tvs.stop()
+    return _report_sse(args, stamp, measured, alone)
+
+
+def _close_streams(tvs: TvStreams) -> None:
+    """Close every TV's stream, and wait until the screens process has noticed: it learns
+    that a TV went away when its next write fails (an event, or the heartbeat within
+    SCREEN_STREAM_HEARTBEAT_SECONDS); until then the stream counts against its cap."""
+    tvs.pause()
+    time.sleep(float(os.environ.get("SCREEN_STREAM_HEARTBEAT_SECONDS", 15)) + 1)
+
+
+def _stream_slice(
+    kind: str,
+    tvs: TvStreams,
+    server: GunicornServer,
+    screens_pids: list[int],
+    seconds: float,
+    load: Any,
+) -> StreamSlice:
+    """One measured slice: the API's load (`load()`, or a sleep without), the CPU of the
+    API's workers and of the screens process, and what the TVs received meanwhile."""
+    tvs.take_stats()
+    before = cpu.snapshot(server.worker_pids())
+    screens_before = cpu.seconds_of(screens_pids)
+    if load is None:
+        time.sleep(seconds)
+        api = LoadResult("none", 0.0, 0, {}, {}, {})
+    else:
+        api = load()
+    after = cpu.snapshot(server.worker_pids())
+    screens_after = cpu.seconds_of(screens_pids)
+    tv = tvs.take_stats()
+    wall = after.wall - before.wall
+    return StreamSlice(
+        kind, api, tv, cpu.cores_used(before, after), (screens_after - screens_before) / wall
+    )
+
+
+def _print_stream_slice(m: StreamSlice) -> None:
+    tv = m.tv
+    seconds = max(tv.seconds, 1e-9)
+    print(
+        f"  {m.kind:<8} API {m.api.rps:7.1f} req/s (statuses {dict(m.api.statuses)}), "
+        f"streams open {tv.open}, events {tv.kinds.get('screen', 0) / seconds:.1f}/s, "
+        f"{tv.bytes / seconds / 1000:.1f} kB/s, screens process {m.screens_cores:.3f} cores, "
+        f"clients {tv.cpu_seconds / seconds:.3f} cores, cores {json.dumps(m.cores)}",
+        flush=True,
+    )
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def _report_sse(
+    args: argparse.Namespace, stamp: datetime, measured: list[StreamSlice], alone: StreamSlice
+) -> int:
+    without = [m for m in measured if m.kind == "without"]
+    with_tvs = [m for m in measured if m.kind == "with"]
+    if not without or not with_tvs:
+        return 1
+    rps_without = statistics.mean(m.api.rps for m in without)
+    rps_with = statistics.mean(m.api.rps for m in with_tvs)
+    ratio = rps_with / rps_without
+    seconds = sum(m.tv.seconds for m in with_tvs)
+    kinds: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    delays: list[float] = []
+    gaps: list[float] = []
+    for m in with_tvs:
+        kinds += m.tv.kinds
+        statuses += m.tv.statuses
+        errors += m.tv.errors
+        delays += m.tv.delays_ms
+        gaps += m.tv.gaps_s
+    events = kinds.get("screen", 0)
+    kbytes = sum(m.tv.bytes for m in with_tvs) / 1000
+    screens_with = statistics.mean(m.screens_cores for m in with_tvs)
+    screens_without = statistics.mean(m.screens_cores for m in without)
+    clients = sum(m.tv.cpu_seconds for m in with_tvs) / seconds if seconds else 0.0
+    app_without = statistics.mean(m.cores.get("app", 0.0) for m in without)
+    app_with = statistics.mean(m.cores.get("app", 0.0) for m in with_tvs)
+    combined_without = combine([m.api for m in without])
+    combined_with = combine([m.api for m in with_tvs])
+    held = min(m.tv.open for m in with_tvs)
+    ended = sum(m.tv.ended_by_server for m in with_tvs)
+    lines = [
+        f"# Store screens: {args.tvs} TVs on event streams against `{args.api_scenario}` "
+        f"({stamp:%Y-%m-%d %H:%M} UTC)",
+        "",
+        "| measure | without TVs | with TVs |",
+        "|---|---|---|",
+        f"| API req/s (mean of {len(without)} / {len(with_tvs)} slices of "
+        f"{args.duration:g} s) | {rps_without:,.1f} | {rps_with:,.1f} |",
+        f"| API p50 / p99 ms | {combined_without.latency_ms['p50']:.1f} / "
+        f"{combined_without.latency_ms['p99']:.1f} | {combined_with.latency_ms['p50']:.1f} / "
+        f"{combined_with.latency_ms['p99']:.1f} |",
+        f"| API workers' CPU (cores, 2 sync workers) | {app_without:.2f} | {app_with:.2f} |",
+        f"| screens process CPU (cores, 1 gthread worker) | {screens_without:.3f} | "
+        f"{screens_with:.3f} |",
+        f"| streams held open (fewest in a slice) | — | {held} of {args.tvs} "
+        f"(answers {dict(sorted(statuses.items()))}, errors {dict(errors)}, "
+        f"ended by the server {ended}) |",
+        f"| screen events/s (heartbeats/s) | — | {events / seconds:.1f} "
+        f"({kinds.get('ping', 0) / seconds:.1f}) |",
+        f"| bytes to the TVs | — | {kbytes / seconds:.1f} kB/s |",
+        f"| a change's rendering to its event, p50 / p99 ms | — | {_pct(delays, 0.5):.0f} / "
+        f"{_pct(delays, 0.99):.0f} ({len(delays)} events) |",
+        f"| time between a TV's events, p50 / p90 s | — | {_pct(gaps, 0.5):.1f} / "
+        f"{_pct(gaps, 0.9):.1f} |",
+        f"| the TV clients' own CPU (their process) | — | {clients:.3f} cores |",
+        f"| the TVs alone, nothing changing: screens process / API workers | — | "
+        f"{alone.screens_cores:.3f} / {alone.cores.get('app', 0.0):.3f} cores |",
+        "",
+        f"**API throughput: {rps_without:,.1f} req/s without TVs, {rps_with:,.1f} with "
+        f"{args.tvs} TVs on event streams: {ratio:.1%} of without** "
+        f"(target ≥ 95 %: {'met' if ratio >= 0.95 else 'missed'}).",
+        "",
+        "Slices (ABBA order): " + ", ".join(f"{m.kind} {m.api.rps:.0f}" for m in measured) + ".",
+        "",
+        f"Machine: {os.cpu_count()} cores shared with PostgreSQL, Redis, wrk, the screens "
+        f"process, the TV clients (`benchmarks/harness/tvstream.py`, a process of their own) "
+        f"and any other work; load average at the end "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+    ]
+    text = "\n".join(lines)
+    print("\n" + text)
+    if not args.no_write:
+        args.results.mkdir(parents=True, exist_ok=True)
+        path = args.results / f"{stamp:%Y-%m-%d_%H%M}_screens-sse.md"
+        path.write_text(text + "\n")
+        print(f"\nwritten: {path.relative_to(ROOT)}")
+    return 0
 
 
 def _alone(kind: str, tvs: Tvs, server: GunicornServer, seconds: float) -> Measured:

@@ -177,18 +177,18 @@ class Watcher:
         if not channels:
             return
         still_open = service.open_screens(session, {s.token_hash for s in streams})
-        revoked = [s for s in streams if s.token_hash not in still_open]
-        updates = self._current_screens(session, now, channels)
         with self._lock:
-            for channel, live in updates:
+            for stream in streams:
+                if stream.token_hash not in still_open:
+                    stream.stopped = True
+                    stream.channel.condition.notify_all()
+        for channel, live in self._current_screens(session, now, channels):
+            with self._lock:  # each department's streams as soon as its screen is known
                 self._publish(channel, live)
-            for stream in revoked:
-                stream.stopped = True
-                stream.channel.condition.notify_all()
 
     def _current_screens(
         self, session: Session, now: datetime, channels: list[_Channel]
-    ) -> list[tuple[_Channel, LiveScreen]]:
+    ) -> Iterator[tuple[_Channel, LiveScreen]]:
         client = get_redis()
         try:
             states = store.read_states(
@@ -199,11 +199,11 @@ class Watcher:
             if not self._redis_down:
                 log.warning("screen streams: Redis unreachable (%s); rendering without it", error)
             self._redis_down = True
-            return self._without_redis(session, now, channels)
+            yield from self._without_redis(session, now, channels)
+            return
         if self._redis_down:
             log.info("screen streams: Redis is back")
             self._redis_down = False
-        updates = []
         for channel, state in zip(channels, states, strict=True):
             try:
                 live = service.live_from_state(session, screen=channel.screen, now=now, state=state)
@@ -211,15 +211,13 @@ class Watcher:
                 log.exception("screen of department %s not rendered", channel.key[1])
                 session.rollback()
                 continue
-            updates.append((channel, live))
-        return updates
+            yield channel, live
 
     def _without_redis(
         self, session: Session, now: datetime, channels: list[_Channel]
-    ) -> list[tuple[_Channel, LiveScreen]]:
+    ) -> Iterator[tuple[_Channel, LiveScreen]]:
         """Redis down: each department rendered from the database, as often as a polling TV
         would have it rendered (`rules.POLL_SECONDS`), not every second."""
-        updates = []
         moment = time.monotonic()
         for channel in channels:
             if moment - channel.rendered_without_redis < rules.POLL_SECONDS:
@@ -231,8 +229,7 @@ class Watcher:
                 log.exception("screen of department %s not rendered", channel.key[1])
                 session.rollback()
                 continue
-            updates.append((channel, live))
-        return updates
+            yield channel, live
 
     def _publish(self, channel: _Channel, live: LiveScreen) -> None:
         """The department's screen is `live` now: wake its streams if it changed (under the

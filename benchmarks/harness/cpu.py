@@ -91,3 +91,13 @@ def cores_used(before: Snapshot, after: Snapshot) -> dict[str, float]:
     used["machine"] = round(machine, 2)
     used["other"] = round(max(0.0, machine - sum(v for k, v in used.items() if k != "machine")), 2)
     return used
+
+
+def seconds_of(pids: Iterable[int]) -> float:
+    """CPU seconds (user + system) these processes have spent so far."""
+    total = 0.0
+    for pid in pids:
+        found = _process_seconds(pid)
+        if found is not None:
+            total += found[1]
+    return total

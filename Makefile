@@ -63,7 +63,7 @@ bench: $(STAMP)
 		|| echo "wrk could not be installed: using the Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-## Store screens: the API's throughput with and without 500 TVs polling, in one run; see benchmarks/README.md.
+## Store screens: the API's throughput with and without 500 TVs on event streams (or polling), in one run; see benchmarks/README.md.
 bench-screens: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
 		|| apt-get install -y -q wrk >/dev/null 2>&1 \

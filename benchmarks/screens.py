@@ -1,28 +1,36 @@
-"""Store screens: what 500 TVs polling their screens cost the API, measured in one run.
+"""Store screens: what 500 TVs cost the API, measured in one run.
 
     make bench-screens
     .venv/bin/python benchmarks/screens.py --tvs 500 --pairs 3 --duration 10
+    .venv/bin/python benchmarks/screens.py --transport poll     # the design before
 
 Seeds like `run.py` (one organisation, `--departments` departments, `--learners` learners,
 the shipped content, this week's 3 paths for everyone, 3 points per learner), makes `--tvs`
-screens spread over the stores that have people, starts gunicorn (2 sync workers,
-production settings) and then measures the API under `wrk` at 16 connections (an API
-scenario of `run.py`, `answer` by default: every answer pays points, so the TVs of the
-answering learners' stores see changes and render anew) in alternating slices:
+screens spread over the stores that have people, starts gunicorn for the API (2 sync
+workers, production settings) and then measures the API under `wrk` at 16 connections (an
+API scenario of `run.py`, `answer` by default: every answer pays points, so the TVs of the
+answering learners' stores see changes and their screens are rendered anew) in alternating
+slices, without and with the TVs:
 
-- without: the API scenario alone;
-- with: the same, while every TV polls its `/screens/<secret>/live` every `--poll` seconds
-  (default 5, as `screen.js`) with the ETag it last got in `If-None-Match`, each on a
-  new connection (gunicorn's sync workers close after each answer), started at random
-  offsets as TVs switched on through the day would be.
+- `--transport sse` (the default, as `screen.js`): a screens process of its own (gunicorn,
+  one `gthread` worker with a thread per TV and some to spare, `SCREEN_STREAMS_MAX` above
+  the TVs), as the README's deployment has it; with TVs, every TV holds its
+  `/screens/<secret>/events` stream open there (`benchmarks/harness/tvstream.py`, a process
+  of its own: non-blocking sockets on the event loop's callbacks); without, none is
+  connected (after closing them the run waits a heartbeat, until the screens process has
+  noticed). Prints the API's req/s with TVs as a share of without, the screen events a
+  second and their bytes, the screens process's CPU, the TV clients' CPU, the delay from a
+  rendering to its event and the time between a TV's events;
+- `--transport poll`: every TV polls its `/screens/<secret>/live` on the API's workers every
+  `--poll` seconds (default 5) with the ETag it last got in `If-None-Match`, each on a new
+  connection (gunicorn's sync workers close after each answer), started at random offsets as
+  TVs switched on through the day would be (`benchmarks/harness/tvpoll.py`). Prints the share
+  of 200 (rendered) and 304 answers and the app's CPU per poll as well.
 
 Slices run in ABBA order (without, with, with, without, ...), so a drift in the machine's
-background load hits both sides alike. The result: the API's req/s with TVs as a share of
-without (the issue's target: at least 95 %), the TVs' polls per second and their share of
-200 (rendered) and 304 answers, the app's CPU per request in each, and the TV pollers' own
-CPU: they run in a process of their own (`benchmarks/harness/tvpoll.py`, non-blocking
-sockets on the event loop's callbacks, no tasks), because in a store they would not share
-the server's cores, and here they do.
+background load hits both sides alike. The issue's target: with TVs, at least 95 % of the
+API's throughput without. The TV clients run in a process of their own and report their own
+CPU time: in a store they would not share the server's cores, and here they do.
 """
 
 from __future__ import annotations

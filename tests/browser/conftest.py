@@ -229,6 +229,23 @@ def restartable_server(live_server: LiveServer) -> Iterator[RestartableServer]:
         _end(server.process)
 
 
+@pytest.fixture
+def full_server(live_server: LiveServer) -> Iterator[LiveServer]:
+    """A second gunicorn on the live server's database and Redis whose streams are all taken
+    (`SCREEN_STREAMS_MAX=0`): it refuses every stream with a 503, and TVs poll `/live`."""
+    port = _free_port()
+    env = {**live_server.env, "SCREEN_STREAMS_MAX": "0"}
+    log_path = ARTIFACTS / "browser-full-server.log"
+    log_path.unlink(missing_ok=True)
+    process = _gunicorn(port, env, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", live_server.engine, process, log_path, env)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        _end(server.process)
+
+
 def _wait_ready(server: LiveServer, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -78,3 +78,28 @@ def test_the_tv_follows_the_store_and_stops_when_revoked(
     assert browser.get_log("browser") == [] or all(
         "Content Security Policy" not in entry["message"] for entry in browser.get_log("browser")
     )
+
+
+def test_a_tv_whose_stream_is_refused_polls_and_still_follows_the_store(
+    live_server: LiveServer, full_server: LiveServer, browser: Any, browser_data: Session
+) -> None:
+    scene = make_store(browser_data)
+    manager = login(live_server.base_url, scene.org, scene.manager)
+    made = requests.post(
+        full_server.url("/api/v1/screens"),
+        json={"department_id": scene.store.id, "name": "Pauserommet"},
+        headers=manager,
+    )
+    assert made.status_code == 201, made.text
+    assert requests.get(made.json()["url"] + "/events").status_code == 503  # the cap
+
+    browser.get(made.json()["url"])
+    browser.execute_script("window.sameDocument = 'yes';")
+    screen = browser.find_element("id", "screen")
+    wait_for(lambda: screen.get_attribute("data-transport") == "polling")
+    complete_module(live_server.base_url, browser_data, scene.module, login(
+        live_server.base_url, scene.org, scene.learners[0]))  # fmt: skip
+    wait_for(lambda: "Kari Nordmann" in text_of(browser, "board"))
+    assert browser.execute_script(LIVE_REQUESTS) > 0  # by polling /live
+    assert browser.execute_script("return window.sameDocument;") == "yes"
+    assert text_of(browser, "status") == ""  # refused is not offline

@@ -15,8 +15,8 @@ PROBLEM_MIMETYPE = "application/problem+json"
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-# The store screens' process (README, "Serving store screens"): GUNICORN_WORKER_CLASS=gthread
-# and a thread per open event stream (SCREEN_STREAMS_MAX) plus some for pages and /live. The
+# The store screens' process (docs/screens.md, "Serving the streams"): the gthread worker
+# class and a thread per open event stream (SCREEN_STREAMS_MAX) plus some for pages and /live. The
 # gthread worker tells the arbiter it is alive from its own loop, not between requests, so
 # `timeout` does not cut a long stream; it holds at most `worker_connections` connections.
 threads = int(os.environ.get("GUNICORN_THREADS", 1))

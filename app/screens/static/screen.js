@@ -161,6 +161,7 @@
     // case the 404 came from something in front of the app.
     etag = null;
     failures = 0;
+    refused = false;
     drawBoard([]);
     drawPath(null);
     drawCompetition(null, "");

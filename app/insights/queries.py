@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, case, cast, distinct, func, select, tuple_
+from sqlalchemy import Text, and_, case, cast, distinct, func, null, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.gamification.models import LearningDay, PointAward
@@ -92,72 +92,172 @@ def members_statement(
     return stmt.order_by(User.display_name, User.id)
 
 
-def starters(
-    session: Session, org_id: str, department_ids: Sequence[str], *, joined_before: datetime
-) -> Iterator[tuple[str, str, str | None, datetime, date | None]]:
-    """The departments' members with only what their assignments depend on: (id, department
-    id, roles as their JSON text (`roles_of`), created at, started on). Plain rows: a region
-    has ten thousand people, and an object each cost more than the rest of its figures."""
-    rows = session.execute(
-        select(
-            User.id, User.department_id, cast(User.roles, Text), User.created_at, User.started_on
-        ).where(
-            User.org_id == org_id,
-            User.active.is_(True),
-            User.department_id.in_(department_ids),
-            User.created_at < joined_before,
-        )
-    )
-    for row in rows:
-        yield row[0], row[1] or "", row[2], row[3], row[4]
+@dataclass(frozen=True, slots=True)
+class WeekGroup:
+    """Members of one department alike in what a week's summary needs of them: the same
+    roles, the same of the week's modules passed in time, and either the same start or
+    (`created_at` None) a start too long ago for any onboarding week; with their sums."""
+
+    department_id: str
+    roles: tuple[str, ...]
+    started_on: date | None  # for people who may be in an onboarding week; else None
+    created_at: datetime | None  # likewise (None: started long ago)
+    passed: int  # bit n set: passed module_ids[n] before the week ended
+    people: int
+    active: int  # of them, those who completed an attempt in the week
+    correct: int  # right answers of the attempts completed in the week
+    total: int  # questions of those attempts
+    points: int  # earned in the week
 
 
-def roles_of(text: str | None) -> tuple[str, ...]:
-    """A user's roles from the JSON text the queries read them as."""
-    return _roles(text)
+# Bits per column of passed modules: SQLite's and PostgreSQL's integers hold 63 and a sign.
+_BITS = 62
 
 
-def week_totals_by_department(
+def week_groups(
     session: Session,
     org_id: str,
     department_ids: Sequence[str],
     *,
-    joined_before: datetime,
     start: datetime,
     end: datetime,
-) -> tuple[dict[str, tuple[int, int, int]], dict[str, int]]:
-    """Per department, over its members (joined before `joined_before`): (people who
-    completed an attempt, right answers, questions) of the attempts completed in [start, end),
-    and the points earned then. Two aggregates in the database, no row per person."""
+    module_ids: Sequence[str],
+    onboarding_since: tuple[date, datetime] | None,
+) -> Iterator[WeekGroup]:
+    """The members of the departments (a list, not a subtree) in the week [start, end),
+    grouped and summed by the database in one statement: a region's ten thousand people come
+    back as a few hundred rows, and nothing is done per person in Python.
 
-    def of_members(stmt: Select[Any], user_column: Any) -> Select[Any]:
+    `onboarding_since` is (the local date, its first instant) from which a start may still
+    be in an onboarding week: people who started on or after it keep their own start in
+    their group; everyone before it is grouped without one (None: nobody is)."""
+
+    # Who the members are, repeated in each part rather than shared as a CTE: PostgreSQL
+    # plans each part with the users' statistics then (a shared CTE is materialised without
+    # them, and the misestimate set off JIT compilation that cost more than the query).
+    def members_only(stmt: Any, user_column: Any) -> Any:
         return stmt.join(User, User.id == user_column).where(
             User.org_id == org_id,
             User.active.is_(True),
             User.department_id.in_(department_ids),
-            User.created_at < joined_before,
+            User.created_at < end,
         )
 
-    attempts: dict[str, tuple[int, int, int]] = {}
-    done: Any = select(
-        User.department_id,
-        func.count(distinct(Attempt.user_id)),
-        func.coalesce(func.sum(Attempt.score_correct), 0),
-        func.coalesce(func.sum(Attempt.questions_total), 0),
-    ).select_from(Attempt)
-    done = of_members(done, Attempt.user_id).where(
-        Attempt.completed_at >= start, Attempt.completed_at < end
+    done = members_only(
+        select(
+            Attempt.user_id,
+            func.sum(Attempt.score_correct).label("correct"),
+            func.sum(Attempt.questions_total).label("total"),
+        ),
+        Attempt.user_id,
     )
-    for department_id, people, correct, total in session.execute(done.group_by(User.department_id)):
-        attempts[department_id] = (int(people), int(correct or 0), int(total or 0))
-    points: dict[str, int] = {}
-    earned: Any = select(User.department_id, func.sum(PointAward.points)).select_from(PointAward)
-    earned = of_members(earned, PointAward.user_id).where(
-        PointAward.earned_at >= start, PointAward.earned_at < end
+    done = (
+        done.where(Attempt.completed_at >= start, Attempt.completed_at < end)
+        .group_by(Attempt.user_id)
+        .subquery("done")
     )
-    for department_id, total in session.execute(earned.group_by(User.department_id)):
-        points[department_id] = int(total or 0)
-    return attempts, points
+    earned = members_only(
+        select(PointAward.user_id, func.sum(PointAward.points).label("points")),
+        PointAward.user_id,
+    )
+    earned = (
+        earned.where(PointAward.earned_at >= start, PointAward.earned_at < end)
+        .group_by(PointAward.user_id)
+        .subquery("earned")
+    )
+    chunks = [module_ids[n : n + _BITS] for n in range(0, len(module_ids), _BITS)]
+    passed = (
+        select(
+            ModulePass.user_id,
+            *(
+                func.sum(
+                    case(
+                        *((ModulePass.module_id == m, 1 << bit) for bit, m in enumerate(chunk)),
+                        else_=0,
+                    )
+                ).label(f"passed{n}")
+                for n, chunk in enumerate(chunks)
+            ),
+        )
+        .where(
+            ModulePass.department_id.in_(department_ids),
+            ModulePass.module_id.in_(module_ids),
+            ModulePass.first_passed_at < end,
+        )
+        .group_by(ModulePass.user_id)
+        .subquery("passed")
+    )
+    if onboarding_since is None:
+        started_on: Any = null()
+        created_at: Any = null()
+    else:
+        since_date, since_instant = onboarding_since
+        recent = or_(
+            User.started_on >= since_date,
+            and_(User.started_on.is_(None), User.created_at >= since_instant),
+        )
+        started_on = case((recent, User.started_on))
+        created_at = case((recent, User.created_at))
+    # Per member first (labelled), then grouped by those labels: PostgreSQL does not take
+    # an expression with bound parameters in GROUP BY as the one in the select list.
+    each = (
+        select(
+            User.department_id,
+            cast(User.roles, Text).label("roles"),
+            started_on.label("started_on"),
+            created_at.label("created_at"),
+            *(
+                func.coalesce(passed.c[f"passed{n}"], 0).label(f"passed{n}")
+                for n in range(len(chunks))
+            ),
+            done.c.user_id.label("active"),
+            done.c.correct,
+            done.c.total,
+            earned.c.points,
+        )
+        .outerjoin(done, done.c.user_id == User.id)
+        .outerjoin(earned, earned.c.user_id == User.id)
+        .outerjoin(passed, passed.c.user_id == User.id)
+        .where(
+            User.org_id == org_id,
+            User.active.is_(True),
+            User.department_id.in_(department_ids),
+            User.created_at < end,
+        )
+        .subquery("each")
+    )
+    key = [
+        each.c.department_id,
+        each.c.roles,
+        each.c.started_on,
+        each.c.created_at,
+        *(each.c[f"passed{n}"] for n in range(len(chunks))),
+    ]
+    stmt = select(
+        *key,
+        func.count(),
+        func.count(each.c.active),
+        func.coalesce(func.sum(each.c.correct), 0),
+        func.coalesce(func.sum(each.c.total), 0),
+        func.coalesce(func.sum(each.c.points), 0),
+    ).group_by(*key)
+    for row in session.execute(stmt):
+        bits = 0
+        for n in range(len(chunks)):
+            bits |= int(row[4 + n]) << (n * _BITS)
+        people, active, correct, total, points = row[4 + len(chunks) :]
+        yield WeekGroup(
+            row[0],
+            _roles(row[1]),
+            row[2],
+            row[3],
+            bits,
+            int(people),
+            int(active),
+            int(correct),
+            int(total),
+            int(points),
+        )
 
 
 def members(
@@ -271,25 +371,6 @@ def completed_modules(
             )
         )
     return found
-
-
-def passes_in_departments(
-    session: Session, department_ids: Sequence[str], module_ids: Sequence[str], before: datetime
-) -> Iterator[tuple[str, str]]:
-    """(user id, module id) as `completed_modules` gives them, for everyone whose department
-    now is one of `department_ids` (a region's people: one range of
-    `ix_module_passes_department` instead of a probe per person). It may name people who are
-    not members (deactivated, or joined after the week): look up only members in it."""
-    if not module_ids or not department_ids:
-        return
-    rows = session.execute(
-        select(ModulePass.user_id, ModulePass.module_id).where(
-            ModulePass.department_id.in_(department_ids),
-            ModulePass.module_id.in_(module_ids),
-            ModulePass.first_passed_at < before,
-        )
-    )
-    yield from ((user_id, module_id) for user_id, module_id in rows)
 
 
 def last_passed(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -305,22 +306,10 @@ def _department_totals(
     session: Session, facts: WeekFacts, departments: DepartmentFacts, department_id: str
 ) -> dict[str, Totals]:
     """Per department of the subtree, the week's sums over its own members: the same
-    definitions as `member_figures`, with the attempt and point sums done by the database and
-    no figures kept per person (a region has ten thousand people; its summary is four
-    queries and one pass over them, each person a few integer operations)."""
+    definitions as `member_figures`, with the people grouped and summed by the database
+    (`queries.week_groups`: one statement) and each group's assignments worked out once."""
     subtree = sorted(departments.subtree([department_id]))
-    attempts, points = queries.week_totals_by_department(
-        session, facts.org_id, subtree, joined_before=facts.end, start=facts.start, end=facts.end
-    )
-    totals = {d: Totals() for d in subtree}
-    for department, (active, correct, total) in attempts.items():
-        totals[department].active += active
-        totals[department].correct += correct
-        totals[department].total += total
-    for department, earned in points.items():
-        totals[department].points += earned
-
-    # Which of the week's modules each person passed in time, as bits (module n: 1 << n).
+    # Which of the week's modules a group passed in time, as bits (module n: 1 << n).
     module_ids = sorted(
         {
             step.module_id
@@ -330,51 +319,69 @@ def _department_totals(
         }
     )
     bit = {module_id: 1 << n for n, module_id in enumerate(module_ids)}
-    passed: dict[str, int] = {}
-    for user_id, module_id in queries.passes_in_departments(
-        session, subtree, module_ids, facts.end
-    ):
-        passed[user_id] = passed.get(user_id, 0) | bit[module_id]
+    # Whoever started before the first onboarding week that could still apply is past every
+    # template: their assignments need no start (`beyond`, a week matching no template).
+    template_weeks = [path.onboarding_week for path in facts.onboarding if path.onboarding_week]
+    beyond = max(template_weeks, default=0) + 1
+    onboarding_since = _onboarding_since(facts, beyond) if template_weeks else None
 
-    # People of one department with the same roles in the same onboarding week have the same
-    # assignments: worked out once per such group, as (all, mandatory) module bits.
-    groups: dict[tuple[str, str | None, int], tuple[int, int, int]] = {}
-    weeks: dict[tuple[date | None, datetime], int] = {}  # most people started with others
-    for person_id, department, roles, created_at, started_on in queries.starters(
-        session, facts.org_id, subtree, joined_before=facts.end
+    totals = {d: Totals() for d in subtree}
+    assigned: dict[tuple[str, tuple[str, ...], int], tuple[int, int, int]] = {}
+    for group in queries.week_groups(
+        session,
+        facts.org_id,
+        subtree,
+        start=facts.start,
+        end=facts.end,
+        module_ids=module_ids,
+        onboarding_since=onboarding_since,
     ):
-        started = (started_on, created_at)
-        week = weeks.get(started)
-        if week is None:
-            week = weeks[started] = path_rules.onboarding_week_number(
-                started_on or path_rules.local_date(created_at, facts.timezone), facts.week
+        week = beyond
+        if group.created_at is not None:
+            week = path_rules.onboarding_week_number(
+                group.started_on or path_rules.local_date(group.created_at, facts.timezone),
+                facts.week,
             )
-        group = groups.get((department, roles, week))
-        if group is None:
-            held = queries.roles_of(roles)
-            found = _assignments(
+        key = (group.department_id, group.roles, week)
+        found = assigned.get(key)
+        if found is None:
+            mine = _assignments(
                 facts,
                 week,
-                lambda *wanted, held=held: any(role in held for role in wanted),
-                departments.ancestors(department),
+                lambda *wanted, held=group.roles: any(role in held for role in wanted),
+                departments.ancestors(group.department_id),
             )
-            group = groups[(department, roles, week)] = (
-                len(found),
-                sum(bit[m] for m in found),
-                sum(bit[m] for m, a in found.items() if a.mandatory),
+            found = assigned[key] = (
+                len(mine),
+                sum(bit[m] for m in mine),
+                sum(bit[m] for m, a in mine.items() if a.mandatory),
             )
-        count, assigned, mandatory = group
-        own = totals[department]
-        own.members += 1
+        count, modules, mandatory = found
+        own = totals[group.department_id]
+        own.members += group.people
+        own.active += group.active
+        own.correct += group.correct
+        own.total += group.total
+        own.points += group.points
         if not count:
             continue
-        mine = passed.get(person_id, 0)
-        own.assigned += count
-        own.assigned_done += (mine & assigned).bit_count()
+        own.assigned += count * group.people
+        own.assigned_done += (group.passed & modules).bit_count() * group.people
         if mandatory:
-            own.with_mandatory += 1
-            own.compliant += (mine & mandatory) == mandatory
+            own.with_mandatory += group.people
+            if group.passed & mandatory == mandatory:
+                own.compliant += group.people
     return totals
+
+
+def _onboarding_since(facts: WeekFacts, beyond: int) -> tuple[date, datetime]:
+    """A local day (and its first instant) before which no start can be in an onboarding
+    week of a template (weeks below `beyond`) in the asked week, with a week or two to
+    spare: whoever started on or after it is worked out one by one anyway."""
+    monday, _ = path_rules.week_dates(facts.week)
+    since = monday - timedelta(weeks=beyond)
+    local_midnight = datetime.combine(since, datetime.min.time(), tzinfo=ZoneInfo(facts.timezone))
+    return since, local_midnight.astimezone(UTC)
 
 
 def _subtree_totals(

@@ -42,8 +42,11 @@ person = st.fixed_dictionaries(
         "roles": st.sampled_from([["learner"], ["learner", "manager"], ["manager"]]),
         "created_at": st.integers(0, HOURS * 60).map(
             lambda minutes: ORIGIN - timedelta(days=3) + timedelta(minutes=minutes)
-        ),
-        "started_on": st.none() | st.sampled_from([date(2026, 12, 14), date(2026, 12, 30)]),
+        )
+        # Long before any onboarding week: grouped without their start (`queries.week_groups`).
+        | st.just(ORIGIN - timedelta(days=400)),
+        "started_on": st.none()
+        | st.sampled_from([date(2026, 12, 14), date(2026, 12, 30), date(2025, 10, 6)]),
         "active": st.booleans().map(lambda b: b or False) | st.just(True),
         "attempts": st.lists(
             st.tuples(

@@ -88,7 +88,9 @@ def events(token: str) -> Response:
     current = service.live_screen(db.session(), screen=screen, now=clock.now())
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     watcher = streams.watcher()
-    stream = watcher.open(screen, rules.hash_token(token), current)
+    # The connection to the TV, to notice it gone (gunicorn's and the development server's).
+    peer = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    stream = watcher.open(screen, rules.hash_token(token), current, peer)
     first = rules.retry_frame(rules.STREAM_RETRY_MS)
     if rules.send_first_screen(last, current.etag):
         first += rules.event_frame(current.body, event="screen", event_id=current.etag)

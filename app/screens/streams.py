@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import random
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -55,12 +57,15 @@ class _Channel:
 
 @dataclass(eq=False)
 class Stream:
-    """One open stream: its link, its department's channel, the ETag it last sent."""
+    """One open stream: its link, its department's channel, the ETag it last sent, and the
+    connection to the TV when the server gives it (to notice a TV gone without writing)."""
 
     token_hash: str
     channel: _Channel
     sent: str | None
-    stopped: bool = False
+    peer: socket.socket | None = None
+    stopped: bool = False  # the link was revoked: say so, then end
+    gone: bool = False  # the TV closed the connection: end without a word
 
 
 class Watcher:
@@ -89,9 +94,16 @@ class Watcher:
 
     # --- the streams' side ------------------------------------------------------------------
 
-    def open(self, screen: ScreenFacts, token_hash: str, live: LiveScreen) -> Stream:
+    def open(
+        self,
+        screen: ScreenFacts,
+        token_hash: str,
+        live: LiveScreen,
+        peer: socket.socket | None = None,
+    ) -> Stream:
         """A stream of `screen`, whose current rendering is `live` (which the stream starts
-        with, or the browser has already). Refused beyond the process's cap."""
+        with, or the browser has already), to the TV on `peer`. Refused beyond the process's
+        cap."""
         key = (screen.organization.id, screen.department_id)
         with self._lock:
             if self._open >= self.max_streams:
@@ -103,7 +115,7 @@ class Watcher:
             if channel is None:
                 channel = _Channel(key, screen, threading.Condition(self._lock))
                 self._channels[key] = channel
-            stream = Stream(token_hash, channel, live.etag)
+            stream = Stream(token_hash, channel, live.etag, peer)
             channel.streams.add(stream)
             self._open += 1
             # Read from Redis just now: the department's current screen for every stream.
@@ -141,6 +153,8 @@ class Watcher:
                     wait = min(quiet_since + self.heartbeat, ends) - now
                     if wait > 0:
                         channel.condition.wait_for(lambda: self._due(stream), timeout=wait)
+                    if stream.gone:
+                        return
                     stopped = stream.stopped
                     live = channel.live if self._due(stream) else None
                     if live is not None:
@@ -164,7 +178,7 @@ class Watcher:
     def _due(stream: Stream) -> bool:
         """Whether the stream has something to send (under the lock)."""
         live = stream.channel.live
-        return stream.stopped or (live is not None and live.etag != stream.sent)
+        return stream.stopped or stream.gone or (live is not None and live.etag != stream.sent)
 
     # --- the watcher's side -----------------------------------------------------------------
 
@@ -177,10 +191,14 @@ class Watcher:
         if not channels:
             return
         still_open = service.open_screens(session, {s.token_hash for s in streams})
+        gone = _closed_by_peer(streams)
         with self._lock:
             for stream in streams:
                 if stream.token_hash not in still_open:
                     stream.stopped = True
+                    stream.channel.condition.notify_all()
+                if stream in gone:
+                    stream.gone = True
                     stream.channel.condition.notify_all()
         for channel, live in self._current_screens(session, now, channels):
             with self._lock:  # each department's streams as soon as its screen is known
@@ -263,6 +281,42 @@ class Watcher:
             except Exception:
                 log.exception("screen stream watcher: a tick failed")
             time.sleep(max(0.05, self.interval - (time.monotonic() - started)))
+
+
+def _closed_by_peer(streams: list[Stream]) -> set[Stream]:
+    """The streams whose TV has closed its connection. A TV sends nothing after its request,
+    so a connection that turns readable has ended (or broke). Without this a TV that went
+    away was noticed only when the second write after it failed, up to two heartbeats
+    later, and its stream counted against the process's cap meanwhile: after a load
+    balancer restart every TV comes back at once, and would have found the cap full."""
+    poller = select.poll()
+    watched: dict[int, Stream] = {}
+    for stream in streams:
+        if stream.peer is None:
+            continue
+        try:
+            fd = stream.peer.fileno()
+        except OSError:
+            continue
+        if fd >= 0:
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+            watched[fd] = stream
+    gone: set[Stream] = set()
+    for fd, events in poller.poll(0):
+        stream = watched[fd]
+        if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            gone.add(stream)
+            continue
+        try:
+            if stream.peer is not None and not stream.peer.recv(
+                1, socket.MSG_PEEK | socket.MSG_DONTWAIT
+            ):
+                gone.add(stream)  # an orderly close
+        except BlockingIOError:
+            pass  # readable a moment ago, not now: alive
+        except OSError:
+            gone.add(stream)
+    return gone
 
 
 def watcher() -> Watcher:

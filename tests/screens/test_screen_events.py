@@ -5,6 +5,7 @@ in its own thread and session, so what a stream sends follows from what the test
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,13 +73,18 @@ def parse(chunk: bytes) -> list[dict[str, str]]:
 
 
 def open_stream(
-    client: FlaskClient, screen: dict[str, Any], *, threaded: bool = True, **kwargs: Any
+    client: FlaskClient,
+    screen: dict[str, Any],
+    *,
+    threaded: bool = True,
+    peer: socket.socket | None = None,
+    **kwargs: Any,
 ) -> Any:
+    environ: dict[str, Any] = {"wsgi.multithread": threaded}
+    if peer is not None:
+        environ["gunicorn.socket"] = peer  # the connection to the TV, as gunicorn gives it
     return client.get(
-        screen["path"] + "/events",
-        buffered=False,
-        environ_overrides={"wsgi.multithread": threaded},
-        **kwargs,
+        screen["path"] + "/events", buffered=False, environ_overrides=environ, **kwargs
     )
 
 
@@ -225,6 +231,26 @@ def test_a_revoked_screen_is_told_it_stopped_and_its_stream_ends(
     assert opened.ended()
     assert watcher.open_streams() == 0
     assert open_stream(client, screen).status_code == 404
+
+
+def test_a_tv_that_closed_its_connection_is_let_go_at_the_next_look(
+    client: FlaskClient, session: Session, screen: dict[str, Any], watcher: streams.Watcher
+) -> None:
+    """Without writing to it: a TV gone must not hold a place under the cap for two
+    heartbeats (after a load balancer restart every TV comes back at once)."""
+    server_end, tv_end = socket.socketpair()
+    try:
+        opened = Opened(open_stream(client, screen, peer=server_end))
+        opened.next_events()
+        tick(watcher, session)  # the TV is still there: nothing happens
+        assert watcher.open_streams() == 1
+        tv_end.close()
+        tick(watcher, session)
+        watcher.heartbeat = 0.01  # a stream still held would send its heartbeat now
+        assert opened.ended()  # ends without another word
+        assert watcher.open_streams() == 0
+    finally:
+        server_end.close()
 
 
 @pytest.mark.parametrize("token", ["short", "x" * 43, "%00" + "a" * 40])

@@ -114,96 +114,16 @@ class TvStats:
         return sum(self.statuses.values())
 
 
-class Tvs:
-    """`count` TVs polling their screens: `benchmarks/harness/tvpoll.py` in a process of its
-    own (so its CPU time is its own, measured and reported apart). They poll only while on;
-    each keeps the ETag it last got, as the page does, and its own phase while paused."""
+class _TvProcess:
+    """TVs in a process of their own (so that its CPU time is its own, measured and reported
+    apart), run as `python -m <module> <args...> <paths file>` and driven over its stdin: `on`,
+    `off`, `stats` (each answered with a line of JSON) and `quit`."""
 
-    def __init__(self, host: str, port: int, paths: list[str], poll: float) -> None:
+    def __init__(self, module: str, args: list[str], paths: list[str], name: str) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
-        self._paths_file = WORK / f"tv-paths-{os.getpid()}.txt"
+        self._paths_file = WORK / f"{name}-{os.getpid()}.txt"
         self._paths_file.write_text("\n".join(paths) + "\n")
-        self._args = [
-            sys.executable, "-m", "benchmarks.harness.tvpoll",
-            host, str(port), repr(poll), str(self._paths_file),
-        ]  # fmt: skip
-        self._process: subprocess.Popen[str] | None = None
-        self._cpu_before = 0.0
-        self._taken_at = time.monotonic()
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            self._args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    def _ask(self, command: str) -> dict[str, object]:
-        assert self._process is not None and self._process.stdin and self._process.stdout
-        self._process.stdin.write(command + "\n")
-        self._process.stdin.flush()
-        answer: dict[str, object] = json.loads(self._process.stdout.readline())
-        return answer
-
-    def resume(self) -> None:
-        self._ask("on")
-
-    def pause(self) -> None:
-        """Stop polling and wait for the polls under way to be answered."""
-        self._ask("off")
-
-    def take_stats(self) -> TvStats:
-        raw = self._ask("stats")
-        cpu = float(raw["cpu_seconds"])  # type: ignore[arg-type]
-        now = time.monotonic()
-        stats = TvStats(
-            Counter({int(k): v for k, v in raw["statuses"].items()}),  # type: ignore[attr-defined]
-            Counter(raw["errors"]),  # type: ignore[arg-type]
-            list(raw["latencies_ms"]),  # type: ignore[call-overload]
-            cpu - self._cpu_before,
-            now - self._taken_at,
-        )
-        self._cpu_before, self._taken_at = cpu, now
-        return stats
-
-    def stop(self) -> None:
-        if self._process is not None:
-            try:
-                assert self._process.stdin is not None
-                self._process.stdin.write("quit\n")
-                self._process.stdin.flush()
-                self._process.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self._process.kill()
-                self._process.wait()
-        self._paths_file.unlink(missing_ok=True)
-
-
-@dataclass
-class StreamStats:
-    statuses: Counter[int] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    kinds: Counter[str] = field(default_factory=Counter)  # screen, ping, retry, stopped
-    bytes: int = 0
-    ended_by_server: int = 0
-    delays_ms: list[float] = field(default_factory=list)  # a change's rendering to its event
-    gaps_s: list[float] = field(default_factory=list)  # between a TV's events
-    open: int = 0
-    cpu_seconds: float = 0.0
-    seconds: float = 0.0
-
-
-class TvStreams:
-    """`count` TVs holding their screens' event streams: `benchmarks/harness/tvstream.py` in
-    a process of its own. `resume` opens every stream (and returns once each has its
-    answer's head), `pause` closes them all: without TVs is without any connection."""
-
-    def __init__(self, host: str, port: int, paths: list[str]) -> None:
-        WORK.mkdir(parents=True, exist_ok=True)
-        self._paths_file = WORK / f"tv-streams-{os.getpid()}.txt"
-        self._paths_file.write_text("\n".join(paths) + "\n")
-        self._args = [
-            sys.executable, "-m", "benchmarks.harness.tvstream",
-            host, str(port), str(self._paths_file),
-        ]  # fmt: skip
+        self._args = [sys.executable, "-m", module, *args, str(self._paths_file)]
         self._process: subprocess.Popen[str] | None = None
         self._cpu_before = 0.0
         self._taken_at = time.monotonic()
@@ -220,30 +140,18 @@ class TvStreams:
         answer: dict[str, Any] = json.loads(self._process.stdout.readline())
         return answer
 
+    def _since_last(self, raw: dict[str, Any]) -> tuple[float, float]:
+        """The TVs' CPU seconds and the wall seconds since the stats were last taken."""
+        cpu, now = float(raw["cpu_seconds"]), time.monotonic()
+        taken = (cpu - self._cpu_before, now - self._taken_at)
+        self._cpu_before, self._taken_at = cpu, now
+        return taken
+
     def resume(self) -> None:
         self._ask("on")
 
     def pause(self) -> None:
         self._ask("off")
-
-    def take_stats(self) -> StreamStats:
-        raw = self._ask("stats")
-        cpu = float(raw["cpu_seconds"])
-        now = time.monotonic()
-        stats = StreamStats(
-            Counter({int(k): v for k, v in raw["statuses"].items()}),
-            Counter(raw["errors"]),
-            Counter(raw["kinds"]),
-            int(raw["bytes"]),
-            int(raw["ended_by_server"]),
-            list(raw["delays_ms"]),
-            list(raw["gaps_s"]),
-            int(raw["open"]),
-            cpu - self._cpu_before,
-            now - self._taken_at,
-        )
-        self._cpu_before, self._taken_at = cpu, now
-        return stats
 
     def stop(self) -> None:
         if self._process is not None:
@@ -256,6 +164,67 @@ class TvStreams:
                 self._process.kill()
                 self._process.wait()
         self._paths_file.unlink(missing_ok=True)
+
+
+class Tvs(_TvProcess):
+    """`count` TVs polling their screens: `benchmarks/harness/tvpoll.py`. They poll only while
+    on (`pause` waits for the polls under way to be answered); each keeps the ETag it last
+    got, as the page does, and its own phase while paused."""
+
+    def __init__(self, host: str, port: int, paths: list[str], poll: float) -> None:
+        super().__init__(
+            "benchmarks.harness.tvpoll", [host, str(port), repr(poll)], paths, "tv-paths"
+        )
+
+    def take_stats(self) -> TvStats:
+        raw = self._ask("stats")
+        cpu_seconds, seconds = self._since_last(raw)
+        return TvStats(
+            Counter({int(k): v for k, v in raw["statuses"].items()}),
+            Counter(raw["errors"]),
+            list(raw["latencies_ms"]),
+            cpu_seconds,
+            seconds,
+        )
+
+
+@dataclass
+class StreamStats:
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # screen, ping, retry, stopped
+    bytes: int = 0
+    ended_by_server: int = 0
+    delays_ms: list[float] = field(default_factory=list)  # a change's rendering to its event
+    gaps_s: list[float] = field(default_factory=list)  # between a TV's events
+    open: int = 0
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+class TvStreams(_TvProcess):
+    """`count` TVs holding their screens' event streams: `benchmarks/harness/tvstream.py`.
+    `resume` opens every stream (and returns once each has its answer's head), `pause` closes
+    them all: without TVs is without any connection."""
+
+    def __init__(self, host: str, port: int, paths: list[str]) -> None:
+        super().__init__("benchmarks.harness.tvstream", [host, str(port)], paths, "tv-streams")
+
+    def take_stats(self) -> StreamStats:
+        raw = self._ask("stats")
+        cpu_seconds, seconds = self._since_last(raw)
+        return StreamStats(
+            Counter({int(k): v for k, v in raw["statuses"].items()}),
+            Counter(raw["errors"]),
+            Counter(raw["kinds"]),
+            int(raw["bytes"]),
+            int(raw["ended_by_server"]),
+            list(raw["delays_ms"]),
+            list(raw["gaps_s"]),
+            int(raw["open"]),
+            cpu_seconds,
+            seconds,
+        )
 
 
 def make_screens(engine: object, count: int) -> list[str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from app.insights import passes
+from app.insights import passes, queries
 from app.insights.models import ModulePass
 from tests.conftest import auth_headers
 from tests.paths.conftest import finish
@@ -103,12 +104,15 @@ def test_the_rebuild_command_recomputes_the_rollup_from_the_attempts(
     assert "No organization" in unknown.output
 
 
+@pytest.mark.parametrize("bits_per_column", [62, 1])
 def test_the_mandatory_module_alone_makes_compliant_and_the_path_half_done(
     client, session, learner, colleague, as_learner, as_admin, store, checkout, week_modules,
-    week_path, frozen_clock,
+    week_path, frozen_clock, monkeypatch, bits_per_column,
 ):  # fmt: skip
     # Week 48's path: module 1 mandatory, module 2 voluntary. The learner passes module 1 only;
-    # the colleague passes only the voluntary one, and fails the mandatory one.
+    # the colleague passes only the voluntary one, and fails the mandatory one. With one bit
+    # per column, the two modules' passes come back in two columns, as 63 modules or more do.
+    monkeypatch.setattr(queries, "_BITS", bits_per_column)
     mandatory, voluntary = week_modules
     finish(client, session, as_learner, mandatory)
     as_colleague = auth_headers(session, colleague)

@@ -227,6 +227,26 @@ class TvStreams(_TvProcess):
         )
 
 
+def _prepare_api(args: argparse.Namespace, data: Any, engine: Any, base_url: str) -> Any:
+    """The API's side of a run, for either transport: boards with points and this week's
+    paths (so that a screen shows, and renders, what a store's would), the API scenario
+    prepared, and the learners' logins cached. Returns (bench, scenario)."""
+    bench = Bench(
+        seed=data,
+        engine=engine,
+        base_url=base_url,
+        connections=args.connections,
+        extra={"redis_url": args.redis_url, "points_per_learner": 3},
+        active_learners=args.active_learners,
+    )
+    SCENARIOS["leaderboard-users"]().prepare(bench)
+    SCENARIOS["paths-current"]().prepare(bench)
+    scenario = SCENARIOS[args.api_scenario]()
+    scenario.prepare(bench)
+    bench.prime_logins(2)
+    return bench, scenario
+
+
 def make_screens(engine: object, count: int) -> list[str]:
     """`count` screens over the departments that have learners (round robin); their paths."""
     from sqlalchemy import func, select
@@ -319,21 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.transport == "sse":
             return _run_sse(args, stamp, env, config, log_path, data, engine, screen_paths)
         with GunicornServer(root=ROOT, env=env, config=config, log_path=log_path) as server:
-            bench = Bench(
-                seed=data,
-                engine=engine,
-                base_url=server.base_url,
-                connections=args.connections,
-                extra={"redis_url": args.redis_url, "points_per_learner": 3},
-                active_learners=args.active_learners,
-            )
-            # Boards with points and this week's paths, so that a screen shows (and renders)
-            # what a store's would.
-            SCENARIOS["leaderboard-users"]().prepare(bench)
-            SCENARIOS["paths-current"]().prepare(bench)
-            scenario = SCENARIOS[args.api_scenario]()
-            scenario.prepare(bench)
-            bench.prime_logins(2)
+            bench, scenario = _prepare_api(args, data, engine, server.base_url)
             tvs = Tvs("127.0.0.1", server.port, screen_paths, args.poll)
             tvs.start()
             # The TVs alone, nothing changing: every TV opens its screen (a 200), then what a
@@ -433,19 +439,7 @@ def _run_sse(
             root=ROOT, env=screens_env, config=screens_config, log_path=screens_log
         ) as screens,
     ):
-        bench = Bench(
-            seed=data,
-            engine=engine,
-            base_url=server.base_url,
-            connections=args.connections,
-            extra={"redis_url": args.redis_url, "points_per_learner": 3},
-            active_learners=args.active_learners,
-        )
-        SCENARIOS["leaderboard-users"]().prepare(bench)
-        SCENARIOS["paths-current"]().prepare(bench)
-        scenario = SCENARIOS[args.api_scenario]()
-        scenario.prepare(bench)
-        bench.prime_logins(2)
+        bench, scenario = _prepare_api(args, data, engine, server.base_url)
         screens_pids = [screens.process.pid, *screens.worker_pids()] if screens.process else []
         tvs = TvStreams("127.0.0.1", screens.port, screen_paths)
         tvs.start()

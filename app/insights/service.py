@@ -631,39 +631,14 @@ def member_rows(
     department_id: str,
     week: str | None,
     now: datetime,
-    locales: Sequence[str],
+    locales: Sequence[str] | None,
     after: tuple[str, str] | None = None,
     only_follow_up: bool = False,
 ) -> Iterator[MemberRow]:
-    """The subtree's members by name with their week's figures and follow-up reasons (in the
-    caller's language), computed a chunk of people at a time so an export of thousands runs
-    in bounded memory. Always from the source tables: exports and jobs are not cached."""
-    return _member_rows(
-        session,
-        viewer=viewer,
-        department_id=department_id,
-        week=week,
-        now=now,
-        locales=locales or ["en"],
-        after=after,
-        only_follow_up=only_follow_up,
-    )
-
-
-def _member_rows(
-    session: Session,
-    *,
-    viewer: Viewer,
-    department_id: str,
-    week: str | None,
-    now: datetime,
-    locales: Sequence[str],
-    after: tuple[str, str] | None = None,
-    only_follow_up: bool = False,
-) -> Iterator[MemberRow]:
-    """The subtree's members by name with their week's figures and follow-up reasons,
-    computed a chunk of people at a time so an export of thousands runs in bounded memory;
-    without `locales` the reasons are left untitled (for the cache)."""
+    """The subtree's members by name with their week's figures and follow-up reasons, computed
+    a chunk of people at a time so an export of thousands runs in bounded memory. Always from
+    the source tables. The reasons are titled in the first of `locales` we have texts for
+    (English otherwise); `locales=None` leaves them untitled, as the kept list holds them."""
     departments = check_department(session, viewer, department_id)
     timezone = viewer.organization.timezone
     facts = week_facts(
@@ -674,7 +649,7 @@ def _member_rows(
         now=now,
     )
     reqs = requirements_facts(session, viewer)
-    titles = _titles({**facts.published, **reqs.modules}, locales)
+    titles = _titles({**facts.published, **reqs.modules}, locales or ["en"])
     threshold = inactive_days(viewer.organization.settings)
     subtree = sorted(departments.subtree([department_id]))
     while True:
@@ -692,7 +667,7 @@ def _member_rows(
         for row in _rows(
             session, facts, departments, reqs, titles, threshold, chunk, only_follow_up
         ):
-            yield row.titled(titles) if locales else row
+            yield row if locales is None else row.titled(titles)
         if len(chunk) < MEMBER_CHUNK:
             return
 
@@ -739,8 +714,8 @@ def member_page(
     week = parse_week(week, timezone=viewer.organization.timezone, now=now)
 
     def compute(own: Session) -> list[dict[str, Any]]:
-        rows = _member_rows(
-            own, viewer=viewer, department_id=department_id, week=week, now=now, locales=[]
+        rows = member_rows(
+            own, viewer=viewer, department_id=department_id, week=week, now=now, locales=None
         )
         return [row.kept() for row in rows]
 

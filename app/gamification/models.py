@@ -16,7 +16,14 @@ class PointAward(Base):
         # The guard against paying twice: a retry, a replayed event or a race hits this.
         UniqueConstraint("user_id", "source_key"),
         Index("ix_point_awards_user_id", "user_id", "id"),
-        Index("ix_point_awards_org_earned", "org_id", "earned_at"),
+        # An organisation's awards in a period; with the user and the points on PostgreSQL
+        # (migration 0188), a region's week of points is read from the index alone.
+        Index(
+            "ix_point_awards_org_earned",
+            "org_id",
+            "earned_at",
+            postgresql_include=["user_id", "points"],
+        ),
         # Totals by user and day (daily cap, streak facts) without touching other users' rows.
         Index("ix_point_awards_user_earned", "user_id", "earned_at"),
     )

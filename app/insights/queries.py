@@ -179,7 +179,9 @@ def week_groups(
         Attempt.user_id,
     )
     done = (
-        done.where(Attempt.completed_at >= start, Attempt.completed_at < end)
+        done.where(
+            Attempt.org_id == org_id, Attempt.completed_at >= start, Attempt.completed_at < end
+        )
         .group_by(Attempt.user_id)
         .subquery("done")
     )
@@ -188,7 +190,9 @@ def week_groups(
         PointAward.user_id,
     )
     earned = (
-        earned.where(PointAward.earned_at >= start, PointAward.earned_at < end)
+        earned.where(
+            PointAward.org_id == org_id, PointAward.earned_at >= start, PointAward.earned_at < end
+        )
         .group_by(PointAward.user_id)
         .subquery("earned")
     )

@@ -20,8 +20,9 @@ class Attempt(Base):
         Index("ix_attempts_module_version", "module_version_id"),
         # Managers' insights: a department's people's attempts completed in a week.
         Index("ix_attempts_user_completed", "user_id", "completed_at"),
-        # A region's insights (migration 0186): who passed the week's modules, and the
-        # attempts completed in the week, read from the indexes alone on PostgreSQL.
+        # A region's insights (migration 0186): who passed the week's modules, and (0188) an
+        # organisation's attempts completed in the week, read from the indexes alone on
+        # PostgreSQL.
         Index(
             "ix_attempts_passed_module",
             "module_id",
@@ -31,7 +32,8 @@ class Attempt(Base):
             sqlite_where=text("passed"),
         ),
         Index(
-            "ix_attempts_completed",
+            "ix_attempts_org_completed",
+            "org_id",
             "completed_at",
             postgresql_include=["user_id", "score_correct", "questions_total"],
         ),

@@ -26,6 +26,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -56,6 +57,17 @@ BOARD_REPAIRS = Counter(
 )
 CACHE_LOOKUPS = Counter(
     "nanolearn_cache_lookups_total", "Per-process cache lookups", ["cache", "result"]
+)
+# The TVs on event streams (`app/screens/streams.py`): summed over the live processes, so a
+# scrape shows how near the screens processes are to SCREEN_STREAMS_MAX each.
+SCREEN_STREAMS = Gauge(
+    "nanolearn_screen_streams_open",
+    "Screen event streams open (TVs connected)",
+    multiprocess_mode="livesum",
+)
+SCREEN_STREAMS_REFUSED = Counter(
+    "nanolearn_screen_streams_refused_total",
+    "Screen event streams refused: the process held SCREEN_STREAMS_MAX, or cannot hold any",
 )
 
 

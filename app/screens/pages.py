@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request
 
-from app import clock, db
+from app import clock, db, metrics
 from app.errors import NotFound, ServiceUnavailable
 from app.etags import matching_etag
 from app.screens import rules, service, streams
@@ -81,6 +81,7 @@ def events(token: str) -> Response:
     screen = service.screen_for_token(db.session(), token=token)
     if not request.environ.get("wsgi.multithread"):
         # A sync worker would be held for the stream's whole life (and killed by its timeout).
+        metrics.SCREEN_STREAMS_REFUSED.inc()
         raise ServiceUnavailable(
             "This server does not hold screen streams; ask /live.",
             headers={"Retry-After": str(rules.STREAM_REFUSED_RETRY_AFTER_SECONDS)},

@@ -34,7 +34,7 @@ import redis
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from app import clock, db
+from app import clock, db, metrics
 from app.errors import ServiceUnavailable
 from app.extensions import get_redis
 from app.screens import rules, service, store
@@ -107,6 +107,7 @@ class Watcher:
         key = (screen.organization.id, screen.department_id)
         with self._lock:
             if self._open >= self.max_streams:
+                metrics.SCREEN_STREAMS_REFUSED.inc()
                 raise ServiceUnavailable(
                     "This server holds as many screen streams as it may; ask /live meanwhile.",
                     headers={"Retry-After": str(rules.STREAM_REFUSED_RETRY_AFTER_SECONDS)},
@@ -118,6 +119,7 @@ class Watcher:
             stream = Stream(token_hash, channel, live.etag, peer)
             channel.streams.add(stream)
             self._open += 1
+            metrics.SCREEN_STREAMS.inc()
             # Read from Redis just now: the department's current screen for every stream.
             self._publish(channel, live)
         self._ensure_thread()
@@ -129,6 +131,7 @@ class Watcher:
             if stream in channel.streams:
                 channel.streams.discard(stream)
                 self._open -= 1
+                metrics.SCREEN_STREAMS.dec()
             if not channel.streams and self._channels.get(channel.key) is channel:
                 del self._channels[channel.key]
 

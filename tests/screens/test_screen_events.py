@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -261,17 +262,27 @@ def test_unknown_links_are_404(client: FlaskClient, token: str, watcher: streams
     assert watcher.open_streams() == 0
 
 
+def _metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
 def test_beyond_the_cap_a_stream_is_refused_with_retry_after(
     client: FlaskClient, screen: dict[str, Any], watcher: streams.Watcher
 ) -> None:
     watcher.max_streams = 1
+    open_before = _metric("nanolearn_screen_streams_open")
+    refused_before = _metric("nanolearn_screen_streams_refused_total")
     opened = Opened(open_stream(client, screen))
     refused = open_stream(client, screen)
     assert refused.status_code == 503
     assert refused.mimetype == "application/problem+json"
     assert refused.headers["Retry-After"] == str(rules.STREAM_REFUSED_RETRY_AFTER_SECONDS)
     assert client.get(screen["path"] + "/live").status_code == 200  # what the page asks then
+    # What operations watch: the TVs held, and those turned away at the cap.
+    assert _metric("nanolearn_screen_streams_open") == open_before + 1
+    assert _metric("nanolearn_screen_streams_refused_total") == refused_before + 1
     opened.close()
+    assert _metric("nanolearn_screen_streams_open") == open_before
     again = open_stream(client, screen)
     assert again.status_code == 200
     again.close()
@@ -281,9 +292,11 @@ def test_a_server_that_cannot_hold_streams_refuses_them(
     client: FlaskClient, screen: dict[str, Any], watcher: streams.Watcher
 ) -> None:
     """gunicorn's sync workers: a stream would hold the worker (and be killed by its timeout)."""
+    refused_before = _metric("nanolearn_screen_streams_refused_total")
     refused = open_stream(client, screen, threaded=False)
     assert refused.status_code == 503 and "Retry-After" in refused.headers
     assert watcher.open_streams() == 0
+    assert _metric("nanolearn_screen_streams_refused_total") == refused_before + 1
 
 
 def test_a_stream_ends_after_its_lifetime(

@@ -116,6 +116,8 @@ class Watcher:
             if channel is None:
                 channel = _Channel(key, screen, threading.Condition(self._lock))
                 self._channels[key] = channel
+            if peer is not None:
+                _bound_unacknowledged(peer, seconds=2 * self.heartbeat)
             stream = Stream(token_hash, channel, live.etag, peer)
             channel.streams.add(stream)
             self._open += 1
@@ -284,6 +286,22 @@ class Watcher:
             except Exception:
                 log.exception("screen stream watcher: a tick failed")
             time.sleep(max(0.05, self.interval - (time.monotonic() - started)))
+
+
+def _bound_unacknowledged(peer: socket.socket, *, seconds: float) -> None:
+    """Have the kernel end the connection to a TV that acknowledges nothing for `seconds`
+    (`TCP_USER_TIMEOUT`, Linux). A TV whose network vanished without a word (power cut, Wi-Fi
+    gone) sends no FIN or RST: the heartbeats written to it are buffered and retransmitted,
+    no write fails, and by default the kernel gives up only after about 15 minutes. With two
+    heartbeats' worth, the connection breaks within that, `_closed_by_peer` sees it at the
+    next look, and the stream's place under the cap is free again."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is None or peer.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # not Linux, or not TCP (a test's socket pair)
+    try:
+        peer.setsockopt(socket.IPPROTO_TCP, option, max(1, int(seconds * 1000)))
+    except OSError as error:
+        log.debug("screen stream: TCP_USER_TIMEOUT not set (%s)", error)
 
 
 def _closed_by_peer(streams: list[Stream]) -> set[Stream]:

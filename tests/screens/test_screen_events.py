@@ -254,6 +254,27 @@ def test_a_tv_that_closed_its_connection_is_let_go_at_the_next_look(
         server_end.close()
 
 
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux's TCP_USER_TIMEOUT")
+def test_a_tv_whose_network_vanished_is_given_up_within_two_heartbeats(
+    client: FlaskClient, screen: dict[str, Any], watcher: streams.Watcher
+) -> None:
+    """A vanished network sends no FIN: the kernel is told to end a connection whose writes
+    (the heartbeats) go unacknowledged for two heartbeats, instead of about 15 minutes."""
+    watcher.heartbeat = 15.0
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        tv_end = socket.create_connection(listener.getsockname())
+        server_end, _ = listener.accept()
+    try:
+        assert server_end.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+        opened = Opened(open_stream(client, screen, peer=server_end))
+        opened.next_events()
+        assert server_end.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
+        opened.close()
+    finally:
+        server_end.close()
+        tv_end.close()
+
+
 @pytest.mark.parametrize("token", ["short", "x" * 43, "%00" + "a" * 40])
 def test_unknown_links_are_404(client: FlaskClient, token: str, watcher: streams.Watcher) -> None:
     answer = open_stream(client, {"path": f"/screens/{token}"})

@@ -411,6 +411,26 @@ class StreamSlice:
     tv: StreamStats
     cores: dict[str, float]  # the API's workers ("app") and the rest, as cpu.cores_used
     screens_cores: float  # the screens process (master and worker)
+    # The screens process's worker(s) at the slice's end: resident memory and threads (a
+    # `gthread` worker holds a thread per open stream).
+    screens_rss_mib: float = 0.0
+    screens_threads: int = 0
+
+
+def _memory_and_threads(pids: list[int]) -> tuple[float, int]:
+    """Resident MiB and threads of the processes, from /proc (0 where it cannot be read)."""
+    rss_kib, threads = 0, 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss_kib += int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads += int(line.split()[1])
+    return rss_kib / 1024, threads
 
 
 def _run_sse(
@@ -525,8 +545,16 @@ def _stream_slice(
     screens_after = cpu.seconds_of(screens_pids)
     tv = tvs.take_stats()
     wall = after.wall - before.wall
+    # The worker only: the master (first) holds no streams.
+    rss_mib, threads = _memory_and_threads(screens_pids[1:])
     return StreamSlice(
-        kind, api, tv, cpu.cores_used(before, after), (screens_after - screens_before) / wall
+        kind,
+        api,
+        tv,
+        cpu.cores_used(before, after),
+        (screens_after - screens_before) / wall,
+        rss_mib,
+        threads,
     )
 
 
@@ -537,6 +565,7 @@ def _print_stream_slice(m: StreamSlice) -> None:
         f"  {m.kind:<8} API {m.api.rps:7.1f} req/s (statuses {dict(m.api.statuses)}), "
         f"streams open {tv.open}, events {tv.kinds.get('screen', 0) / seconds:.1f}/s, "
         f"{tv.bytes / seconds / 1000:.1f} kB/s, screens process {m.screens_cores:.3f} cores, "
+        f"{m.screens_rss_mib:.0f} MiB, {m.screens_threads} threads, "
         f"clients {tv.cpu_seconds / seconds:.3f} cores, cores {json.dumps(m.cores)}",
         flush=True,
     )
@@ -607,6 +636,11 @@ def _report_sse(
         f"| the TV clients' own CPU (their process) | — | {clients:.3f} cores |",
         f"| the TVs alone, nothing changing: screens process / API workers | — | "
         f"{alone.screens_cores:.3f} / {alone.cores.get('app', 0.0):.3f} cores |",
+        f"| screens worker's memory (resident) and threads, at a slice's end | "
+        f"{max(m.screens_rss_mib for m in without):.0f} MiB, "
+        f"{max(m.screens_threads for m in without)} | "
+        f"{max(m.screens_rss_mib for m in with_tvs):.0f} MiB, "
+        f"{max(m.screens_threads for m in with_tvs)} |",
         "",
         f"**API throughput: {rps_without:,.1f} req/s without TVs, {rps_with:,.1f} with "
         f"{args.tvs} TVs on event streams: {ratio:.1%} of without** "

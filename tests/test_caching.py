@@ -136,7 +136,9 @@ def test_with_the_channel_lost_nothing_is_cached_until_it_is_back(tmp_path, monk
 
 def test_deployments_in_other_redis_databases_do_not_empty_our_caches(cache, redis_client):
     ours = redis_client.connection_pool.connection_kwargs
-    other_db = ours.get("db", 0) + 1
+    # Another index of the 16 a Redis server has by default (CI may give us the last one).
+    ours_db = ours.get("db", 0)
+    other_db = ours_db + 1 if ours_db < 15 else ours_db - 1
     other = redis.Redis.from_url(
         f"unix://{ours['path']}?db={other_db}"
         if "path" in ours

@@ -653,14 +653,7 @@ def _report_sse(
         f"and any other work; load average at the end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
     ]
-    text = "\n".join(lines)
-    print("\n" + text)
-    if not args.no_write:
-        args.results.mkdir(parents=True, exist_ok=True)
-        path = args.results / f"{stamp:%Y-%m-%d_%H%M}_screens-sse.md"
-        path.write_text(text + "\n")
-        print(f"\nwritten: {path.relative_to(ROOT)}")
-    return 0
+    return _print_and_write(args, stamp, lines, "screens-sse")
 
 
 def _alone(kind: str, tvs: Tvs, server: GunicornServer, seconds: float) -> Measured:
@@ -794,13 +787,18 @@ def _report(
         f"average at the end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
     ]
+    return _print_and_write(args, stamp, lines, "screens")
+
+
+def _print_and_write(args: argparse.Namespace, stamp: datetime, lines: list[str], kind: str) -> int:
+    """Print the report and, unless `--no-write`, keep it as `results/<stamp>_<kind>.md`."""
     text = "\n".join(lines)
     print("\n" + text)
     if not args.no_write:
         args.results.mkdir(parents=True, exist_ok=True)
-        path = args.results / f"{stamp:%Y-%m-%d_%H%M}_screens.md"
+        path = args.results / f"{stamp:%Y-%m-%d_%H%M}_{kind}.md"
         path.write_text(text + "\n")
-        print(f"\nwritten: {path.relative_to(ROOT)}")
+        print(f"\nwritten: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 
 
